@@ -1,0 +1,25 @@
+# The two commands: `make demo` and `make test`. Everything else is their plumbing.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+SANDBOX_PORT ?= 8001
+
+.PHONY: demo test install clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) $(PY) scripts/demo.py
+
+test: install
+	scripts/with-postgres $(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) db.sqlite3 .sandbox-state.json staticfiles

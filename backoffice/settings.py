@@ -1,0 +1,215 @@
+"""Settings, read from the environment (and from a `.env` file when there is one).
+
+The names are a contract (see README, "Configuration"). Production (DEBUG off) refuses to
+start when a secret it needs is missing, rather than running with a default.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE makes every transaction take SQLite's write lock at BEGIN, the nearest thing
+    # SQLite has to the row locks the payment services rely on in PostgreSQL.
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "payments",
+    "backoffice",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "backoffice.urls"
+WSGI_APPLICATION = "backoffice.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = env.str("TIME_ZONE", default="Europe/Oslo")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="backoffice@localhost")
+# The address in links sent by email (approval requests), e.g. https://backoffice.example.com
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+# Money and refunds ------------------------------------------------------------------------
+
+# Locale used to format amounts for display; digits always follow the currency's exponent.
+MONEY_LOCALE = env.str("MONEY_LOCALE", default="en")
+# Major units per currency; a refund that brings a payment's refunds above the limit needs a
+# manager's approval. A currency without an entry always needs approval.
+REFUND_APPROVAL_LIMITS = env.dict(
+    "REFUND_APPROVAL_LIMITS",
+    default={
+        "EUR": "500",
+        "NOK": "5000",
+        "SEK": "5000",
+        "DKK": "3500",
+        "USD": "500",
+        "AUD": "800",
+        "GBP": "400",
+    },
+)
+REFUND_APPROVAL_EXPIRY_DAYS = env.int("REFUND_APPROVAL_EXPIRY_DAYS", default=7)
+
+# Providers --------------------------------------------------------------------------------
+
+# Seconds to wait for a provider to accept the connection, and then for its answer.
+PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=10.0)
+# Codes of the providers this merchant uses; production needs credentials for each of them.
+PAYMENT_PROVIDERS = env.list("PAYMENT_PROVIDERS", default=["bambora", "optty", "simpleps", "vipps"])
+
+PROVIDERS = {
+    "bambora": {
+        "api_url": env.str("BAMBORA_API_URL", default="https://api-beta.bambora.com"),
+        "merchant_number": env.str("BAMBORA_MERCHANT_NUMBER", default=""),
+        "merchant_token": env.str("BAMBORA_MERCHANT_TOKEN", default=""),
+        "merchant_secret": env.str("BAMBORA_MERCHANT_SECRET", default=""),
+    },
+    "optty": {
+        "api_url": env.str("OPTTY_API_URL", default="https://api.qa.optty.com"),
+        "auth_url": env.str("OPTTY_AUTH_URL", default="https://auth.qa.optty.com"),
+        "client_id": env.str("OPTTY_CLIENT_ID", default=""),
+        "client_secret": env.str("OPTTY_CLIENT_SECRET", default=""),
+    },
+    "simpleps": {
+        "api_url": env.str("SIMPLEPS_API_URL", default="https://sandbox-gw.simpleps.com"),
+        "client_id": env.str("SIMPLEPS_CLIENT_ID", default=""),
+        "secret_id": env.str("SIMPLEPS_SECRET_ID", default=""),
+    },
+    "vipps": {
+        "api_url": env.str("VIPPS_API_URL", default="https://apitest.vipps.no"),
+        "client_id": env.str("VIPPS_CLIENT_ID", default=""),
+        "client_secret": env.str("VIPPS_CLIENT_SECRET", default=""),
+        "subscription_key": env.str("VIPPS_SUBSCRIPTION_KEY", default=""),
+        "merchant_serial_number": env.str("VIPPS_MERCHANT_SERIAL_NUMBER", default=""),
+        "system_name": "merchant-backoffice",
+        "system_version": "0.1.0",
+    },
+}
+
+# Logging: one line per event, key=value, secrets never included (see payments.providers.http).
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+    },
+}
+
+
+def _missing_production_settings():
+    missing = []
+    if not ALLOWED_HOSTS:
+        missing.append("ALLOWED_HOSTS")
+    env_names = {
+        "bambora": ["BAMBORA_MERCHANT_NUMBER", "BAMBORA_MERCHANT_TOKEN", "BAMBORA_MERCHANT_SECRET"],
+        "optty": ["OPTTY_CLIENT_ID", "OPTTY_CLIENT_SECRET"],
+        "simpleps": ["SIMPLEPS_CLIENT_ID", "SIMPLEPS_SECRET_ID"],
+        "vipps": [
+            "VIPPS_CLIENT_ID",
+            "VIPPS_CLIENT_SECRET",
+            "VIPPS_SUBSCRIPTION_KEY",
+            "VIPPS_MERCHANT_SERIAL_NUMBER",
+        ],
+    }
+    for code in PAYMENT_PROVIDERS:
+        if code not in env_names:
+            raise ImproperlyConfigured(
+                f"PAYMENT_PROVIDERS names {code!r}; known providers are {', '.join(env_names)}."
+            )
+        missing += [name for name in env_names[code] if not env.str(name, default="")]
+    return missing
+
+
+if not DEBUG and (missing := _missing_production_settings()):
+    raise ImproperlyConfigured(
+        "Missing settings for production (DEBUG is off): "
+        + ", ".join(missing)
+        + ". Set them in the environment or in .env; see README, Configuration."
+    )

@@ -1,0 +1,250 @@
+"""Orders, their payments, the ledger of operations on them, and the audit log.
+
+Amounts are integer minor units of the payment's currency (see payments.money). A payment's
+aggregate (`captured`, `cancelled`, `refunded`) always equals the sum of its settled operations
+of each kind; only payments.services.ledger changes it, in the transaction that settles the
+operation. The database holds the invariants too (CHECK constraints, an append-only trigger on
+the audit table).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import MD5, Upper
+from django.utils import timezone
+
+from payments.statuses import OperationStatus
+
+
+class Provider(models.TextChoices):
+    BAMBORA = "bambora", "Bambora"
+    OPTTY = "optty", "Optty"
+    SIMPLEPS = "simpleps", "SimplePS"
+    VIPPS = "vipps", "Vipps MobilePay"
+
+
+class Order(models.Model):
+    number = models.CharField("order number", max_length=64, unique=True)
+    customer_name = models.CharField(max_length=200)
+    customer_email = models.EmailField(max_length=254)
+    currency = models.CharField(max_length=3)
+    total = models.BigIntegerField(help_text="Minor units of the currency.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # Prefix search ("LIKE 'abc%'") needs the pattern operator class whatever the
+            # collation; other backends ignore opclasses.
+            models.Index(
+                fields=["number"], name="order_number_prefix_idx", opclasses=["varchar_pattern_ops"]
+            ),
+            # Matches Django's `iexact`, which compares UPPER() of both sides.
+            models.Index(Upper("customer_email"), name="order_email_upper_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+        ]
+
+    def __str__(self):
+        return self.number
+
+
+class Payment(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    # Bambora allows references of up to 2,000 characters; the unique index is on its MD5 so
+    # that it stays under PostgreSQL's btree row limit.
+    reference = models.CharField("provider reference", max_length=2000)
+    currency = models.CharField(max_length=3)
+    authorized = models.BigIntegerField(default=0)
+    captured = models.BigIntegerField(default=0)
+    cancelled = models.BigIntegerField(default=0)
+    refunded = models.BigIntegerField(default=0)
+    provider_state = models.CharField(
+        max_length=40, blank=True, help_text="The payment's state as the provider last named it."
+    )
+    synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the aggregate was last compared with the provider."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        permissions = [("export_payments", "Can export orders and payments to CSV")]
+        constraints = [
+            models.UniqueConstraint(MD5("reference"), F("provider"), name="payment_reference_uniq"),
+            models.CheckConstraint(
+                condition=Q(authorized__gte=0, captured__gte=0, cancelled__gte=0, refunded__gte=0),
+                name="payment_amounts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded__lte=F("captured")), name="payment_refunded_within_captured"
+            ),
+            models.CheckConstraint(
+                condition=Q(captured__lte=F("authorized") - F("cancelled")),
+                name="payment_captured_cancelled_within_authorized",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_provider_display()} {self.reference[:40]}"
+
+    @property
+    def status(self):
+        """A short word for where the money stands, from the aggregate alone."""
+        if self.refunded and self.refunded == self.captured:
+            return "refunded"
+        if self.refunded:
+            return "partly refunded"
+        if self.captured and self.captured + self.cancelled == self.authorized:
+            return "captured"
+        if self.captured:
+            return "partly captured"
+        if self.cancelled and self.cancelled == self.authorized:
+            return "cancelled"
+        return "authorized"
+
+
+class OperationKind(models.TextChoices):
+    CAPTURE = "capture", "Capture"
+    CANCEL = "cancel", "Cancel"
+    REFUND = "refund", "Refund"
+
+
+class OperationSource(models.TextChoices):
+    BACKOFFICE = "backoffice", "Back office"
+    SHOP = "shop", "Shop (order intake)"
+    PROVIDER = "provider", "Found at the provider"
+
+
+class RefundReason(models.TextChoices):
+    CUSTOMER_REQUEST = "customer_request", "Customer request"
+    RETURNED_GOODS = "returned_goods", "Returned goods"
+    DAMAGED = "damaged", "Damaged"
+    DUPLICATE_PAYMENT = "duplicate_payment", "Duplicate payment"
+    GOODWILL = "goodwill", "Goodwill"
+    OTHER = "other", "Other"
+
+
+class Operation(models.Model):
+    """One capture, cancel or refund: the ledger row. Never deleted."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="operations")
+    kind = models.CharField(max_length=16, choices=OperationKind.choices)
+    source = models.CharField(
+        max_length=16, choices=OperationSource.choices, default=OperationSource.BACKOFFICE
+    )
+    amount = models.BigIntegerField(help_text="Requested, in minor units.")
+    settled_amount = models.BigIntegerField(
+        null=True, blank=True, help_text="What the provider confirmed, once succeeded."
+    )
+    reason = models.CharField(max_length=32, choices=RefundReason.choices, blank=True)
+    note = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=OperationStatus.choices)
+    # Unique per operation; also the provider-side reference (Vipps Idempotency-Key, Optty
+    # refundReference/voidReference), so a retry can never become a second operation.
+    idempotency_key = models.CharField(max_length=50, unique=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="requested_operations",
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decided_operations",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    provider_reference = models.CharField(max_length=200, blank=True)
+    provider_response = models.JSONField(
+        null=True, blank=True, help_text="The provider's last answer; credentials never stored."
+    )
+    provider_code = models.CharField(max_length=64, blank=True)
+    failure_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["payment", "status"], name="operation_payment_status_idx"),
+            models.Index(fields=["status", "created_at"], name="operation_status_created_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="operation_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status=OperationStatus.SUCCEEDED, settled_amount__gt=0)
+                | (~Q(status=OperationStatus.SUCCEEDED) & Q(settled_amount__isnull=True)),
+                name="operation_settled_amount_iff_succeeded",
+            ),
+        ]
+        permissions = [
+            ("request_refund", "Can request refunds"),
+            ("cancel_payment", "Can cancel payments"),
+            ("approve_refund", "Can approve or reject refund requests of others"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.idempotency_key}"
+
+
+class AuditAction(models.TextChoices):
+    REFUND_REQUESTED = "refund.requested", "Refund requested"
+    REFUND_APPROVED = "refund.approved", "Refund approved"
+    REFUND_REJECTED = "refund.rejected", "Refund rejected"
+    REFUND_WITHDRAWN = "refund.withdrawn", "Refund request withdrawn"
+    REFUND_EXPIRED = "refund.expired", "Refund request expired"
+    CANCEL_REQUESTED = "cancel.requested", "Cancel requested"
+    PROVIDER_CALLED = "provider.called", "Provider called"
+    PROVIDER_ANSWERED = "provider.answered", "Provider answered"
+    OPERATION_SETTLED = "operation.settled", "Operation settled"
+    OPERATION_RECONCILED = "operation.reconciled", "Operation reconciled"
+    EXTERNAL_RECORDED = "external.recorded", "Operation outside the back office recorded"
+    PAYMENT_SYNCED = "payment.synced", "Payment synced"
+    ORDER_RECEIVED = "order.received", "Order received"
+    ACTION_REFUSED = "action.refused", "Action refused"
+    LOGIN_SUCCEEDED = "login.succeeded", "Login succeeded"
+    LOGIN_FAILED = "login.failed", "Login failed"
+
+
+class AuditEvent(models.Model):
+    """Who did what, to what, when. Append-only: the database refuses UPDATE and DELETE."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+    )
+    # The actor's name when the event was written ("system: reconcile" for the machine), so
+    # the record reads the same after a user is renamed.
+    actor_label = models.CharField(max_length=150)
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True)
+    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, null=True, blank=True)
+    amount = models.BigIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["actor", "created_at"], name="audit_actor_created_idx"),
+            models.Index(fields=["action", "created_at"], name="audit_action_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"

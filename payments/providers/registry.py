@@ -1,0 +1,23 @@
+"""The adapters by provider code, built from settings.PROVIDERS at the moment of use."""
+
+from django.conf import settings
+
+from payments.providers.bambora import Bambora
+from payments.providers.http import ProviderHttp
+from payments.providers.optty import Optty
+from payments.providers.simpleps import SimplePS
+from payments.providers.vipps import Vipps
+
+PROVIDER_CLASSES = {cls.code: cls for cls in (Bambora, Optty, SimplePS, Vipps)}
+
+
+def provider_for(code):
+    """The adapter for provider `code`, configured from the current settings."""
+    cls = PROVIDER_CLASSES[code]
+    config = settings.PROVIDERS[code]
+    http = ProviderHttp(
+        provider=code,
+        timeout=settings.PROVIDER_TIMEOUT,
+        secrets=[config[name] for name in cls.secret_settings],
+    )
+    return cls(config=config, http=http)

@@ -1,0 +1,219 @@
+"""Bambora's payments API, version 1, as ../shared/providers.md describes it.
+
+Basic auth `<token>@<merchant number>:<secret>`, `API-Version: 1`, minor units, errors as
+`{type, title, detail, status}`. Refund only when Captured and never above what is left;
+cancel only when Authorized. Operations made in Bambora's merchant portal are, as Bambora warns,
+not reflected in the API: the simulator keeps them aside, invisible to API calls.
+"""
+
+import base64
+import binascii
+import copy
+
+from payments.sandbox.base import Simulator
+from payments.sandbox.server import SandboxResponse
+
+ERROR_BASE = "https://api-beta.bambora.com/errors/"
+ERRORS = {
+    400: ("bad_request", "Bad Request"),
+    401: ("unauthorized", "Unauthorized"),
+    402: ("cannot_refund", "Payment Required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("payment_not_found", "Not Found"),
+    409: ("payment_operation_blocked", "Conflict"),
+    422: ("invalid_payment_state_transition", "Unprocessable Entity"),
+    429: ("too_many_requests", "Too Many Requests"),
+    500: ("internal_error", "Internal Server Error"),
+    503: ("service_unavailable", "Service Unavailable"),
+}
+
+
+class BamboraSimulator(Simulator):
+    code = "bambora"
+
+    def reset(self):
+        self.payments = {}
+
+    def endpoint_name(self, request):
+        match request.method, request.segments:
+            case "GET", ["payments", _]:
+                return "fetch"
+            case "POST", ["payments", _, action]:
+                return action
+        return "other"
+
+    def error_response(self, status, message, error_type=None):
+        default_type, title = ERRORS.get(status, ("error", "Error"))
+        return SandboxResponse(
+            status,
+            {
+                "type": ERROR_BASE + (error_type or default_type),
+                "title": title,
+                "detail": message or title,
+                "status": status,
+            },
+            content_type="application/problem+json",
+        )
+
+    # API -----------------------------------------------------------------------------------
+
+    def handle(self, request):
+        if not self._authorized(request.headers.get("authorization", "")):
+            return self.error_response(401, "Invalid merchant credentials.")
+        if request.headers.get("api-version") != "1":
+            return self.error_response(400, "The API-Version header must be 1.")
+        match request.method, request.segments:
+            case "GET", ["payments", reference]:
+                payment = self.payments.get(reference)
+                if payment is None:
+                    return self.error_response(404, f"No payment with reference {reference}.")
+                return SandboxResponse(200, self._payment_object(payment))
+            case "POST", ["payments", reference, action] if action in ("capture", "refund", "cancel"):
+                payment = self.payments.get(reference)
+                if payment is None:
+                    return self.error_response(404, f"No payment with reference {reference}.")
+                return getattr(self, f"_{action}")(payment, request.json())
+        return self.error_response(404, "No such endpoint.", "not_found")
+
+    def _capture(self, payment, body):
+        amount = self._amount(body, default=payment["amount"] - self._captured(payment))
+        if isinstance(amount, SandboxResponse):
+            return amount
+        if payment["state"] != "Authorized" or amount > payment["amount"] - self._captured(payment):
+            return self.error_response(
+                422, "The payment cannot be captured.", "invalid_payment_state_transition"
+            )
+        payment["captures"].append({"amount": amount})
+        payment["state"] = "Captured"
+        self._log(payment, "capture", amount)
+        return SandboxResponse(200, self._payment_object(payment))
+
+    def _refund(self, payment, body):
+        left = self._captured(payment) - self._refunded(payment)
+        amount = self._amount(body, default=left)
+        if isinstance(amount, SandboxResponse):
+            return amount
+        if payment["state"] != "Captured":
+            return self.error_response(
+                402, f"A payment in state {payment['state']} cannot be refunded.", "cannot_refund"
+            )
+        if amount > left:
+            return self.error_response(
+                402, f"The amount exceeds the refundable amount of {left}.", "cannot_refund"
+            )
+        payment["refunds"].append({"amount": amount})
+        if amount == left:
+            payment["state"] = "Refunded"
+        self._log(payment, "refund", amount)
+        # Bambora documents 200 in one place and 201 in another; answer 201 here.
+        return SandboxResponse(201, self._payment_object(payment))
+
+    def _cancel(self, payment, body):
+        if payment["state"] != "Authorized":
+            return self.error_response(
+                402, f"A payment in state {payment['state']} cannot be cancelled.", "cannot_cancel"
+            )
+        payment["state"] = "Canceled"
+        self._log(payment, "cancel", payment["amount"] - self._captured(payment))
+        return SandboxResponse(200, self._payment_object(payment))
+
+    def _authorized(self, header):
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        expected = f"{self.config['merchant_token']}@{self.config['merchant_number']}"
+        return username == expected and password == self.config["merchant_secret"]
+
+    def _amount(self, body, *, default):
+        if body is None or "amount" not in body:
+            return default
+        amount = body["amount"]
+        if type(amount) is not int or amount <= 0:
+            return self.error_response(400, "amount must be a positive integer of minor units.")
+        return amount
+
+    # Control -------------------------------------------------------------------------------
+
+    def create_payment(self, *, reference, currency, amount, captured=0, refunded=0, cancelled=0):
+        state = "Authorized"
+        if cancelled:
+            state = "Canceled"
+        if captured:
+            state = "Refunded" if refunded == captured else "Captured"
+        self.payments[reference] = {
+            "payment": reference,
+            "currency": currency,
+            "amount": amount,
+            "captures": [{"amount": captured}] if captured else [],
+            "refunds": [{"amount": refunded}] if refunded else [],
+            "state": state,
+            "operations": [],
+            "portal_operations": [],
+        }
+        return self.payment_view(reference)
+
+    def portal(self, *, reference, kind, amount):
+        payment = self.payments[reference]
+        payment["portal_operations"].append({"kind": kind, "amount": amount})
+        return self.payment_view(reference)
+
+    def payment_view(self, reference):
+        payment = self.payments.get(reference)
+        if payment is None:
+            return None
+        return {
+            "reference": reference,
+            "currency": payment["currency"],
+            "amount": payment["amount"],
+            "captured": self._captured(payment),
+            "cancelled": payment["amount"] - self._captured(payment)
+            if payment["state"] == "Canceled"
+            else 0,
+            "refunded": self._refunded(payment),
+            "state": payment["state"],
+            "operations": copy.deepcopy(payment["operations"]),
+            "portal_operations": copy.deepcopy(payment["portal_operations"]),
+        }
+
+    def snapshot(self):
+        return copy.deepcopy(self.payments)
+
+    def restore(self, data):
+        self.payments = copy.deepcopy(data)
+
+    # Helpers -------------------------------------------------------------------------------
+
+    def _payment_object(self, payment):
+        allowed = {
+            "Authorized": ["Cancel", "Capture"],
+            "Captured": ["Refund"],
+        }.get(payment["state"], [])
+        return {
+            "payment": payment["payment"],
+            "state": payment["state"],
+            "currency": payment["currency"],
+            "amount": payment["amount"],
+            "captures": copy.deepcopy(payment["captures"]),
+            "refunds": copy.deepcopy(payment["refunds"]),
+            "operations": allowed,
+            "operationInProgress": False,
+            "merchant": self.config["merchant_number"],
+            "region": "sandbox",
+            "comment": "",
+        }
+
+    @staticmethod
+    def _captured(payment):
+        return sum(item["amount"] for item in payment["captures"])
+
+    @staticmethod
+    def _refunded(payment):
+        return sum(item["amount"] for item in payment["refunds"])
+
+    @staticmethod
+    def _log(payment, kind, amount):
+        payment["operations"].append({"kind": kind, "amount": amount})

@@ -1,0 +1,50 @@
+"""A client of the sandbox's control API (see payments.sandbox.server), for demo data and tests."""
+
+from urllib.parse import quote
+
+import requests
+
+
+class SandboxClient:
+    def __init__(self, base_url, *, timeout=10):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def _call(self, method, path, payload=None):
+        response = self.session.request(
+            method, f"{self.base_url}/_sandbox/{path}", json=payload, timeout=self.timeout
+        )
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def reset(self):
+        self._call("POST", "reset")
+
+    def create_payment(self, *, provider, reference, currency, amount, **amounts):
+        """Set up a payment at the provider; `amounts` are captured, refunded, cancelled."""
+        payload = {"provider": provider, "reference": reference, "currency": currency}
+        return self._call("POST", "payments", {**payload, "amount": amount, **amounts})
+
+    def payment(self, *, provider, reference):
+        return self._call("GET", f"payments/{provider}/{quote(reference, safe='')}")
+
+    def portal(self, *, provider, reference, kind, amount):
+        payload = {"provider": provider, "reference": reference, "kind": kind, "amount": amount}
+        return self._call("POST", "portal", payload)
+
+    def inject_fault(self, *, provider, endpoint, mode, status=None, times=1):
+        payload = {"provider": provider, "endpoint": endpoint, "mode": mode, "times": times}
+        self._call("POST", "faults", {**payload, "status": status})
+
+    def clear_faults(self):
+        self._call("DELETE", "faults")
+
+    def requests(self, provider=None):
+        return self._call("GET", "requests" + (f"?provider={provider}" if provider else ""))
+
+    def clear_requests(self):
+        self._call("DELETE", "requests")
+
+    def expire_tokens(self, provider=None):
+        self._call("POST", "tokens/expire", {"provider": provider} if provider else {})

@@ -1,0 +1,374 @@
+"""The provider sandbox: one local HTTP server that simulates the four providers' APIs.
+
+Each provider lives under its own prefix (`/bambora`, `/optty`, `/simpleps`, `/vipps`), so that
+pointing a `*_API_URL` at `http://127.0.0.1:PORT/<code>` is all the app needs. The simulators
+(one module per provider) keep the payments, enforce the providers' rules and answer in each
+provider's own format; this module routes requests to them, records every request it receives,
+injects faults, and serves a small control API under `/_sandbox/` for tests and demo data.
+
+Control API (JSON):
+    POST   /_sandbox/reset                     forget everything
+    POST   /_sandbox/payments                  {provider, reference, currency, amount,
+                                                captured?, refunded?, cancelled?} -> 201
+    GET    /_sandbox/payments/<code>/<ref>     the payment as the simulator holds it
+    POST   /_sandbox/portal                    {provider, reference, kind, amount}: an operation
+                                                done in the provider's own portal
+    POST   /_sandbox/faults                    {provider, endpoint, mode, status?, times?}
+    DELETE /_sandbox/faults
+    GET    /_sandbox/requests[?provider=code]  what the providers received, oldest first
+    DELETE /_sandbox/requests
+    POST   /_sandbox/tokens/expire             {provider?}: every issued token stops working
+
+Fault modes, for the next `times` requests (default 1) to a provider's `endpoint` (a name the
+simulator gives each call, such as "refund", "cancel", "fetch", "token"; "*" for any):
+    timeout      hold the request without answering until the client gives up
+    error        answer `status` (default 500) in the provider's error format, do nothing
+    drop         close the connection without answering, do nothing
+    garbage      answer 200 with a body that is not JSON, do nothing
+    lost_answer  carry the request out, then close the connection without answering
+    status       answer `status` (e.g. 401, 409, 429) in the provider's error format, do nothing
+"""
+
+import json
+import logging
+import os
+import socket
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+logger = logging.getLogger("payments.sandbox")
+
+FAULT_MODES = ("timeout", "error", "drop", "garbage", "lost_answer", "status")
+
+
+class BadRequestBody(ValueError):
+    """The request's body is not the JSON the simulator expected."""
+
+
+@dataclass
+class SandboxRequest:
+    method: str
+    path: str  # below the provider's prefix, decoded: "/payments/a b/refund/"
+    segments: list[str]  # the decoded path segments: ["payments", "a b", "refund"]
+    raw_path: str  # the whole path as it arrived, still URL-encoded
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # keys in lower case
+    body: bytes
+
+    def json(self):
+        """The body parsed as JSON; None when there is no body; BadRequestBody when broken."""
+        if not self.body.strip():
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError as error:
+            raise BadRequestBody(str(error)) from error
+
+    def form(self):
+        return {key: values[-1] for key, values in parse_qs(self.body.decode()).items()}
+
+
+@dataclass
+class SandboxResponse:
+    status: int
+    body: Any = None
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encoded(self):
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        return json.dumps(self.body).encode()
+
+
+@dataclass
+class Fault:
+    provider: str
+    endpoint: str
+    mode: str
+    status: int | None = None
+    times: int = 1
+
+
+class Sandbox:
+    """The simulators and what surrounds them: faults, the request journal, persistence.
+    Thread-safe: one lock serialises every change, as a real provider would per payment."""
+
+    def __init__(self, *, providers_config, state_file=None):
+        from payments.sandbox.registry import SIMULATOR_CLASSES
+
+        self.lock = threading.RLock()
+        self.simulators = {
+            code: cls(config=providers_config[code]) for code, cls in SIMULATOR_CLASSES.items()
+        }
+        self.faults = []
+        self.journal = []
+        self.state_file = state_file
+        if state_file and os.path.exists(state_file):
+            with open(state_file) as file:
+                self.restore(json.load(file))
+
+    # Control -------------------------------------------------------------------------------
+
+    def reset(self):
+        with self.lock:
+            for simulator in self.simulators.values():
+                simulator.reset()
+            self.faults.clear()
+            self.journal.clear()
+            self.save()
+
+    def add_fault(self, *, provider, endpoint, mode, status=None, times=1):
+        if provider not in self.simulators:
+            raise ValueError(f"unknown provider {provider!r}")
+        if mode not in FAULT_MODES:
+            raise ValueError(f"unknown fault mode {mode!r}; one of {', '.join(FAULT_MODES)}")
+        with self.lock:
+            self.faults.append(
+                Fault(provider=provider, endpoint=endpoint, mode=mode, status=status, times=times)
+            )
+
+    def clear_faults(self):
+        with self.lock:
+            self.faults.clear()
+
+    def requests(self, provider=None):
+        with self.lock:
+            return [entry for entry in self.journal if provider in (None, entry["provider"])]
+
+    def clear_requests(self):
+        with self.lock:
+            self.journal.clear()
+
+    def snapshot(self):
+        with self.lock:
+            return {code: sim.snapshot() for code, sim in self.simulators.items()}
+
+    def restore(self, data):
+        with self.lock:
+            for code, sim in self.simulators.items():
+                if code in data:
+                    sim.restore(data[code])
+
+    def save(self):
+        if not self.state_file:
+            return
+        data = self.snapshot()
+        directory = os.path.dirname(os.path.abspath(self.state_file))
+        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False) as file:
+            json.dump(data, file)
+        os.replace(file.name, self.state_file)
+
+    # Provider traffic ----------------------------------------------------------------------
+
+    def take_fault(self, provider, endpoint):
+        with self.lock:
+            for fault in self.faults:
+                if fault.provider == provider and fault.endpoint in ("*", endpoint):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def record(self, provider, request):
+        try:
+            body_json = request.json()
+        except BadRequestBody:
+            body_json = None
+        with self.lock:
+            self.journal.append(
+                {
+                    "provider": provider,
+                    "method": request.method,
+                    "path": request.path,
+                    "raw_path": request.raw_path,
+                    "headers": dict(request.headers),
+                    "body": request.body.decode(errors="replace"),
+                    "json": body_json,
+                }
+            )
+
+    def handle(self, provider, request):
+        """Let the provider's simulator answer; a broken JSON body is the provider's 400."""
+        simulator = self.simulators[provider]
+        with self.lock:
+            try:
+                response = simulator.handle(request)
+            except BadRequestBody as error:
+                response = simulator.error_response(400, f"Malformed JSON body: {error}")
+            if request.method != "GET":
+                self.save()
+        return response
+
+
+class SandboxHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "ProviderSandbox/1"
+
+    def do_GET(self):
+        self._dispatch()
+
+    def do_POST(self):
+        self._dispatch()
+
+    def do_PUT(self):
+        self._dispatch()
+
+    def do_DELETE(self):
+        self._dispatch()
+
+    def log_message(self, format, *args):
+        logger.debug("sandbox %s", format % args)
+
+    def _dispatch(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        split = urlsplit(self.path)
+        raw_segments = [part for part in split.path.split("/") if part]
+        if not raw_segments:
+            return self._answer(SandboxResponse(404, {"message": "Not Found"}))
+        prefix, rest = raw_segments[0], raw_segments[1:]
+        segments = [unquote(part) for part in rest]
+        request = SandboxRequest(
+            method=self.command,
+            path="/" + "/".join(segments) + ("/" if split.path.endswith("/") and rest else ""),
+            segments=segments,
+            raw_path=self.path,
+            query=parse_qs(split.query),
+            headers={key.lower(): value for key, value in self.headers.items()},
+            body=body,
+        )
+        sandbox = self.server.sandbox
+        if prefix == "_sandbox":
+            return self._answer(control(sandbox, request))
+        if prefix not in sandbox.simulators:
+            return self._answer(SandboxResponse(404, {"message": "Not Found"}))
+        sandbox.record(prefix, request)
+        simulator = sandbox.simulators[prefix]
+        fault = sandbox.take_fault(prefix, simulator.endpoint_name(request))
+        if fault is None:
+            return self._answer(sandbox.handle(prefix, request))
+        if fault.mode == "timeout":
+            # Hold the request until the client gives up (or the server stops).
+            self.server.stopping.wait(self.server.hang_seconds)
+            return self._drop()
+        if fault.mode == "drop":
+            return self._drop()
+        if fault.mode == "lost_answer":
+            sandbox.handle(prefix, request)
+            return self._drop()
+        if fault.mode == "garbage":
+            return self._answer(
+                SandboxResponse(200, b"<html><body>502 Bad Gatew", content_type="text/html")
+            )
+        default_status = 500 if fault.mode == "error" else 400
+        return self._answer(simulator.error_response(fault.status or default_status, None))
+
+    def _answer(self, response):
+        payload = response.encoded()
+        self.send_response(response.status)
+        if payload:
+            self.send_header("Content-Type", response.content_type)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _drop(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def control(sandbox, request):
+    """The /_sandbox/ control API (see the module's docstring)."""
+    segments = request.segments
+    try:
+        payload = request.json() or {}
+    except BadRequestBody as error:
+        return SandboxResponse(400, {"message": str(error)})
+    try:
+        match request.method, segments:
+            case "POST", ["reset"]:
+                sandbox.reset()
+                return SandboxResponse(204)
+            case "POST", ["payments"]:
+                simulator = sandbox.simulators[payload.pop("provider")]
+                with sandbox.lock:
+                    created = simulator.create_payment(**payload)
+                    sandbox.save()
+                return SandboxResponse(201, created)
+            case "GET", ["payments", provider, reference]:
+                with sandbox.lock:
+                    view = sandbox.simulators[provider].payment_view(reference)
+                if view is None:
+                    return SandboxResponse(404, {"message": "no such payment"})
+                return SandboxResponse(200, view)
+            case "POST", ["portal"]:
+                simulator = sandbox.simulators[payload.pop("provider")]
+                with sandbox.lock:
+                    result = simulator.portal(**payload)
+                    sandbox.save()
+                return SandboxResponse(200, result)
+            case "POST", ["faults"]:
+                sandbox.add_fault(**payload)
+                return SandboxResponse(204)
+            case "DELETE", ["faults"]:
+                sandbox.clear_faults()
+                return SandboxResponse(204)
+            case "GET", ["requests"]:
+                provider = request.query.get("provider", [None])[0]
+                return SandboxResponse(200, sandbox.requests(provider))
+            case "DELETE", ["requests"]:
+                sandbox.clear_requests()
+                return SandboxResponse(204)
+            case "POST", ["tokens", "expire"]:
+                with sandbox.lock:
+                    for code, simulator in sandbox.simulators.items():
+                        if payload.get("provider") in (None, code):
+                            simulator.expire_tokens()
+                return SandboxResponse(204)
+    except (KeyError, TypeError, ValueError) as error:
+        return SandboxResponse(400, {"message": f"bad control request: {error!r}"})
+    return SandboxResponse(404, {"message": "no such control endpoint"})
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, *, sandbox, hang_seconds=60):
+        super().__init__(address, SandboxHandler)
+        self.sandbox = sandbox
+        self.hang_seconds = hang_seconds
+        self.stopping = threading.Event()
+
+    @property
+    def base_url(self):
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self):
+        self.stopping.set()
+        self.shutdown()
+        self.server_close()
+
+
+def provider_urls(base_url):
+    """The settings that point the app's adapters at a sandbox served at `base_url`."""
+    return {
+        "bambora": {"api_url": f"{base_url}/bambora"},
+        "optty": {"api_url": f"{base_url}/optty/api", "auth_url": f"{base_url}/optty/auth"},
+        "simpleps": {"api_url": f"{base_url}/simpleps"},
+        "vipps": {"api_url": f"{base_url}/vipps"},
+    }

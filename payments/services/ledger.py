@@ -1,0 +1,196 @@
+"""The ledger: opening operations and settling them, with the payment's aggregate moved in the
+same transaction, under the payment's row lock. Nothing else writes the aggregate."""
+
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from payments.locks import lock_payment
+from payments.models import AuditAction, Operation, OperationKind, OperationSource
+from payments.services.audit import audit_record
+from payments.statuses import INITIAL_STATUSES, OperationStatus, transition_to
+
+AGGREGATE_FIELD = {
+    OperationKind.CAPTURE: "captured",
+    OperationKind.CANCEL: "cancelled",
+    OperationKind.REFUND: "refunded",
+}
+
+FINAL_STATUSES = frozenset(
+    {
+        OperationStatus.SUCCEEDED,
+        OperationStatus.FAILED,
+        OperationStatus.REJECTED,
+        OperationStatus.WITHDRAWN,
+        OperationStatus.EXPIRED,
+    }
+)
+
+
+def new_idempotency_key():
+    """A fresh operation key: short enough for every provider (Vipps allows 50 characters)."""
+    return f"bo-{uuid.uuid4().hex}"
+
+
+def aggregate_of(payment):
+    return {
+        "authorized": payment.authorized,
+        "captured": payment.captured,
+        "cancelled": payment.cancelled,
+        "refunded": payment.refunded,
+    }
+
+
+def _fits(payment, kind, amount):
+    captured, cancelled, refunded = payment.captured, payment.cancelled, payment.refunded
+    if kind == OperationKind.REFUND:
+        refunded += amount
+    elif kind == OperationKind.CANCEL:
+        cancelled += amount
+    else:
+        captured += amount
+    return refunded <= captured and captured + cancelled <= payment.authorized
+
+
+def _apply(payment, kind, amount):
+    field = AGGREGATE_FIELD[kind]
+    setattr(payment, field, getattr(payment, field) + amount)
+    payment.save(update_fields=[field])
+
+
+def operation_open(
+    *,
+    payment,
+    kind,
+    amount,
+    status,
+    actor,
+    source=OperationSource.BACKOFFICE,
+    reason="",
+    note="",
+    idempotency_key=None,
+    provider_reference="",
+    provider_response=None,
+):
+    """Write a new operation on `payment`, which the caller has locked (payments.locks) in the
+    current transaction. An operation born `succeeded` (found at the provider, or captured by
+    the shop before the order reached us) moves the aggregate at once."""
+    if status not in INITIAL_STATUSES:
+        raise ValueError(f"An operation cannot start as {status}.")
+    now = timezone.now()
+    operation = Operation(
+        payment=payment,
+        kind=kind,
+        source=source,
+        amount=amount,
+        status=status,
+        reason=reason,
+        note=note,
+        idempotency_key=idempotency_key or new_idempotency_key(),
+        requested_by=actor.user if actor.user is not None else None,
+        provider_reference=provider_reference,
+        provider_response=provider_response,
+        created_at=now,
+    )
+    if status == OperationStatus.SUCCEEDED:
+        operation.settled_amount = amount
+        operation.settled_at = now
+        _apply(payment, kind, amount)
+    operation.save()
+    return operation
+
+
+def operation_settle(
+    *,
+    operation_id,
+    status,
+    actor,
+    settled_amount=None,
+    failure_message="",
+    provider_code="",
+    provider_reference="",
+    provider_response=None,
+    audit_action=AuditAction.OPERATION_SETTLED,
+    message="",
+):
+    """Record where an operation has got to (succeeded, failed, pending, unknown), and move
+    the payment's aggregate when it succeeded, in one transaction under the payment's lock.
+
+    A success is booked at `settled_amount` (what the provider confirmed), or the operation's
+    amount when the provider confirms none. Recording a final status the operation already has
+    changes nothing (a notification delivered twice). A confirmed amount that the payment
+    cannot hold leaves the operation `unknown` for a person to check. Raises
+    IllegalTransition for any other move the status table does not allow.
+    """
+    with transaction.atomic():
+        payment_id = Operation.objects.values_list("payment_id", flat=True).get(pk=operation_id)
+        payment = lock_payment(payment_id=payment_id)
+        operation = Operation.objects.select_for_update().get(pk=operation_id)
+        operation.payment = payment
+        if operation.status == status and status in FINAL_STATUSES:
+            return operation
+        before = aggregate_of(payment)
+        if status == OperationStatus.SUCCEEDED:
+            amount = settled_amount or operation.amount
+            if not _fits(payment, operation.kind, amount):
+                status = OperationStatus.UNKNOWN
+                failure_message = (
+                    "The provider confirmed an amount that does not fit this payment; "
+                    "check the payment at the provider."
+                )
+            else:
+                transition_to(operation, status)
+                operation.settled_amount = amount
+                _apply(payment, operation.kind, amount)
+        if operation.status != status:
+            transition_to(operation, status)
+        if status in FINAL_STATUSES:
+            operation.settled_at = timezone.now()
+        operation.failure_message = failure_message
+        operation.provider_code = provider_code or operation.provider_code
+        operation.provider_reference = provider_reference or operation.provider_reference
+        if provider_response is not None:
+            operation.provider_response = provider_response
+        operation.save()
+        audit_record(
+            actor=actor,
+            action=audit_action,
+            operation=operation,
+            amount=operation.settled_amount or operation.amount,
+            before=before,
+            after=aggregate_of(payment) | {"status": operation.status},
+            message=message or failure_message,
+        )
+    return operation
+
+
+def operation_record_external(
+    *, payment_id, kind, amount, actor, provider_reference="", provider_response=None, message=""
+):
+    """Book money that moved outside the back office (in a provider's own portal, say) as a
+    succeeded operation of source "provider", so that it is shown and audited, never silently
+    merged into the aggregate. Returns the operation."""
+    with transaction.atomic():
+        payment = lock_payment(payment_id=payment_id)
+        before = aggregate_of(payment)
+        operation = operation_open(
+            payment=payment,
+            kind=kind,
+            amount=amount,
+            status=OperationStatus.SUCCEEDED,
+            actor=actor,
+            source=OperationSource.PROVIDER,
+            provider_reference=provider_reference,
+            provider_response=provider_response,
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.EXTERNAL_RECORDED,
+            operation=operation,
+            amount=amount,
+            before=before,
+            after=aggregate_of(payment),
+            message=message,
+        )
+    return operation

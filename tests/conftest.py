@@ -1,0 +1,124 @@
+"""Fixtures shared by the whole suite.
+
+Every test talks to a real provider sandbox over HTTP (one server for the session, reset after
+each test) and to PostgreSQL. Users come with the roles of the real groups.
+"""
+
+import itertools
+import threading
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from payments.providers.tokens import tokens
+from payments.sandbox.client import SandboxClient
+from payments.sandbox.server import Sandbox, SandboxServer, provider_urls
+from payments.services.audit import Actor
+from payments.services.orders import NewPayment, order_create
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    from django.conf import settings
+
+    server = SandboxServer(
+        ("127.0.0.1", 0), sandbox=Sandbox(providers_config=settings.PROVIDERS), hang_seconds=30
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def providers_at_sandbox(sandbox_server, settings):
+    """Point every adapter at the sandbox; forget its state and our tokens afterwards."""
+    urls = provider_urls(sandbox_server.base_url)
+    settings.PROVIDERS = {code: {**config, **urls[code]} for code, config in settings.PROVIDERS.items()}
+    settings.PROVIDER_TIMEOUT = 5
+    yield
+    sandbox_server.sandbox.reset()
+    tokens.clear()
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    """The sandbox's control API, over HTTP like everything else."""
+    return SandboxClient(sandbox_server.base_url)
+
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username=None, *, group=None, password="correct horse battery", **fields):
+        username = username or f"user{next(_numbers)}"
+        user = User.objects.create_user(username=username, password=password, **fields)
+        if group:
+            user.groups.add(Group.objects.get(name=group))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def agent(make_user):
+    return make_user("agent", group="Support agents")
+
+
+@pytest.fixture
+def manager(make_user):
+    return make_user("manager", group="Managers")
+
+
+@pytest.fixture
+def auditor(make_user):
+    return make_user("auditor", group="Auditors", is_staff=True)
+
+
+@pytest.fixture
+def superuser(make_user):
+    return make_user("admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def make_payment(db, sandbox):
+    """An order with one payment, stored here and (unless `at_provider=False`) set up at the
+    sandbox with the same amounts. Amounts in minor units."""
+
+    def make(
+        provider="vipps",
+        *,
+        currency="NOK",
+        amount=100_000,
+        captured=0,
+        reference=None,
+        at_provider=True,
+        customer_name="Kari Nordmann",
+        customer_email="kari@example.com",
+    ):
+        number = f"{next(_numbers):06d}"
+        reference = reference or f"test-{provider}-{number}"
+        order, _ = order_create(
+            number=number,
+            customer_name=customer_name,
+            customer_email=customer_email,
+            currency=currency,
+            total=amount,
+            payments=[
+                NewPayment(provider=provider, reference=reference, amount=amount, captured=captured)
+            ],
+            actor=Actor.system("tests"),
+        )
+        if at_provider:
+            sandbox.create_payment(
+                provider=provider,
+                reference=reference,
+                currency=currency,
+                amount=amount,
+                captured=captured,
+            )
+        return order.payments.get()
+
+    return make

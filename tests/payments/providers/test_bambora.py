@@ -1,0 +1,167 @@
+"""The Bambora adapter against the sandbox, over real HTTP."""
+
+import base64
+
+import pytest
+
+from payments.providers.base import (
+    Modification,
+    Outcome,
+    ProviderCredentialsRejected,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from payments.providers.registry import provider_for
+
+
+def modification(reference, amount, currency="EUR"):
+    return Modification(
+        payment_reference=reference, currency=currency, amount=amount, idempotency_key="bo-key-1"
+    )
+
+
+@pytest.fixture
+def bambora():
+    return provider_for("bambora")
+
+
+def test_full_refund(bambora, sandbox):
+    sandbox.create_payment(provider="bambora", reference="ord-1", currency="EUR", amount=5000, captured=5000)
+
+    confirmation = bambora.refund(modification("ord-1", 5000))
+
+    assert confirmation.outcome == Outcome.SUCCEEDED
+    assert confirmation.amount == 5000
+    assert sandbox.payment(provider="bambora", reference="ord-1")["refunded"] == 5000
+
+
+def test_partial_refunds_until_nothing_is_left(bambora, sandbox):
+    sandbox.create_payment(provider="bambora", reference="ord-2", currency="EUR", amount=5000, captured=5000)
+
+    for amount in (1000, 2500, 1500):
+        assert bambora.refund(modification("ord-2", amount)).amount == amount
+    with pytest.raises(ProviderRejected) as refused:
+        bambora.refund(modification("ord-2", 1))
+
+    assert "never more than what is left" in refused.value.message
+    assert refused.value.code == "cannot_refund"
+    assert sandbox.payment(provider="bambora", reference="ord-2")["refunded"] == 5000
+
+
+def test_over_refund_is_refused_with_the_reason(bambora, sandbox):
+    sandbox.create_payment(provider="bambora", reference="ord-3", currency="EUR", amount=5000, captured=5000)
+
+    with pytest.raises(ProviderRejected) as refused:
+        bambora.refund(modification("ord-3", 5001))
+
+    assert refused.value.status == 402
+    assert "Bambora refused the refund" in refused.value.message
+    assert sandbox.payment(provider="bambora", reference="ord-3")["refunded"] == 0
+
+
+def test_refund_of_an_uncaptured_payment_is_refused(bambora, sandbox):
+    sandbox.create_payment(provider="bambora", reference="ord-4", currency="EUR", amount=5000)
+
+    with pytest.raises(ProviderRejected) as refused:
+        bambora.refund(modification("ord-4", 100))
+
+    assert refused.value.code == "cannot_refund"
+
+
+def test_cancel_of_an_authorized_payment(bambora, sandbox):
+    sandbox.create_payment(provider="bambora", reference="ord-5", currency="EUR", amount=5000)
+
+    confirmation = bambora.cancel(modification("ord-5", 5000))
+
+    assert confirmation.amount == 5000
+    assert sandbox.payment(provider="bambora", reference="ord-5")["cancelled"] == 5000
+
+
+def test_cancel_of_a_captured_payment_is_refused(bambora, sandbox):
+    sandbox.create_payment(provider="bambora", reference="ord-6", currency="EUR", amount=5000, captured=5000)
+
+    with pytest.raises(ProviderRejected) as refused:
+        bambora.cancel(modification("ord-6", 5000))
+
+    assert refused.value.code == "cannot_cancel"
+    assert "only payments that are authorized" in refused.value.message
+
+
+def test_unknown_payment(bambora):
+    with pytest.raises(ProviderRejected) as refused:
+        bambora.refund(modification("nobody-knows-me", 100))
+
+    assert refused.value.status == 404
+    assert refused.value.message == "Bambora does not know this payment reference."
+
+
+def test_bad_credentials(settings, sandbox):
+    sandbox.create_payment(provider="bambora", reference="ord-7", currency="EUR", amount=5000, captured=5000)
+    settings.PROVIDERS["bambora"]["merchant_secret"] = "wrong"
+
+    with pytest.raises(ProviderCredentialsRejected) as refused:
+        provider_for("bambora").refund(modification("ord-7", 100))
+
+    assert refused.value.message == "The provider rejected our credentials."
+    assert sandbox.payment(provider="bambora", reference="ord-7")["refunded"] == 0
+
+
+def test_the_exact_request_bambora_receives(bambora, sandbox, settings):
+    reference = "shop/2026 #17?x=1"
+    sandbox.create_payment(provider="bambora", reference=reference, currency="EUR", amount=5000, captured=5000)
+
+    bambora.refund(modification(reference, 1250))
+
+    [received] = sandbox.requests("bambora")
+    config = settings.PROVIDERS["bambora"]
+    credentials = f"{config['merchant_token']}@{config['merchant_number']}:{config['merchant_secret']}"
+    assert received["method"] == "POST"
+    assert received["raw_path"] == "/bambora/payments/shop%2F2026%20%2317%3Fx%3D1/refund/"
+    assert received["headers"]["authorization"] == "Basic " + base64.b64encode(credentials.encode()).decode()
+    assert received["headers"]["api-version"] == "1"
+    assert received["headers"]["content-type"] == "application/json"
+    assert received["json"] == {"amount": 1250}  # integer minor units
+
+
+def test_fetch_reads_the_totals(bambora, sandbox):
+    sandbox.create_payment(provider="bambora", reference="ord-8", currency="EUR", amount=5000, captured=4000)
+    bambora.refund(modification("ord-8", 1500))
+
+    payment = bambora.fetch("ord-8")
+
+    assert (payment.state, payment.authorized, payment.captured, payment.refunded) == ("Captured", 5000, 4000, 1500)
+    assert [(m.kind, m.amount) for m in payment.movements] == [("capture", 4000), ("refund", 1500)]
+    assert payment.keys_recorded is False
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "carried_out"),
+    [
+        ("timeout", None, False),
+        ("error", 503, False),
+        ("drop", None, False),
+        ("garbage", None, False),
+        ("lost_answer", None, True),
+        ("status", 409, False),
+    ],
+)
+def test_faults_leave_the_outcome_unknown(bambora, sandbox, settings, mode, status, carried_out):
+    settings.PROVIDER_TIMEOUT = 0.5
+    sandbox.create_payment(provider="bambora", reference="ord-9", currency="EUR", amount=5000, captured=5000)
+    sandbox.inject_fault(provider="bambora", endpoint="refund", mode=mode, status=status)
+
+    with pytest.raises(ProviderUnavailable):
+        provider_for("bambora").refund(modification("ord-9", 1000))
+
+    assert sandbox.payment(provider="bambora", reference="ord-9")["refunded"] == (1000 if carried_out else 0)
+
+
+def test_rate_limit_is_a_refusal(bambora, sandbox):
+    sandbox.create_payment(provider="bambora", reference="ord-10", currency="EUR", amount=5000, captured=5000)
+    sandbox.inject_fault(provider="bambora", endpoint="refund", mode="status", status=429)
+
+    with pytest.raises(ProviderRejected) as refused:
+        bambora.refund(modification("ord-10", 1000))
+
+    assert "too many requests" in refused.value.message
+    assert sandbox.payment(provider="bambora", reference="ord-10")["refunded"] == 0

@@ -1,0 +1,30 @@
+"""Settings for the test suite: the real settings, with fake credentials for the sandbox."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-not-a-secret")
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+os.environ.setdefault("BAMBORA_MERCHANT_NUMBER", "T000000001")
+os.environ.setdefault("BAMBORA_MERCHANT_TOKEN", "test-token")
+os.environ.setdefault("BAMBORA_MERCHANT_SECRET", "test-bambora-secret")
+os.environ.setdefault("OPTTY_CLIENT_ID", "test-optty-client")
+os.environ.setdefault("OPTTY_CLIENT_SECRET", "test-optty-secret")
+os.environ.setdefault("SIMPLEPS_CLIENT_ID", "test-simpleps-client")
+os.environ.setdefault("SIMPLEPS_SECRET_ID", "test-simpleps-secret")
+os.environ.setdefault("VIPPS_CLIENT_ID", "test-vipps-client")
+os.environ.setdefault("VIPPS_CLIENT_SECRET", "test-vipps-secret")
+os.environ.setdefault("VIPPS_SUBSCRIPTION_KEY", "test-vipps-subscription")
+os.environ.setdefault("VIPPS_MERCHANT_SERIAL_NUMBER", "123456")
+
+from backoffice.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":  # noqa: F405
+    raise RuntimeError(
+        "The test suite runs on PostgreSQL: use `make test`, which starts a throwaway server, "
+        "or set DATABASE_URL to a PostgreSQL database."
+    )
