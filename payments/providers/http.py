@@ -6,13 +6,14 @@ outcome is unknown: the provider may have done it), and the log line of each cal
 and every configured secret is scrubbed from the line for good measure.
 """
 
-import json
 import logging
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import requests
+import simplejson
 
 from payments.providers.base import ProviderUnavailable
 
@@ -52,15 +53,23 @@ class ProviderHttp:
 
     def send(self, method, url, *, headers=None, json_body=None, form=None, auth=None):
         """Send one request and return its answer when the provider gave a definite one (any
-        status below 500). Raises ProviderUnavailable on timeout, a lost connection or 5xx."""
+        status below 500). Raises ProviderUnavailable on timeout, a lost connection or 5xx.
+
+        `json_body` may hold Decimals: they are written as exact JSON numbers ("12.50"), and
+        numbers with decimals in the answer come back as Decimals, never floats.
+        """
+        headers = dict(headers or {})
+        data = form
+        if json_body is not None:
+            headers.setdefault("Content-Type", "application/json")
+            data = simplejson.dumps(json_body, use_decimal=True).encode()
         started = time.monotonic()
         try:
             response = self.session.request(
                 method,
                 url,
                 headers=headers,
-                json=json_body,
-                data=form,
+                data=data,
                 auth=auth,
                 timeout=self.timeout,
                 allow_redirects=False,
@@ -78,7 +87,7 @@ class ProviderHttp:
         self._log(method, url, response.status_code, started)
         text = response.text
         try:
-            body = json.loads(text) if text.strip() else None
+            body = simplejson.loads(text, use_decimal=True) if text.strip() else None
         except ValueError:
             body = None
         if response.status_code >= 500:

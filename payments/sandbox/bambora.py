@@ -138,7 +138,11 @@ class BamboraSimulator(Simulator):
 
     # Control -------------------------------------------------------------------------------
 
-    def create_payment(self, *, reference, currency, amount, captured=0, refunded=0, cancelled=0):
+    def create_payment(
+        self, *, reference, currency, amount, captured=0, refunded=0, cancelled=0, **options
+    ):
+        if options:
+            raise ValueError(f"Bambora payments take no options: {', '.join(options)}")
         state = "Authorized"
         if cancelled:
             state = "Canceled"

@@ -38,8 +38,11 @@ class Simulator(ABC):
         usual text for that status."""
 
     @abstractmethod
-    def create_payment(self, *, reference, currency, amount, captured=0, refunded=0, cancelled=0):
-        """Set up a payment as if a customer had paid; returns payment_view()."""
+    def create_payment(
+        self, *, reference, currency, amount, captured=0, refunded=0, cancelled=0, **options
+    ):
+        """Set up a payment as if a customer had paid; returns payment_view(). `options` are
+        the simulator's own (such as Optty's `pending_refunds`); unknown ones are an error."""
 
     @abstractmethod
     def portal(self, *, reference, kind, amount):
@@ -59,6 +62,11 @@ class Simulator(ABC):
     @abstractmethod
     def restore(self, data):
         """Take back what snapshot() gave."""
+
+    def advance(self, *, reference, outcome="succeeded"):
+        """Let the provider finish what it left pending on the payment (Optty's PENDING
+        refunds), with `outcome` "succeeded" or "failed". Returns payment_view()."""
+        return self.payment_view(reference)
 
     def expire_tokens(self):
         """Make every token issued so far invalid (providers without tokens: nothing)."""

@@ -21,10 +21,11 @@ class SandboxClient:
     def reset(self):
         self._call("POST", "reset")
 
-    def create_payment(self, *, provider, reference, currency, amount, **amounts):
-        """Set up a payment at the provider; `amounts` are captured, refunded, cancelled."""
+    def create_payment(self, *, provider, reference, currency, amount, **more):
+        """Set up a payment at the provider; `more` holds captured, refunded, cancelled (minor
+        units) and the simulator's own options."""
         payload = {"provider": provider, "reference": reference, "currency": currency}
-        return self._call("POST", "payments", {**payload, "amount": amount, **amounts})
+        return self._call("POST", "payments", {**payload, "amount": amount, **more})
 
     def payment(self, *, provider, reference):
         return self._call("GET", f"payments/{provider}/{quote(reference, safe='')}")
@@ -32,6 +33,10 @@ class SandboxClient:
     def portal(self, *, provider, reference, kind, amount):
         payload = {"provider": provider, "reference": reference, "kind": kind, "amount": amount}
         return self._call("POST", "portal", payload)
+
+    def advance(self, *, provider, reference, outcome="succeeded"):
+        payload = {"provider": provider, "reference": reference, "outcome": outcome}
+        return self._call("POST", "advance", payload)
 
     def inject_fault(self, *, provider, endpoint, mode, status=None, times=1):
         payload = {"provider": provider, "endpoint": endpoint, "mode": mode, "times": times}

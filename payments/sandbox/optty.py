@@ -19,7 +19,9 @@ class OpttySimulator(Simulator):
     def error_response(self, status, message):
         return SandboxResponse(status, {"message": message})
 
-    def create_payment(self, *, reference, currency, amount, captured=0, refunded=0, cancelled=0):
+    def create_payment(
+        self, *, reference, currency, amount, captured=0, refunded=0, cancelled=0, **options
+    ):
         self.payments[reference] = {"currency": currency, "amount": amount, "captured": captured}
         return self.payment_view(reference)
 

@@ -9,10 +9,14 @@ injects faults, and serves a small control API under `/_sandbox/` for tests and 
 Control API (JSON):
     POST   /_sandbox/reset                     forget everything
     POST   /_sandbox/payments                  {provider, reference, currency, amount,
-                                                captured?, refunded?, cancelled?} -> 201
+                                                captured?, refunded?, cancelled?, and options
+                                                of that provider's simulator} -> 201
     GET    /_sandbox/payments/<code>/<ref>     the payment as the simulator holds it
     POST   /_sandbox/portal                    {provider, reference, kind, amount}: an operation
                                                 done in the provider's own portal
+    POST   /_sandbox/advance                   {provider, reference, outcome?}: what the
+                                                provider left pending (Optty refunds) ends,
+                                                "succeeded" (default) or "failed"
     POST   /_sandbox/faults                    {provider, endpoint, mode, status?, times?}
     DELETE /_sandbox/faults
     GET    /_sandbox/requests[?provider=code]  what the providers received, oldest first
@@ -40,6 +44,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import simplejson
+
 logger = logging.getLogger("payments.sandbox")
 
 FAULT_MODES = ("timeout", "error", "drop", "garbage", "lost_answer", "status")
@@ -60,11 +66,12 @@ class SandboxRequest:
     body: bytes
 
     def json(self):
-        """The body parsed as JSON; None when there is no body; BadRequestBody when broken."""
+        """The body parsed as JSON (decimals as Decimal); None when there is no body;
+        BadRequestBody when broken."""
         if not self.body.strip():
             return None
         try:
-            return json.loads(self.body)
+            return simplejson.loads(self.body, use_decimal=True)
         except ValueError as error:
             raise BadRequestBody(str(error)) from error
 
@@ -84,7 +91,7 @@ class SandboxResponse:
             return b""
         if isinstance(self.body, bytes):
             return self.body
-        return json.dumps(self.body).encode()
+        return simplejson.dumps(self.body, use_decimal=True).encode()
 
 
 @dataclass
@@ -191,7 +198,7 @@ class Sandbox:
                     "raw_path": request.raw_path,
                     "headers": dict(request.headers),
                     "body": request.body.decode(errors="replace"),
-                    "json": body_json,
+                    "json": json.loads(simplejson.dumps(body_json, use_decimal=True)),
                 }
             )
 
@@ -318,6 +325,12 @@ def control(sandbox, request):
                 simulator = sandbox.simulators[payload.pop("provider")]
                 with sandbox.lock:
                     result = simulator.portal(**payload)
+                    sandbox.save()
+                return SandboxResponse(200, result)
+            case "POST", ["advance"]:
+                simulator = sandbox.simulators[payload.pop("provider")]
+                with sandbox.lock:
+                    result = simulator.advance(**payload)
                     sandbox.save()
                 return SandboxResponse(200, result)
             case "POST", ["faults"]:
