@@ -1,11 +1,15 @@
 """Reads shared by views, services and commands."""
 
+import hashlib
 from dataclasses import dataclass
+from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import MD5, Coalesce
 
 from payments.models import Operation, OperationKind, Payment
+from payments.money import to_minor
 from payments.providers.registry import PROVIDER_CLASSES
 from payments.statuses import RESERVING_STATUSES, OperationStatus
 
@@ -103,4 +107,29 @@ def ledger_mismatches():
         )
         .select_related("order")
         .order_by("pk")
+    )
+
+
+def refund_approval_limit(*, currency):
+    """The currency's approval limit in minor units, or None when the currency has none (then
+    every refund needs approval). From settings.REFUND_APPROVAL_LIMITS, in major units."""
+    limit = settings.REFUND_APPROVAL_LIMITS.get(currency)
+    return None if limit is None else to_minor(Decimal(str(limit).strip()), currency)
+
+
+def refund_without_approval(*, payment, balances):
+    """How much more can be refunded on the payment without a manager's approval: approval is
+    cumulative per payment, so refunds so far (and those under way) count against the limit."""
+    limit = refund_approval_limit(currency=payment.currency)
+    if limit is None:
+        return 0
+    return max(0, min(limit - balances.refunds_so_far, balances.refundable))
+
+
+def payments_by_reference(reference):
+    """Payments whose provider reference is exactly `reference`, found through the MD5 index
+    (references of up to 2,000 characters are too long for a plain btree)."""
+    digest = hashlib.md5(reference.encode()).hexdigest()
+    return Payment.objects.alias(reference_md5=MD5("reference")).filter(
+        reference_md5=digest, reference=reference
     )

@@ -5,7 +5,7 @@ makes a move.
     approved -> in_flight
     in_flight -> succeeded | failed | pending | unknown
     pending -> succeeded | failed | unknown
-    unknown -> succeeded | failed | in_flight
+    unknown -> succeeded | failed | pending | in_flight
 
 A refund that needs no approval is written `in_flight` straight away; `unknown -> in_flight` is
 the retry, with the same idempotency key, after the provider has shown that the first attempt
@@ -38,7 +38,7 @@ ALLOWED_TRANSITIONS = {
     S.APPROVED: frozenset({S.IN_FLIGHT}),
     S.IN_FLIGHT: frozenset({S.SUCCEEDED, S.FAILED, S.PENDING, S.UNKNOWN}),
     S.PENDING: frozenset({S.SUCCEEDED, S.FAILED, S.UNKNOWN}),
-    S.UNKNOWN: frozenset({S.SUCCEEDED, S.FAILED, S.IN_FLIGHT}),
+    S.UNKNOWN: frozenset({S.SUCCEEDED, S.FAILED, S.PENDING, S.IN_FLIGHT}),
 }
 
 # Operations whose amount is held back from what can still be refunded or cancelled: they may

@@ -6,6 +6,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
+from payments.exceptions import ActionRefused
 from payments.locks import lock_payment
 from payments.models import AuditAction, Operation, OperationKind, OperationSource
 from payments.services.audit import audit_record
@@ -42,7 +43,8 @@ def aggregate_of(payment):
     }
 
 
-def _fits(payment, kind, amount):
+def aggregate_fits(payment, kind, amount):
+    """Whether booking `amount` of `kind` keeps the payment's aggregate possible."""
     captured, cancelled, refunded = payment.captured, payment.cancelled, payment.refunded
     if kind == OperationKind.REFUND:
         refunded += amount
@@ -57,6 +59,24 @@ def _apply(payment, kind, amount):
     field = AGGREGATE_FIELD[kind]
     setattr(payment, field, getattr(payment, field) + amount)
     payment.save(update_fields=[field])
+
+
+def operation_for_submission(*, idempotency_key, payment, kind, amount, actor):
+    """The operation already made from this same form (a double click, the back button), or
+    None. Call with the payment locked. A key that was used for anything else (another
+    payment, amount, kind or person) is refused: it cannot be borrowed."""
+    existing = Operation.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    same = (
+        existing.payment_id == payment.pk
+        and existing.kind == kind
+        and existing.amount == amount
+        and existing.requested_by_id == getattr(actor.user, "pk", None)
+    )
+    if not same:
+        raise ActionRefused("This form has already been used. Reload the page and try again.")
+    return existing
 
 
 def operation_open(
@@ -113,6 +133,7 @@ def operation_settle(
     provider_response=None,
     audit_action=AuditAction.OPERATION_SETTLED,
     message="",
+    expected_updated_at=None,
 ):
     """Record where an operation has got to (succeeded, failed, pending, unknown), and move
     the payment's aggregate when it succeeded, in one transaction under the payment's lock.
@@ -120,20 +141,24 @@ def operation_settle(
     A success is booked at `settled_amount` (what the provider confirmed), or the operation's
     amount when the provider confirms none. Recording a final status the operation already has
     changes nothing (a notification delivered twice). A confirmed amount that the payment
-    cannot hold leaves the operation `unknown` for a person to check. Raises
-    IllegalTransition for any other move the status table does not allow.
+    cannot hold leaves the operation `unknown` for a person to check. With
+    `expected_updated_at`, nothing changes when the operation has moved since (somebody else
+    settled it meanwhile). Raises IllegalTransition for any other move the status table does
+    not allow.
     """
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         payment_id = Operation.objects.values_list("payment_id", flat=True).get(pk=operation_id)
         payment = lock_payment(payment_id=payment_id)
         operation = Operation.objects.select_for_update().get(pk=operation_id)
         operation.payment = payment
         if operation.status == status and status in FINAL_STATUSES:
             return operation
+        if expected_updated_at is not None and operation.updated_at != expected_updated_at:
+            return operation
         before = aggregate_of(payment)
         if status == OperationStatus.SUCCEEDED:
             amount = settled_amount or operation.amount
-            if not _fits(payment, operation.kind, amount):
+            if not aggregate_fits(payment, operation.kind, amount):
                 status = OperationStatus.UNKNOWN
                 failure_message = (
                     "The provider confirmed an amount that does not fit this payment; "
@@ -166,31 +191,29 @@ def operation_settle(
 
 
 def operation_record_external(
-    *, payment_id, kind, amount, actor, provider_reference="", provider_response=None, message=""
+    *, payment, kind, amount, actor, provider_reference="", provider_response=None, message=""
 ):
     """Book money that moved outside the back office (in a provider's own portal, say) as a
     succeeded operation of source "provider", so that it is shown and audited, never silently
-    merged into the aggregate. Returns the operation."""
-    with transaction.atomic():
-        payment = lock_payment(payment_id=payment_id)
-        before = aggregate_of(payment)
-        operation = operation_open(
-            payment=payment,
-            kind=kind,
-            amount=amount,
-            status=OperationStatus.SUCCEEDED,
-            actor=actor,
-            source=OperationSource.PROVIDER,
-            provider_reference=provider_reference,
-            provider_response=provider_response,
-        )
-        audit_record(
-            actor=actor,
-            action=AuditAction.EXTERNAL_RECORDED,
-            operation=operation,
-            amount=amount,
-            before=before,
-            after=aggregate_of(payment),
-            message=message,
-        )
+    merged into the aggregate. `payment` is locked by the caller's transaction."""
+    before = aggregate_of(payment)
+    operation = operation_open(
+        payment=payment,
+        kind=kind,
+        amount=amount,
+        status=OperationStatus.SUCCEEDED,
+        actor=actor,
+        source=OperationSource.PROVIDER,
+        provider_reference=provider_reference,
+        provider_response=provider_response,
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.EXTERNAL_RECORDED,
+        operation=operation,
+        amount=amount,
+        before=before,
+        after=aggregate_of(payment),
+        message=message,
+    )
     return operation

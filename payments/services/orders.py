@@ -26,7 +26,7 @@ def order_create(*, number, customer_name, customer_email, currency, total, paym
     captured is booked as a succeeded capture, so the aggregate equals the ledger from the
     first moment.
     """
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         order, created = Order.objects.get_or_create(
             number=number,
             defaults={

@@ -1,0 +1,156 @@
+"""Django admin for auditing: everything readable, nothing that records money changeable, by
+anybody, superusers included. Changes to money go through the services, never through here."""
+
+from django.contrib import admin
+from django.db.models import Q
+
+from payments.models import AuditEvent, Operation, Order, Payment
+from payments.money import format_money
+from payments.selectors import payments_by_reference
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    # Counting every row of a table of millions on each page view is the slow part of the
+    # admin; the paginator still counts the filtered result.
+    show_full_result_count = False
+    list_per_page = 50
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _amount(field, label):
+    def display(obj):
+        value = getattr(obj, field)
+        currency = obj.currency if hasattr(obj, "currency") else obj.payment.currency
+        return "" if value is None else format_money(value, currency)
+
+    display.short_description = label
+    display.admin_order_field = field
+    return display
+
+
+class FindBySearchMixin:
+    """Admin search that uses the indexes: order number by prefix, customer email exactly
+    (any case), provider reference exactly. A substring search over millions of rows would
+    read them all. `order_prefix` leads from the listed model to its order; `reference_match`
+    says which rows belong to a set of payments."""
+
+    order_prefix = ""
+
+    def reference_match(self, payments):
+        raise NotImplementedError
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if "@" in term:
+            return queryset.filter(**{f"{self.order_prefix}customer_email__iexact": term}), False
+        by_number = Q(**{f"{self.order_prefix}number__startswith": term})
+        return queryset.filter(by_number | self.reference_match(payments_by_reference(term))), False
+
+
+class PaymentInline(admin.TabularInline):
+    model = Payment
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["provider", "reference", "currency", "authorized", "captured", "cancelled", "refunded"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(FindBySearchMixin, ReadOnlyAdmin):
+    def reference_match(self, payments):
+        return Q(pk__in=payments.values("order_id"))
+
+    list_display = ["number", "customer_name", "customer_email", _amount("total", "Total"), "created_at"]
+    list_filter = ["currency", "created_at"]
+    search_fields = ["number"]
+    search_help_text = "Order number (or its beginning), or customer email."
+    inlines = [PaymentInline]
+
+
+@admin.register(Payment)
+class PaymentAdmin(FindBySearchMixin, ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "order",
+        "provider",
+        "short_reference",
+        "currency",
+        _amount("authorized", "Authorized"),
+        _amount("captured", "Captured"),
+        _amount("cancelled", "Cancelled"),
+        _amount("refunded", "Refunded"),
+        "provider_state",
+        "created_at",
+    ]
+    list_select_related = ["order"]
+    list_filter = ["provider", "currency", "created_at"]
+    search_fields = ["reference"]
+    search_help_text = "Order number (or its beginning), customer email, or provider reference."
+    order_prefix = "order__"
+
+    def reference_match(self, payments):
+        return Q(pk__in=payments.values("pk"))
+
+    @admin.display(description="Reference")
+    def short_reference(self, payment):
+        return payment.reference if len(payment.reference) <= 40 else payment.reference[:39] + "…"
+
+
+@admin.register(Operation)
+class OperationAdmin(FindBySearchMixin, ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "order_number",
+        "kind",
+        "status",
+        "source",
+        _amount("amount", "Amount"),
+        "requested_by",
+        "decided_by",
+    ]
+    list_select_related = ["payment__order", "requested_by", "decided_by"]
+    list_filter = ["kind", "status", "source", "payment__provider", "created_at"]
+    search_fields = ["idempotency_key"]
+    search_help_text = "Order number (or its beginning), customer email, or provider reference."
+    order_prefix = "payment__order__"
+
+    def reference_match(self, payments):
+        return Q(payment_id__in=payments.values("pk"))
+
+    @admin.display(description="Order", ordering="payment__order__number")
+    def order_number(self, operation):
+        return operation.payment.order.number
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "actor_label", "action", "order", "event_amount", "message"]
+    list_select_related = ["order"]
+    list_filter = ["action", ("actor", admin.RelatedOnlyFieldListFilter), "created_at"]
+    search_fields = ["actor_label"]
+    search_help_text = "The actor's name, as it was when the event was written."
+    date_hierarchy = "created_at"
+
+    @admin.display(description="Amount")
+    def event_amount(self, event):
+        if event.amount is None or not event.currency:
+            return ""
+        return format_money(event.amount, event.currency)

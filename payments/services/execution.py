@@ -1,0 +1,131 @@
+"""Sending an operation to its provider and recording the answer (DESIGN.md, "Calling a
+provider safely", steps 2 and 3).
+
+The operation was committed `in_flight` (step 1, by the service that accepted it), so a crash
+from here on leaves a trace that reconciliation finds. The provider is called outside any
+transaction and without any lock held; the answer is then recorded in a transaction of its
+own by payments.services.ledger.
+"""
+
+import logging
+from decimal import Decimal
+
+from django.db import transaction
+
+from payments.models import AuditAction, Operation, OperationKind
+from payments.providers.base import (
+    Modification,
+    Outcome,
+    ProviderCredentialsRejected,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from payments.providers.registry import provider_for
+from payments.services.audit import audit_record
+from payments.services.ledger import operation_settle
+from payments.statuses import OperationStatus
+
+logger = logging.getLogger("payments")
+
+UNKNOWN_OUTCOME = (
+    "{reason} Whether the provider carried it out is not known yet, so the amount stays "
+    "reserved until it is checked with the provider."
+)
+
+
+def _response_record(value):
+    """A provider's answer as JSON-ready data for the ledger, decimals as text. Adapters only
+    ever hand over the answer's body, never the request's credentials."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(key): _response_record(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_response_record(item) for item in value]
+    return value
+
+
+def operation_execute(*, operation_id, actor):
+    """Send the in-flight operation to the payment's provider and record its answer:
+    succeeded (the aggregate moves), pending, failed (with the provider's reason in plain
+    words) or unknown (the amount stays reserved for reconciliation). Returns the operation.
+
+    Must not run inside a transaction (RuntimeError): the call may take as long as the
+    provider's timeout, and no lock may be held meanwhile.
+    """
+    # A durable block refuses to open inside another transaction: the cheapest proof that
+    # none is open around this call.
+    with transaction.atomic(durable=True):
+        pass
+    operation = Operation.objects.select_related("payment__order").get(pk=operation_id)
+    if operation.status != OperationStatus.IN_FLIGHT:
+        raise RuntimeError(f"Operation {operation.pk} is {operation.status}, not in flight.")
+    payment = operation.payment
+    provider = provider_for(payment.provider)
+    modification = Modification(
+        payment_reference=payment.reference,
+        currency=payment.currency,
+        amount=operation.amount,
+        idempotency_key=operation.idempotency_key,
+        description=operation.get_reason_display() or f"Order {payment.order.number}",
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.PROVIDER_CALLED,
+        operation=operation,
+        amount=operation.amount,
+        message=f"{operation.get_kind_display()} sent to {provider.name}",
+    )
+    send = provider.refund if operation.kind == OperationKind.REFUND else provider.cancel
+    settle = {
+        "operation_id": operation.pk,
+        "actor": actor,
+        "audit_action": AuditAction.PROVIDER_ANSWERED,
+    }
+    try:
+        confirmation = send(modification)
+    except ProviderCredentialsRejected as error:
+        logger.error(
+            "provider_configuration_error provider=%s operation=%s: the provider rejected our "
+            "credentials; check its settings",
+            payment.provider,
+            operation.pk,
+        )
+        return operation_settle(
+            **settle,
+            status=OperationStatus.FAILED,
+            failure_message=error.message,
+            provider_code=error.code,
+            provider_response=_response_record(error.response),
+        )
+    except ProviderRejected as error:
+        return operation_settle(
+            **settle,
+            status=OperationStatus.FAILED,
+            failure_message=error.message,
+            provider_code=error.code,
+            provider_response=_response_record(error.response),
+        )
+    except ProviderUnavailable as error:
+        return operation_settle(
+            **settle,
+            status=OperationStatus.UNKNOWN,
+            failure_message=UNKNOWN_OUTCOME.format(reason=error.message),
+            provider_code=error.code,
+            provider_response=_response_record(error.response),
+        )
+    if confirmation.outcome == Outcome.PENDING:
+        return operation_settle(
+            **settle,
+            status=OperationStatus.PENDING,
+            provider_reference=confirmation.provider_reference,
+            provider_response=_response_record(confirmation.response),
+            message=f"{provider.name} accepted it; the final answer comes later.",
+        )
+    return operation_settle(
+        **settle,
+        status=OperationStatus.SUCCEEDED,
+        settled_amount=confirmation.amount,
+        provider_reference=confirmation.provider_reference,
+        provider_response=_response_record(confirmation.response),
+    )

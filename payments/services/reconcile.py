@@ -1,0 +1,274 @@
+"""Reconciliation: settling operations whose outcome we do not know by reading the provider.
+
+An operation is unresolved when its outcome is unknown (a timeout, a lost answer, a 5xx),
+when the provider said it is pending, or when it has been in flight longer than any call can
+take (the process that sent it died). For each, the provider's view of the payment decides:
+
+- Vipps records our idempotency key on every event: the operation happened exactly when an
+  event carries its key.
+- Optty lists refunds with its own ids: an operation whose id we know is matched by it.
+- Otherwise (Bambora, SimplePS, and operations whose answer was lost) the provider's totals
+  are compared with our settled sums: the difference must be made of exactly one choice of
+  the unresolved operations, or nothing is decided.
+
+Only an operation that the provider shows never happened is sent again, with the same key,
+amount and reference. Anything that does not add up stays unresolved, its amount reserved,
+for a person to look at.
+"""
+
+import itertools
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from payments.locks import lock_payment
+from payments.models import AuditAction, Operation, OperationKind, Payment
+from payments.providers.base import Outcome, ProviderError
+from payments.providers.registry import provider_for
+from payments.services.audit import audit_record
+from payments.services.execution import operation_execute
+from payments.services.ledger import AGGREGATE_FIELD, operation_settle
+from payments.statuses import OperationStatus, transition_to
+
+# Beyond this many unresolved operations of one kind on one payment, totals cannot tell them
+# apart in reasonable time; a person has to.
+MAX_OPERATIONS_TO_MATCH = 12
+
+
+class Verdict:
+    HAPPENED = "happened"
+    FAILED = "failed"
+    PENDING = "pending"
+    NOT_HAPPENED = "not happened"
+    UNCLEAR = "unclear"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: str
+    amount: int = 0
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What reconciliation did with one operation, in words for the agent."""
+
+    operation: Operation
+    message: str
+    resolved: bool
+
+
+def _in_flight_cutoff(stale_after):
+    # A call takes at most the connect timeout plus the read timeout; past three timeouts the
+    # process that sent it is gone.
+    seconds = stale_after if stale_after is not None else max(60, 3 * settings.PROVIDER_TIMEOUT)
+    return timezone.now() - timedelta(seconds=seconds)
+
+
+def unresolved_operations(*, stale_after=None):
+    """Operations whose outcome must be read from the provider, oldest first."""
+    return Operation.objects.filter(
+        Q(status__in=[OperationStatus.UNKNOWN, OperationStatus.PENDING])
+        | Q(status=OperationStatus.IN_FLIGHT, updated_at__lt=_in_flight_cutoff(stale_after))
+    ).order_by("created_at", "pk")
+
+
+def _judge_by_movements(movements):
+    if any(movement.outcome == Outcome.SUCCEEDED for movement in movements):
+        succeeded = [m for m in movements if m.outcome == Outcome.SUCCEEDED]
+        return Judgement(Verdict.HAPPENED, amount=sum(m.amount for m in succeeded))
+    if any(movement.outcome == Outcome.PENDING for movement in movements):
+        return Judgement(Verdict.PENDING)
+    if movements:
+        return Judgement(Verdict.FAILED)
+    return Judgement(Verdict.NOT_HAPPENED)
+
+
+def _unique_choice(operations, difference):
+    """The operations that make up `difference`, when exactly one choice of amounts does
+    (operations of equal amounts are interchangeable: the earliest are taken); else None."""
+    if difference < 0 or len(operations) > MAX_OPERATIONS_TO_MATCH:
+        return None
+    choices = set()
+    for size in range(len(operations) + 1):
+        for combination in itertools.combinations(operations, size):
+            if sum(operation.amount for operation in combination) == difference:
+                choices.add(tuple(sorted(operation.amount for operation in combination)))
+    if len(choices) != 1:
+        return None
+    wanted = Counter(choices.pop())
+    chosen = []
+    for operation in operations:
+        if wanted[operation.amount]:
+            wanted[operation.amount] -= 1
+            chosen.append(operation)
+    return chosen
+
+
+def judge(*, payment, operations, seen):
+    """Decide, from the provider's view `seen` (a ProviderPayment) of `payment`, what became of
+    each unresolved operation. Returns {operation: Judgement}."""
+    judgements = {}
+    by_totals = []
+    for operation in operations:
+        if seen.keys_recorded:
+            matches = [m for m in seen.movements if m.key == operation.idempotency_key]
+            judgements[operation] = _judge_by_movements(matches)
+            continue
+        matches = [
+            m
+            for m in seen.movements
+            if operation.provider_reference and m.provider_reference == operation.provider_reference
+        ]
+        if matches:
+            judgements[operation] = _judge_by_movements(matches)
+        else:
+            by_totals.append(operation)
+
+    known_references = {operation.provider_reference for operation in operations} - {""}
+    totals = {
+        OperationKind.CAPTURE: seen.captured,
+        OperationKind.CANCEL: seen.cancelled,
+        OperationKind.REFUND: seen.refunded,
+    }
+    for kind, field in AGGREGATE_FIELD.items():
+        candidates = [operation for operation in by_totals if operation.kind == kind]
+        if not candidates:
+            continue
+        unmatched_pending = [
+            m
+            for m in seen.movements
+            if m.kind == kind
+            and m.outcome == Outcome.PENDING
+            and m.provider_reference not in known_references
+        ]
+        just_settled = sum(
+            judgement.amount
+            for operation, judgement in judgements.items()
+            if operation.kind == kind and judgement.verdict == Verdict.HAPPENED
+        )
+        difference = totals[kind] - getattr(payment, field) - just_settled
+        chosen = None if unmatched_pending else _unique_choice(candidates, difference)
+        if chosen is None:
+            message = (
+                "The provider's totals do not tell whether this happened; check the payment "
+                "in the provider's portal."
+            )
+            for operation in candidates:
+                judgements[operation] = Judgement(Verdict.UNCLEAR, message=message)
+            continue
+        for operation in candidates:
+            if operation in chosen:
+                judgements[operation] = Judgement(Verdict.HAPPENED, amount=operation.amount)
+            else:
+                judgements[operation] = Judgement(Verdict.NOT_HAPPENED)
+    return judgements
+
+
+def _retry(*, operation, actor):
+    """Send an operation again that the provider shows never happened: same key, same amount.
+    Does nothing (returns None) when somebody else moved the operation meanwhile."""
+    with transaction.atomic(durable=True):
+        lock_payment(payment_id=operation.payment_id)
+        current = Operation.objects.select_for_update().get(pk=operation.pk)
+        if current.updated_at != operation.updated_at or current.status != operation.status:
+            return None
+        if current.status != OperationStatus.IN_FLIGHT:
+            transition_to(current, OperationStatus.IN_FLIGHT)
+        current.save()
+        audit_record(
+            actor=actor,
+            action=AuditAction.OPERATION_RECONCILED,
+            operation=current,
+            amount=current.amount,
+            message="The provider shows it never happened: sent again with the same key.",
+        )
+    return operation_execute(operation_id=current.pk, actor=actor)
+
+
+def _apply(*, operation, judgement, actor):
+    settle = {
+        "operation_id": operation.pk,
+        "actor": actor,
+        "audit_action": AuditAction.OPERATION_RECONCILED,
+        "expected_updated_at": operation.updated_at,
+    }
+    kind = operation.get_kind_display().lower()
+    match judgement.verdict:
+        case Verdict.HAPPENED:
+            operation_settle(
+                **settle,
+                status=OperationStatus.SUCCEEDED,
+                settled_amount=judgement.amount,
+                message="Confirmed by the provider.",
+            )
+            return Finding(operation, f"The provider confirms the {kind}.", True)
+        case Verdict.FAILED:
+            operation_settle(
+                **settle,
+                status=OperationStatus.FAILED,
+                failure_message=f"The provider lists this {kind} as failed.",
+            )
+            return Finding(operation, f"The provider lists the {kind} as failed.", True)
+        case Verdict.PENDING:
+            if operation.status != OperationStatus.PENDING:
+                operation_settle(**settle, status=OperationStatus.PENDING)
+            return Finding(operation, f"The provider is still processing the {kind}.", False)
+        case Verdict.NOT_HAPPENED if operation.status != OperationStatus.PENDING:
+            retried = _retry(operation=operation, actor=actor)
+            if retried is None:
+                return Finding(operation, "Somebody else is resolving this already.", False)
+            return Finding(
+                retried,
+                f"The provider never received the {kind}; it was sent again: "
+                f"{retried.get_status_display().lower()}.",
+                retried.status in (OperationStatus.SUCCEEDED, OperationStatus.FAILED),
+            )
+    message = judgement.message or (
+        f"The provider no longer lists this pending {kind}; check the payment in its portal."
+    )
+    return Finding(operation, message, False)
+
+
+def payment_reconcile(*, payment_id, actor, stale_after=None):
+    """Resolve the payment's unresolved operations by reading the provider ("Check with
+    provider"). Returns a Finding per operation; an empty list when there was nothing to
+    check. When the provider cannot be read, nothing changes and each finding says so."""
+    operations = list(
+        unresolved_operations(stale_after=stale_after).filter(payment_id=payment_id)
+    )
+    if not operations:
+        return []
+    payment = Payment.objects.get(pk=payment_id)
+    try:
+        seen = provider_for(payment.provider).fetch(payment.reference)
+    except ProviderError as error:
+        return [
+            Finding(operation, f"The provider could not be asked: {error.message}", False)
+            for operation in operations
+        ]
+    judgements = judge(payment=payment, operations=operations, seen=seen)
+    return [
+        _apply(operation=operation, judgement=judgements[operation], actor=actor)
+        for operation in operations
+    ]
+
+
+def reconcile_all(*, actor, stale_after=None):
+    """payment_reconcile for every payment with unresolved operations. Returns the findings."""
+    payment_ids = (
+        unresolved_operations(stale_after=stale_after)
+        .order_by()
+        .values_list("payment_id", flat=True)
+        .distinct()
+    )
+    findings = []
+    for payment_id in list(payment_ids):
+        findings += payment_reconcile(payment_id=payment_id, actor=actor, stale_after=stale_after)
+    return findings
