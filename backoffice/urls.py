@@ -1,6 +1,25 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from backoffice.views import approvals, orders
+
+admin.site.site_header = "Back office: audit"
+admin.site.site_title = "Back office admin"
+
 urlpatterns = [
+    path("", orders.home, name="home"),
+    path("orders/<int:pk>/", orders.order_detail, name="order"),
+    path("payments/<int:pk>/", orders.payment_card, name="payment_card"),
+    path("payments/<int:pk>/refund/", orders.refund, name="refund"),
+    path("payments/<int:pk>/cancel/", orders.cancel, name="cancel"),
+    path("payments/<int:pk>/check/", orders.check_with_provider, name="check"),
+    path("approvals/", approvals.approvals, name="approvals"),
+    path("approvals/count/", approvals.approvals_count, name="approvals_count"),
+    path("approvals/<int:pk>/approve/", approvals.approve, name="approve"),
+    path("approvals/<int:pk>/reject/", approvals.reject, name="reject"),
+    path("refund-requests/<int:pk>/withdraw/", approvals.withdraw, name="withdraw"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
 ]

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery, Sum, Value
 from django.db.models.functions import MD5, Coalesce
 
-from payments.models import Operation, OperationKind, Payment
+from payments.models import AuditEvent, Operation, OperationKind, Order, Payment
 from payments.money import to_minor
 from payments.providers.registry import PROVIDER_CLASSES
 from payments.statuses import RESERVING_STATUSES, OperationStatus
@@ -62,10 +62,15 @@ def payment_balances(*, payment, reserved_refunds=None, reserved_cancels=None):
 
 
 def payments_with_balances(queryset):
-    """The payments of `queryset`, each with `.balances` set, in one query."""
+    """The payments of `queryset`, each with `.balances` and `.unresolved_count` (operations
+    whose outcome is unknown or pending) set, in one query."""
     payments = queryset.annotate(
         reserved_refunds_sum=_reserved(OperationKind.REFUND),
         reserved_cancels_sum=_reserved(OperationKind.CANCEL) + _reserved(OperationKind.CAPTURE),
+        unresolved_count=Count(
+            "operations",
+            filter=Q(operations__status__in=[OperationStatus.UNKNOWN, OperationStatus.PENDING]),
+        ),
     )
     result = list(payments)
     for payment in result:
@@ -133,3 +138,142 @@ def payments_by_reference(reference):
     return Payment.objects.alias(reference_md5=MD5("reference")).filter(
         reference_md5=digest, reference=reference
     )
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of results, found without counting them all: a million rows stay cheap."""
+
+    items: list
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self):
+        return self.number > 1
+
+
+def page_of(queryset, *, number, per_page):
+    """Page `number` (from 1) of an ordered queryset: one row more than the page is read to
+    know whether another page follows."""
+    number = max(1, number)
+    start = (number - 1) * per_page
+    rows = list(queryset[start : start + per_page + 1])
+    return Page(items=rows[:per_page], number=number, has_next=len(rows) > per_page)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    page: Page
+    # The one order the query names exactly (its number, or a payment's reference): the desk
+    # opens it straight away.
+    exact: object = None
+
+
+def _orders_for_listing(queryset):
+    return queryset.prefetch_related(Prefetch("payments", queryset=Payment.objects.order_by("pk")))
+
+
+def order_search(*, query, page=1, per_page=50):
+    """Orders found by `query`: an exact order number, an exact provider reference (up to
+    2,000 characters), a customer email (any case), or the beginning of order numbers.
+    Newest first."""
+    query = query.strip()
+    orders = Order.objects.order_by("-created_at", "-pk")
+    if "@" in query:
+        found = orders.filter(customer_email__iexact=query)
+    else:
+        exact = Order.objects.filter(number=query).first()
+        if exact is None:
+            order_ids = list(payments_by_reference(query).values_list("order_id", flat=True)[:2])
+            if len(order_ids) == 1:
+                exact = Order.objects.get(pk=order_ids[0])
+        if exact is not None:
+            return SearchResult(page=Page(items=[exact], number=1, has_next=False), exact=exact)
+        found = orders.filter(
+            Q(number__startswith=query) | Q(pk__in=payments_by_reference(query).values("order_id"))
+        )
+    return SearchResult(page=page_of(_orders_for_listing(found), number=page, per_page=per_page))
+
+
+def recent_orders(*, page=1, per_page=50):
+    """All orders, newest first."""
+    orders = _orders_for_listing(Order.objects.order_by("-created_at", "-pk"))
+    return page_of(orders, number=page, per_page=per_page)
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order: Order
+    payments: list  # each with .balances, .unresolved_count and .timeline (AuditEvents)
+    order_events: list  # events about the order itself, not one payment
+
+
+def order_view(*, order_id):
+    """An order with its payments, their balances and timelines, in a fixed number of queries
+    whatever the number of payments and events."""
+    payments = payments_with_balances(
+        Payment.objects.filter(order_id=order_id).select_related("order").order_by("pk")
+    )
+    if not payments:
+        order = Order.objects.get(pk=order_id)
+    else:
+        order = payments[0].order
+    order_events = _attach_timelines(payments, AuditEvent.objects.filter(order_id=order_id))
+    return OrderView(order=order, payments=payments, order_events=order_events)
+
+
+def _attach_timelines(payments, events):
+    """Set each payment's `.timeline` (its audit events, oldest first); returns the events
+    that belong to none of them."""
+    by_payment = {payment.pk: payment for payment in payments}
+    for payment in payments:
+        payment.timeline = []
+    others = []
+    for event in events.select_related("operation").order_by("created_at", "pk"):
+        if event.payment_id in by_payment:
+            by_payment[event.payment_id].timeline.append(event)
+        else:
+            others.append(event)
+    return others
+
+
+def payment_view(*, payment_id):
+    """One payment with its balances and timeline (see order_view); Payment.DoesNotExist."""
+    payments = payments_with_balances(Payment.objects.filter(pk=payment_id).select_related("order"))
+    if not payments:
+        raise Payment.DoesNotExist(payment_id)
+    _attach_timelines(payments, AuditEvent.objects.filter(payment_id=payment_id))
+    return payments[0]
+
+
+def approvals_waiting_for(*, user):
+    """Refund requests waiting for approval that `user` may decide (not their own), oldest
+    first."""
+    return (
+        Operation.objects.filter(
+            kind=OperationKind.REFUND, status=OperationStatus.AWAITING_APPROVAL
+        )
+        .exclude(requested_by=user)
+        .order_by("created_at", "pk")
+    )
+
+
+def approval_queue(*, user):
+    """Every refund request waiting for approval, oldest first, each with `.payment` (with
+    its balances and order) and `.mine` (requested by `user`): in a fixed number of queries."""
+    requests = list(
+        Operation.objects.filter(kind=OperationKind.REFUND, status=OperationStatus.AWAITING_APPROVAL)
+        .select_related("requested_by")
+        .order_by("created_at", "pk")
+    )
+    payments = {
+        payment.pk: payment
+        for payment in payments_with_balances(
+            Payment.objects.filter(pk__in={r.payment_id for r in requests}).select_related("order")
+        )
+    }
+    for request in requests:
+        request.payment = payments[request.payment_id]
+        request.mine = request.requested_by_id == user.pk
+    return requests

@@ -1,0 +1,95 @@
+"""Managers decide on large refunds; requesters may withdraw theirs. Nobody decides their own:
+the service refuses it (403, audited) whatever the buttons showed."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from backoffice.forms import RejectForm
+from backoffice.views.orders import _card, _load, outcome_notice
+from payments.exceptions import ActionForbidden, ActionRefused
+from payments.models import Operation
+from payments.selectors import approval_queue
+from payments.services.audit import Actor
+from payments.services.refunds import refund_approve, refund_reject, refund_withdraw
+
+
+@require_GET
+@permission_required("payments.approve_refund", raise_exception=True)
+def approvals(request):
+    """Refund requests waiting for approval, oldest first."""
+    return render(request, "backoffice/approvals.html", {"requests": approval_queue(user=request.user)})
+
+
+@require_GET
+@permission_required("payments.approve_refund", raise_exception=True)
+def approvals_count(request):
+    return render(request, "backoffice/approvals_count.html")
+
+
+def _decided(request, operation_id, notice):
+    """After a decision: the request's row replaced by what happened (htmx), or the queue."""
+    if request.htmx:
+        response = render(
+            request,
+            "backoffice/approvals.html#decided",
+            {"operation_id": operation_id, "notice": notice},
+        )
+        trigger_client_event(response, "payment-changed", {"operation": operation_id})
+        return response
+    level = {"success": 25, "error": 40, "warning": 30}.get(notice[0], 20)
+    messages.add_message(request, level, notice[1])
+    return redirect("approvals")
+
+
+def _refused(request, operation_id, refusal):
+    if isinstance(refusal, ActionForbidden):
+        raise PermissionDenied(refusal.message)
+    return _decided(request, operation_id, ("error", refusal.message))
+
+
+@require_POST
+@permission_required("payments.approve_refund", raise_exception=True)
+def approve(request, pk):
+    try:
+        operation = refund_approve(operation_id=pk, actor=Actor.of_request(request))
+    except ActionRefused as refusal:
+        return _refused(request, pk, refusal)
+    kind, text = outcome_notice(operation)
+    order = operation.payment.order.number
+    return _decided(request, pk, (kind, f"Order {order}: approved. {text}"))
+
+
+@require_POST
+@permission_required("payments.approve_refund", raise_exception=True)
+def reject(request, pk):
+    form = RejectForm(request.POST, prefix=f"reject-{pk}")
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        operation = refund_reject(operation_id=pk, actor=Actor.of_request(request), note=note)
+    except ActionRefused as refusal:
+        return _refused(request, pk, refusal)
+    return _decided(request, pk, ("info", f"Order {operation.payment.order.number}: rejected."))
+
+
+@require_POST
+@permission_required("payments.request_refund", raise_exception=True)
+def withdraw(request, pk):
+    """Withdraw one's own request; back to the payment it was for."""
+    try:
+        operation = refund_withdraw(operation_id=pk, actor=Actor.of_request(request))
+    except ActionForbidden as refusal:
+        raise PermissionDenied(refusal.message)
+    except ActionRefused as refusal:
+        operation = Operation.objects.get(pk=pk)
+        notice = ("error", refusal.message)
+    else:
+        notice = ("info", "Your refund request was withdrawn; its amount is available again.")
+    if request.htmx:
+        return _card(request, _load(operation.payment_id), notice=notice)
+    messages.add_message(request, 20 if notice[0] == "info" else 40, notice[1])
+    return redirect(reverse("order", args=[operation.payment.order_id]) + f"#payment-{operation.payment_id}")

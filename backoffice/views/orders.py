@@ -1,0 +1,228 @@
+"""The agent's desk: find an order, see its payments, refund and cancel them.
+
+Each view parses its input with a form, makes one service call and renders. htmx requests get
+the payment's card back (status 422 when the input is invalid, so that htmx swaps the errors
+in); plain form posts are redirected back to the order, so that every action also works
+without JavaScript.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from backoffice.forms import CancelForm, RefundForm, SearchForm
+from payments.exceptions import ActionRefused
+from payments.models import Order, Payment
+from payments.money import format_money
+from payments.selectors import (
+    order_search,
+    order_view,
+    payment_view,
+    recent_orders,
+    refund_without_approval,
+)
+from payments.services.audit import Actor
+from payments.services.cancels import payment_cancel
+from payments.services.reconcile import payment_reconcile
+from payments.services.refunds import refund_request
+from payments.statuses import OperationStatus
+
+PER_PAGE = 50
+
+
+def _page_number(request):
+    try:
+        return max(1, min(int(request.GET.get("page", 1)), 100_000))
+    except ValueError:
+        return 1
+
+
+@require_GET
+@permission_required("payments.view_order", raise_exception=True)
+def home(request):
+    """Search orders by number, provider reference or email; without a query, the newest."""
+    form = SearchForm(request.GET)
+    query = form.cleaned_data["q"].strip() if form.is_valid() else ""
+    if query:
+        result = order_search(query=query, page=_page_number(request), per_page=PER_PAGE)
+        if result.exact is not None:
+            return redirect("order", pk=result.exact.pk)
+        page = result.page
+    else:
+        page = recent_orders(page=_page_number(request), per_page=PER_PAGE)
+    template = "backoffice/home.html#results" if request.htmx else "backoffice/home.html"
+    return render(request, template, {"form": form, "query": query, "page": page})
+
+
+@require_GET
+@permission_required("payments.view_order", raise_exception=True)
+def order_detail(request, pk):
+    try:
+        view = order_view(order_id=pk)
+    except Order.DoesNotExist:
+        raise Http404("No such order.")
+    for payment in view.payments:
+        _prepare_card(request, payment)
+    return render(request, "backoffice/order_detail.html", {"view": view, "order": view.order})
+
+
+def _load(pk):
+    try:
+        return payment_view(payment_id=pk)
+    except Payment.DoesNotExist:
+        raise Http404("No such payment.")
+
+
+def _prepare_card(
+    request, payment, *, refund_form=None, cancel_form=None, confirm_cancel=False, notice=None
+):
+    """Give the card what it shows: the forms of the actions that make sense now and that
+    this person may take, whether it asks to confirm a cancel, and a notice."""
+    balances = payment.balances
+    payment.refund_form = payment.cancel_form = None
+    if balances.refundable and request.user.has_perm("payments.request_refund"):
+        payment.refund_form = refund_form or RefundForm(payment=payment)
+        payment.without_approval = refund_without_approval(payment=payment, balances=balances)
+    if balances.cancellable and request.user.has_perm("payments.cancel_payment"):
+        payment.cancel_form = cancel_form or CancelForm(payment=payment)
+    payment.confirm_cancel = confirm_cancel and payment.cancel_form is not None
+    payment.notice = notice
+
+
+def _card(request, payment, *, status=200, **card):
+    _prepare_card(request, payment, **card)
+    response = render(
+        request, "backoffice/order_detail.html#payment-card", {"payment": payment}, status=status
+    )
+    if status == 200 and payment.notice is not None:
+        trigger_client_event(response, "payment-changed", {"payment": payment.pk})
+    return response
+
+
+def _done(request, payment, notice):
+    """The answer to a successful action: the fresh card for htmx, else back to the order."""
+    fresh = _load(payment.pk)
+    if request.htmx:
+        return _card(request, fresh, notice=notice)
+    level = {"success": messages.SUCCESS, "error": messages.ERROR}.get(notice[0], messages.INFO)
+    messages.add_message(request, level, notice[1])
+    return redirect(reverse("order", args=[fresh.order_id]) + f"#payment-{fresh.pk}")
+
+
+def _invalid(request, payment, **card):
+    """Invalid input: the card (htmx) or the whole order page (no JavaScript) again, with the
+    errors, and status 422."""
+    if request.htmx:
+        return _card(request, payment, status=422, **card)
+    view = order_view(order_id=payment.order_id)
+    for other in view.payments:
+        _prepare_card(request, other, **(card if other.pk == payment.pk else {}))
+    return render(
+        request, "backoffice/order_detail.html", {"view": view, "order": view.order}, status=422
+    )
+
+
+def outcome_notice(operation):
+    """What the agent is told about an operation they just started: (kind, words)."""
+    currency = operation.payment.currency
+    amount = format_money(operation.settled_amount or operation.amount, currency)
+    refund = operation.kind == "refund"
+    match operation.status:
+        case OperationStatus.SUCCEEDED:
+            text = f"Refunded {amount}." if refund else f"Cancelled: {amount} released."
+            return ("success", text)
+        case OperationStatus.AWAITING_APPROVAL:
+            return (
+                "info",
+                f"Waiting for approval: the refund of {amount} is sent once a manager approves it.",
+            )
+        case OperationStatus.FAILED:
+            return ("error", ("Not refunded: " if refund else "Not cancelled: ") + operation.failure_message)
+        case OperationStatus.PENDING:
+            return (
+                "info",
+                f"The provider accepted the {operation.kind} of {amount} and will confirm it "
+                "later; the amount stays reserved meanwhile.",
+            )
+        case OperationStatus.UNKNOWN:
+            return ("warning", f"Outcome unknown. {operation.failure_message}")
+    return ("info", f"This {operation.kind} of {amount} is already being sent to the provider.")
+
+
+@require_POST
+@permission_required("payments.request_refund", raise_exception=True)
+def refund(request, pk):
+    payment = _load(pk)
+    form = RefundForm(request.POST, payment=payment)
+    if not form.is_valid():
+        return _invalid(request, payment, refund_form=form)
+    try:
+        operation = refund_request(
+            payment_id=payment.pk,
+            amount=form.cleaned_data["amount"],
+            reason=form.cleaned_data["reason"],
+            note=form.cleaned_data["note"],
+            actor=Actor.of_request(request),
+            idempotency_key=form.cleaned_data["idempotency_key"],
+        )
+    except ActionRefused as refusal:
+        form.add_error("amount", refusal.message)
+        return _invalid(request, _load(pk), refund_form=form)
+    return _done(request, payment, outcome_notice(operation))
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("payments.cancel_payment", raise_exception=True)
+def cancel(request, pk):
+    """GET: the confirmation, showing the amount to be released. POST: cancel."""
+    payment = _load(pk)
+    if request.method == "GET":
+        if not payment.balances.cancellable:
+            messages.info(request, "Nothing can be cancelled on this payment now.")
+            return redirect(reverse("order", args=[payment.order_id]) + f"#payment-{payment.pk}")
+        if request.htmx:
+            return _card(request, payment, confirm_cancel=True)
+        _prepare_card(request, payment, confirm_cancel=True)
+        return render(request, "backoffice/cancel_confirm.html", {"payment": payment})
+    form = CancelForm(request.POST, payment=payment)
+    if not form.is_valid():
+        return _invalid(request, payment, cancel_form=form, confirm_cancel=True)
+    try:
+        operation = payment_cancel(
+            payment_id=payment.pk,
+            expected_amount=form.cleaned_data["expected_amount"],
+            actor=Actor.of_request(request),
+            idempotency_key=form.cleaned_data["idempotency_key"],
+        )
+    except ActionRefused as refusal:
+        form.add_error(None, refusal.message)
+        return _invalid(request, _load(pk), cancel_form=form, confirm_cancel=True)
+    return _done(request, payment, outcome_notice(operation))
+
+
+@require_POST
+@permission_required("payments.request_refund", raise_exception=True)
+def check_with_provider(request, pk):
+    """Resolve the payment's operations of unknown outcome by asking the provider."""
+    payment = _load(pk)
+    findings = payment_reconcile(payment_id=payment.pk, actor=Actor.of_request(request))
+    if not findings:
+        notice = ("info", "Nothing to check: no operation on this payment is unresolved.")
+    else:
+        resolved = all(finding.resolved for finding in findings)
+        notice = (
+            "success" if resolved else "warning",
+            " ".join(finding.message for finding in findings),
+        )
+    return _done(request, payment, notice)
+
+
+@require_GET
+@permission_required("payments.view_order", raise_exception=True)
+def payment_card(request, pk):
+    """The payment's card alone, for refreshing it in place."""
+    return _card(request, _load(pk))

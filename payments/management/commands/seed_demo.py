@@ -1,0 +1,138 @@
+"""Demo data: people in every role, and orders of all four providers in every state, set up at
+the provider sandbox too so that every action in the demo really calls it."""
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand, CommandError
+
+from payments.models import Order, RefundReason
+from payments.money import parse_amount
+from payments.sandbox.client import SandboxClient
+from payments.services.audit import Actor
+from payments.services.cancels import payment_cancel
+from payments.services.ledger import new_idempotency_key
+from payments.services.orders import NewPayment, order_create
+from payments.services.refunds import refund_request
+
+PEOPLE = [
+    # username, password, group, staff, superuser, email
+    ("agent", "agent-demo", "Support agents", False, False, "agent@example.com"),
+    ("agent2", "agent2-demo", "Support agents", False, False, "agent2@example.com"),
+    ("manager", "manager-demo", "Managers", False, False, "manager@example.com"),
+    ("manager2", "manager2-demo", "Managers", False, False, "manager2@example.com"),
+    ("auditor", "auditor-demo", "Auditors", True, False, "auditor@example.com"),
+    ("admin", "admin-demo", None, True, True, "admin@example.com"),
+]
+
+# number, customer, email, provider, currency, amount, captured, then what happens next:
+# ("refund", amount) / ("cancel",) / ("unknown refund", amount) / ("request", amount)
+ORDERS = [
+    ("DEMO-1001", "Kari Nordmann", "kari@example.com", "vipps", "NOK", "1250.00", "0", []),
+    ("DEMO-1002", "Ola Nordmann", "ola@example.com", "vipps", "NOK", "899.00", "899.00", []),
+    ("DEMO-1003", "Ingrid Hansen", "ingrid@example.com", "vipps", "NOK", "3490.00", "3490.00",
+     [("refund", "490.00")]),
+    ("DEMO-1004", "Lars Jensen", "lars@example.dk", "vipps", "DKK", "650.00", "400.00", []),
+    ("DEMO-1005", "Mette Larsen", "mette@example.dk", "vipps", "DKK", "1200.00", "0", [("cancel",)]),
+    ("DEMO-1006", "Anna Schmidt", "anna@example.de", "bambora", "EUR", "149.90", "149.90", []),
+    ("DEMO-1007", "Erik Svensson", "erik@example.se", "bambora", "SEK", "2499.00", "2499.00",
+     [("refund", "2499.00")]),
+    ("DEMO-1008", "Yuki Tanaka", "yuki@example.jp", "bambora", "JPY", "15800", "0", []),
+    ("DEMO-1009", "Sofia Rossi", "sofia@example.it", "bambora", "EUR", "320.00", "320.00",
+     [("unknown refund", "20.00")]),
+    ("DEMO-1010", "Jack Wilson", "jack@example.com.au", "optty", "AUD", "249.95", "249.95", []),
+    ("DEMO-1011", "Olivia Brown", "olivia@example.com.au", "optty", "AUD", "1899.00", "1899.00",
+     [("refund", "100.00")]),
+    ("DEMO-1012", "Liam Smith", "liam@example.com", "optty", "USD", "79.00", "0", []),
+    ("DEMO-1013", "Emma Johnson", "emma@example.com", "simpleps", "USD", "1200.00", "1200.00",
+     [("request", "800.00")]),
+    ("DEMO-1014", "Noah Davis", "noah@example.com", "simpleps", "USD", "45.50", "45.50",
+     [("refund", "45.50")]),
+    ("DEMO-1015", "Astrid Lund", "astrid@example.se", "simpleps", "SEK", "799.00", "0", [("cancel",)]),
+    ("DEMO-1016", "Freja Nielsen", "freja@example.dk", "vipps", "EUR", "560.00", "560.00",
+     [("refund", "60.00"), ("refund", "100.00")]),
+]
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo's people and orders, here and at the provider sandbox "
+        "(settings.SANDBOX_URL). Does nothing when the demo orders exist already."
+    )
+
+    def handle(self, *args, **options):
+        sandbox_url = getattr(settings, "SANDBOX_URL", "")
+        if not sandbox_url:
+            raise CommandError("SANDBOX_URL is not set: seed_demo needs the provider sandbox.")
+        sandbox = SandboxClient(sandbox_url)
+        people = self._people()
+        if Order.objects.filter(number__startswith="DEMO-").exists():
+            self.stdout.write("Demo orders exist already; nothing to do.")
+            return
+        for number, name, email, provider, currency, amount, captured, then in ORDERS:
+            authorized = parse_amount(amount, currency)
+            captured_minor = parse_amount(captured, currency) if captured != "0" else 0
+            reference = f"{number.lower()}-{provider}-1"
+            sandbox.create_payment(
+                provider=provider,
+                reference=reference,
+                currency=currency,
+                amount=authorized,
+                captured=captured_minor,
+            )
+            order, _ = order_create(
+                number=number,
+                customer_name=name,
+                customer_email=email,
+                currency=currency,
+                total=authorized,
+                payments=[
+                    NewPayment(
+                        provider=provider, reference=reference, amount=authorized, captured=captured_minor
+                    )
+                ],
+                actor=Actor.system("shop"),
+            )
+            payment = order.payments.get()
+            for step in then:
+                self._play(step, payment=payment, sandbox=sandbox, people=people)
+        self.stdout.write(f"{len(ORDERS)} demo orders created.")
+
+    def _people(self):
+        people = {}
+        for username, password, group, staff, superuser, email in PEOPLE:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={"is_staff": staff, "is_superuser": superuser, "email": email},
+            )
+            if created:
+                user.set_password(password)
+                user.save()
+                if group:
+                    user.groups.add(Group.objects.get(name=group))
+            people[username] = user
+        return people
+
+    def _play(self, step, *, payment, sandbox, people):
+        agent = Actor.of_user(people["agent"])
+        match step:
+            case ("refund" | "request" | "unknown refund", amount):
+                if step[0] == "unknown refund":
+                    # The refund reaches the provider, its answer does not: the demo's
+                    # "Check with provider" then finds it carried out.
+                    sandbox.inject_fault(
+                        provider=payment.provider, endpoint="refund", mode="lost_answer"
+                    )
+                refund_request(
+                    payment_id=payment.pk,
+                    amount=parse_amount(amount, payment.currency),
+                    reason=RefundReason.RETURNED_GOODS,
+                    actor=agent,
+                    idempotency_key=new_idempotency_key(),
+                )
+            case ("cancel",):
+                payment_cancel(
+                    payment_id=payment.pk,
+                    expected_amount=payment.authorized - payment.captured,
+                    actor=agent,
+                    idempotency_key=new_idempotency_key(),
+                )

@@ -1,0 +1,54 @@
+// Small touches on top of htmx; every page works without this file.
+(function () {
+  "use strict";
+
+  // Say plainly when an htmx request fails, instead of silently doing nothing.
+  const problems = {
+    403: "You are not allowed to do that.",
+    404: "That no longer exists. Reload the page to see the current state.",
+  };
+  function showProblem(text) {
+    const box = document.getElementById("problem");
+    if (!box) return;
+    box.textContent = text;
+    box.hidden = false;
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    const status = event.detail.xhr.status;
+    showProblem(problems[status] || "Something went wrong (error " + status + "). Reload the page to see the current state before trying again.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showProblem("The back office could not be reached. Check the connection, then reload the page.");
+  });
+  document.addEventListener("htmx:beforeRequest", function () {
+    const box = document.getElementById("problem");
+    if (box) box.hidden = true;
+  });
+
+  // Minor units of "12.50" as a BigInt (no floats for money), or null when it is not an amount.
+  function toMinor(text, exponent) {
+    const match = /^\s*([0-9]+)(?:\.([0-9]*))?\s*$/.exec(text || "");
+    if (!match || (match[2] || "").length > exponent) return null;
+    return BigInt(match[1] + (match[2] || "").padEnd(exponent, "0"));
+  }
+
+  // Tell the agent before submitting when a refund amount needs a manager's approval.
+  function checkApproval(form) {
+    const input = form.querySelector("input[name$='-amount']");
+    const warning = form.querySelector(".needs-approval");
+    if (!input || !warning) return;
+    const exponent = parseInt(form.dataset.exponent, 10);
+    const limit = toMinor(form.dataset.approvalAbove, exponent);
+    const amount = toMinor(input.value, exponent);
+    warning.hidden = !(limit !== null && amount !== null && amount > limit);
+  }
+  document.addEventListener("input", function (event) {
+    const form = event.target.closest("form.refund");
+    if (form) checkApproval(form);
+  });
+  function checkAll(root) {
+    root.querySelectorAll("form.refund").forEach(checkApproval);
+  }
+  document.addEventListener("DOMContentLoaded", function () { checkAll(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { checkAll(event.detail.elt); });
+})();

@@ -1,0 +1,209 @@
+"""The desk's pages and actions through Django's test client, against the sandbox."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from payments.models import AuditAction, AuditEvent, Operation
+from payments.services.ledger import new_idempotency_key
+from payments.statuses import OperationStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def agent_client(client, agent):
+    client.force_login(agent)
+    return client
+
+
+def refund_data(payment, amount, *, reason="customer_request", note="", key=None):
+    prefix = f"refund-{payment.pk}"
+    return {
+        f"{prefix}-amount": amount,
+        f"{prefix}-reason": reason,
+        f"{prefix}-note": note,
+        f"{prefix}-idempotency_key": key or new_idempotency_key(),
+    }
+
+
+def test_login_is_required(client):
+    response = client.get(reverse("home"))
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_search_by_exact_order_number_opens_the_order(agent_client, make_payment):
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+
+    response = agent_client.get(reverse("home"), {"q": payment.order.number})
+
+    assert response.status_code == 302
+    assert response.url == reverse("order", args=[payment.order_id])
+
+
+def test_search_by_a_2000_character_reference(agent_client, make_payment):
+    reference = "r" * 1990 + "/?#&x=1"
+    payment = make_payment("bambora", currency="EUR", amount=10_000, reference=reference)
+
+    response = agent_client.get(reverse("home"), {"q": reference})
+
+    assert response.url == reverse("order", args=[payment.order_id])
+
+
+def test_search_by_email_any_case_lists_orders(agent_client, make_payment):
+    first = make_payment("bambora", currency="EUR", customer_email="Kari@Example.com")
+    second = make_payment("vipps", customer_email="kari@example.com", at_provider=False)
+    make_payment("vipps", customer_email="ola@example.com", at_provider=False)
+
+    response = agent_client.get(reverse("home"), {"q": "KARI@example.COM"})
+
+    assert response.status_code == 200
+    numbers = [order.number for order in response.context["page"].items]
+    assert numbers == [second.order.number, first.order.number]
+
+
+def test_order_page_shows_the_aggregate(agent_client, make_payment):
+    payment = make_payment("bambora", currency="EUR", amount=12_500, captured=10_000)
+
+    response = agent_client.get(reverse("order", args=[payment.order_id]))
+
+    html = response.content.decode()
+    for label, value in [("Authorized", "125.00"), ("Captured", "100.00"), ("Refunded", "0.00"), ("Refundable", "100.00")]:
+        assert re.search(rf"<dt>{label}</dt><dd>{re.escape(value)}\xa0EUR</dd>", html), label
+    assert 'value="100.00"' in html  # the refund form is prefilled with the refundable amount
+
+
+def test_refund_with_htmx_swaps_the_card(agent_client, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+
+    response = agent_client.post(
+        reverse("refund", args=[payment.pk]), refund_data(payment, "25.00"), headers={"HX-Request": "true"}
+    )
+
+    assert response.status_code == 200
+    assert response["HX-Trigger"].startswith('{"payment-changed"')
+    html = response.content.decode()
+    assert "Refunded 25.00\xa0EUR." in html
+    assert re.search(r"<dt>Refundable</dt><dd>75.00\xa0EUR</dd>", html)
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["refunded"] == 2_500
+
+
+def test_refund_without_javascript_redirects_with_a_message(agent_client, make_payment):
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+
+    response = agent_client.post(reverse("refund", args=[payment.pk]), refund_data(payment, "25.00"), follow=True)
+
+    assert "Refunded 25.00\xa0EUR." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("12.345", "EUR amounts have at most 2 decimals."),
+        ("-5", "The amount must be greater than zero."),
+        ("1e3", "Enter the amount in digits, for example 12.50."),
+        ("100.01", "At most 100.00\xa0EUR can be refunded now."),
+    ],
+)
+def test_invalid_refund_input_is_422_and_changes_nothing(agent_client, make_payment, sandbox, amount, message):
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+
+    response = agent_client.post(
+        reverse("refund", args=[payment.pk]), refund_data(payment, amount), headers={"HX-Request": "true"}
+    )
+
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert not Operation.objects.filter(payment=payment, kind="refund").exists()
+    assert sandbox.requests("bambora") == []
+
+
+def test_other_reason_needs_a_note(agent_client, make_payment):
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+
+    response = agent_client.post(
+        reverse("refund", args=[payment.pk]), refund_data(payment, "10", reason="other"), headers={"HX-Request": "true"}
+    )
+
+    assert response.status_code == 422
+    assert "Describe the reason when it is “Other”." in response.content.decode()
+
+
+def test_the_same_form_sent_twice_refunds_once(agent_client, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+    data = refund_data(payment, "25.00")
+
+    agent_client.post(reverse("refund", args=[payment.pk]), data)
+    agent_client.post(reverse("refund", args=[payment.pk]), data)
+
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["refunded"] == 2_500
+    assert Operation.objects.filter(payment=payment, kind="refund").count() == 1
+
+
+def test_refusal_by_the_provider_shows_its_reason(agent_client, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000, at_provider=False)
+    sandbox.create_payment(provider="bambora", reference=payment.reference, currency="EUR", amount=10_000)
+
+    response = agent_client.post(
+        reverse("refund", args=[payment.pk]), refund_data(payment, "25.00"), headers={"HX-Request": "true"}
+    )
+
+    assert "Not refunded: Bambora refused the refund" in response.content.decode()
+
+
+def test_unknown_outcome_then_check_with_provider(agent_client, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+    sandbox.inject_fault(provider="bambora", endpoint="refund", mode="lost_answer")
+
+    response = agent_client.post(
+        reverse("refund", args=[payment.pk]), refund_data(payment, "25.00"), headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert "Outcome unknown." in html
+    assert "Check with provider" in html
+    assert re.search(r"<dt>Refundable</dt><dd>75.00\xa0EUR</dd>", html)
+
+    response = agent_client.post(reverse("check", args=[payment.pk]), headers={"HX-Request": "true"})
+
+    html = response.content.decode()
+    assert "The provider confirms the refund." in html
+    assert re.search(r"<dt>Refunded</dt><dd>25.00\xa0EUR</dd>", html)
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["operations"] == [
+        {"kind": "refund", "amount": 2_500}
+    ]
+
+
+def test_cancel_asks_for_confirmation_then_cancels(agent_client, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=10_000)
+
+    confirm = agent_client.get(reverse("cancel", args=[payment.pk]), headers={"HX-Request": "true"})
+    html = confirm.content.decode()
+    assert "100.00\xa0EUR of the authorization will be released" in html
+    key = re.search(r'name="cancel-\d+-idempotency_key" value="([^"]+)"', html)[1]
+
+    response = agent_client.post(
+        reverse("cancel", args=[payment.pk]),
+        {f"cancel-{payment.pk}-expected_amount": "10000", f"cancel-{payment.pk}-idempotency_key": key},
+        headers={"HX-Request": "true"},
+    )
+
+    assert "Cancelled: 100.00\xa0EUR released." in response.content.decode()
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["cancelled"] == 10_000
+
+
+def test_an_auditor_reads_but_sees_no_actions(client, auditor, make_payment):
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+    client.force_login(auditor)
+
+    page = client.get(reverse("order", args=[payment.order_id]))
+    refund = client.post(reverse("refund", args=[payment.pk]), refund_data(payment, "1"))
+
+    assert page.status_code == 200
+    assert "Refundable" in page.content.decode()
+    assert '<button type="submit"><span class="idle">Refund' not in page.content.decode()
+    assert refund.status_code == 403
+    assert not AuditEvent.objects.filter(action=AuditAction.REFUND_REQUESTED).exists()
+    assert not Operation.objects.filter(kind="refund", status=OperationStatus.SUCCEEDED).exists()
