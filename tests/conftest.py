@@ -4,6 +4,7 @@ Every test talks to a real provider sandbox over HTTP (one server for the sessio
 each test) and to PostgreSQL. Users come with the roles of the real groups.
 """
 
+import importlib
 import itertools
 import threading
 
@@ -51,7 +52,21 @@ _numbers = itertools.count(1)
 
 
 @pytest.fixture
-def make_user(db):
+def roles(db):
+    """The groups of the roles migration. Tests that flush the database between them (live
+    server, browser) lose migration data, so the groups are made again where missing."""
+    from django.contrib.auth.models import Permission
+
+    for name, codenames in importlib.import_module("payments.migrations.0003_roles").GROUPS.items():
+        group, created = Group.objects.get_or_create(name=name)
+        if created:
+            group.permissions.set(
+                Permission.objects.filter(content_type__app_label="payments", codename__in=codenames)
+            )
+
+
+@pytest.fixture
+def make_user(roles):
     def make(username=None, *, group=None, password="correct horse battery", **fields):
         username = username or f"user{next(_numbers)}"
         user = User.objects.create_user(username=username, password=password, **fields)

@@ -1,0 +1,182 @@
+"""The agent's journeys in a real browser: log in, find an order, refund, cancel, resolve an
+unknown outcome. Elements are found by their labels and roles, as a person finds them."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def card(page, provider_name):
+    return page.get_by_role("region", name=provider_name)
+
+
+def open_order(page, number):
+    page.goto("/")
+    page.get_by_label("Search").fill(number)
+    page.get_by_label("Search").press("Enter")
+    expect(page.get_by_role("heading", name=f"Order {number}")).to_be_visible()
+
+
+def test_log_in_and_out(page, agent):
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+
+    page.get_by_label("Username").fill("agent")
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_contain_text("didn’t match")
+
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_label("Password").press("Enter")
+    expect(page.get_by_role("heading", name="Newest orders")).to_be_visible()
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+
+
+def test_search_by_each_key(page, log_in, agent, make_payment):
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000,
+                           reference="shop-ref-" + "x" * 1500, customer_email="Kari@Example.com")
+    log_in(agent)
+
+    open_order(page, payment.order.number)
+
+    page.get_by_label("Search").fill(payment.reference)
+    page.get_by_label("Search").press("Enter")
+    expect(page.get_by_role("heading", name=f"Order {payment.order.number}")).to_be_visible()
+
+    page.get_by_label("Search").fill("KARI@example.com")
+    page.get_by_label("Search").press("Enter")
+    expect(page.get_by_role("link", name=payment.order.number)).to_be_visible()
+
+    page.get_by_label("Search").fill(payment.order.number[:-1])
+    page.get_by_label("Search").press("Enter")
+    expect(page.get_by_role("link", name=payment.order.number)).to_be_visible()
+
+
+def test_refund_part_then_the_rest(page, log_in, agent, make_payment, sandbox, screenshot):
+    payment = make_payment("bambora", currency="EUR", amount=20_000, captured=20_000)
+    log_in(agent)
+    open_order(page, payment.order.number)
+    bambora = card(page, "Bambora")
+    expect(bambora.get_by_label("Amount")).to_have_value("200.00")
+
+    bambora.get_by_label("Amount").fill("50.00")
+    bambora.get_by_label("Reason").select_option(label="Returned goods")
+    bambora.get_by_role("button", name="Refund").click()
+
+    expect(bambora.get_by_role("status")).to_have_text("Refunded 50.00\xa0EUR.")
+    expect(bambora.locator("dt:text-is('Refundable') + dd")).to_have_text("150.00\xa0EUR")
+    expect(bambora.get_by_label("Amount")).to_have_value("150.00")
+
+    bambora.get_by_label("Reason").select_option(label="Returned goods")
+    bambora.get_by_role("button", name="Refund").click()
+
+    expect(bambora.get_by_role("status")).to_have_text("Refunded 150.00\xa0EUR.")
+    expect(bambora.locator("dt:text-is('Refunded') + dd")).to_have_text("200.00\xa0EUR")
+    expect(bambora.get_by_role("button", name="Refund")).to_have_count(0)
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["refunded"] == 20_000
+    screenshot("order-page-after-refunds")
+
+
+def test_a_refusal_shows_the_providers_reason(page, log_in, agent, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=20_000, captured=20_000, at_provider=False)
+    sandbox.create_payment(provider="bambora", reference=payment.reference, currency="EUR", amount=20_000)
+    log_in(agent)
+    open_order(page, payment.order.number)
+    bambora = card(page, "Bambora")
+
+    bambora.get_by_label("Reason").select_option(label="Damaged")
+    bambora.get_by_role("button", name="Refund").click()
+
+    expect(bambora.get_by_role("alert").first).to_contain_text("Not refunded: Bambora refused the refund")
+    expect(bambora.locator("dt:text-is('Refunded') + dd")).to_have_text("0.00\xa0EUR")
+
+
+def test_invalid_amount_is_explained_in_place(page, log_in, agent, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=20_000, captured=20_000)
+    log_in(agent)
+    open_order(page, payment.order.number)
+    bambora = card(page, "Bambora")
+
+    bambora.get_by_label("Amount").fill("10.001")
+    bambora.get_by_label("Reason").select_option(label="Goodwill")
+    bambora.get_by_role("button", name="Refund").click()
+
+    expect(bambora.get_by_text("EUR amounts have at most 2 decimals.")).to_be_visible()
+    assert sandbox.requests("bambora") == []
+
+
+def test_cancel_with_confirmation(page, log_in, agent, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=12_000)
+    log_in(agent)
+    open_order(page, payment.order.number)
+    bambora = card(page, "Bambora")
+
+    bambora.get_by_role("button", name="Cancel payment").click()
+    expect(bambora.get_by_text("120.00\xa0EUR of the authorization will be released")).to_be_visible()
+    expect(bambora.get_by_role("button", name="Confirm cancellation")).to_be_focused()
+    bambora.get_by_role("button", name="Confirm cancellation").click()
+
+    expect(bambora.get_by_role("status")).to_have_text("Cancelled: 120.00\xa0EUR released.")
+    expect(bambora.locator("dt:text-is('Cancelled') + dd")).to_have_text("120.00\xa0EUR")
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["cancelled"] == 12_000
+
+
+def test_unknown_outcome_then_check_with_provider(page, log_in, agent, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=20_000, captured=20_000)
+    sandbox.inject_fault(provider="bambora", endpoint="refund", mode="lost_answer")
+    log_in(agent)
+    open_order(page, payment.order.number)
+    bambora = card(page, "Bambora")
+
+    bambora.get_by_label("Amount").fill("30.00")
+    bambora.get_by_label("Reason").select_option(label="Customer request")
+    bambora.get_by_role("button", name="Refund").click()
+
+    expect(bambora.get_by_role("alert").first).to_contain_text("Outcome unknown.")
+    expect(bambora.locator("dt:text-is('Refundable') + dd")).to_have_text("170.00\xa0EUR")
+    bambora.get_by_role("button", name="Check with provider").click()
+
+    expect(bambora.get_by_role("status")).to_contain_text("The provider confirms the refund.")
+    expect(bambora.locator("dt:text-is('Refunded') + dd")).to_have_text("30.00\xa0EUR")
+    expect(bambora.get_by_role("button", name="Check with provider")).to_have_count(0)
+
+
+def test_a_double_click_refunds_once(page, log_in, agent, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=20_000, captured=20_000)
+    log_in(agent)
+    open_order(page, payment.order.number)
+    bambora = card(page, "Bambora")
+
+    bambora.get_by_label("Amount").fill("10.00")
+    bambora.get_by_label("Reason").select_option(label="Customer request")
+    bambora.get_by_role("button", name="Refund").dblclick()
+
+    expect(bambora.get_by_role("status")).to_have_text("Refunded 10.00\xa0EUR.")
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["operations"] == [
+        {"kind": "refund", "amount": 1_000}
+    ]
+
+
+def test_works_without_javascript(browser, live_server, agent, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=20_000, captured=20_000)
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill("agent")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Log in").click()
+    open_order(page, payment.order.number)
+    bambora = card(page, "Bambora")
+
+    bambora.get_by_label("Amount").fill("20.00")
+    bambora.get_by_label("Reason").select_option(label="Goodwill")
+    bambora.get_by_role("button", name="Refund").click()
+
+    expect(page.get_by_role("status").first).to_have_text("Refunded 20.00\xa0EUR.")
+    expect(card(page, "Bambora").locator("dt:text-is('Refunded') + dd")).to_have_text("20.00\xa0EUR")
+    context.close()
