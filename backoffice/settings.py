@@ -42,7 +42,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "payments",
-    "backoffice",
+    "backoffice.apps.BackofficeConfig",
 ]
 
 MIDDLEWARE = [

@@ -49,10 +49,11 @@ class TokenCache:
 tokens = TokenCache()
 
 
-def send_with_token(*, key, fetch_token, send, refused_statuses=(401,)):
+def send_with_token(*, key, fetch_token, send, refused_statuses=(401,), error_code=None):
     """Call `send(token)` with the cached token; when the provider refuses the token (a status
     in `refused_statuses`), fetch a new one and call once more. Returns the ProviderResponse;
-    raises ProviderCredentialsRejected when the new token is refused too."""
+    raises ProviderCredentialsRejected when the new token is refused too, with the provider's
+    code for it read by `error_code(response)` when given."""
     response = send(tokens.get(key, fetch_token))
     if response.status not in refused_statuses:
         return response
@@ -65,5 +66,9 @@ def send_with_token(*, key, fetch_token, send, refused_statuses=(401,)):
             key[0],
             response.status,
         )
-        raise ProviderCredentialsRejected(response=response.body, status=response.status)
+        raise ProviderCredentialsRejected(
+            code=error_code(response) if error_code else "",
+            response=response.body,
+            status=response.status,
+        )
     return response

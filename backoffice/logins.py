@@ -1,0 +1,27 @@
+"""Logins, successful or not, go to the audit log: Django's auth signals are the hook for it."""
+
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.dispatch import receiver
+
+from payments.models import AuditAction
+from payments.services.audit import Actor, audit_record
+
+
+def _ip(request):
+    return (request.META.get("REMOTE_ADDR") or None) if request is not None else None
+
+
+@receiver(user_logged_in)
+def record_login(sender, request, user, **kwargs):
+    audit_record(actor=Actor.of_user(user, ip=_ip(request)), action=AuditAction.LOGIN_SUCCEEDED)
+
+
+@receiver(user_login_failed)
+def record_failed_login(sender, credentials, request=None, **kwargs):
+    # Django has already masked the password in `credentials`; only the name is kept.
+    username = str(credentials.get("username", ""))[:100]
+    audit_record(
+        actor=Actor(user=None, label=f"anonymous ({username})" if username else "anonymous", ip=_ip(request)),
+        action=AuditAction.LOGIN_FAILED,
+        message=f"Failed login for “{username}”.",
+    )
