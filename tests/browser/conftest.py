@@ -50,24 +50,38 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
+def new_page(browser, live_server):
+    """Pages of their own browser contexts: one per person in a test."""
+    contexts = []
+
+    def make():
+        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
 
 
 @pytest.fixture
 def log_in(page):
-    def log_in_as(user, password="correct horse battery"):
+    def log_in_as(user, password="correct horse battery", *, on=None):
+        page = on or page_
         page.goto("/accounts/login/")
         page.get_by_label("Username").fill(user.username)
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Log in").click()
-        page.get_by_role("link", name="Log out").or_(page.get_by_role("button", name="Log out")).wait_for()
+        page.get_by_role("button", name="Log out").wait_for()
         return page
 
+    page_ = page
     return log_in_as
 
 

@@ -1,0 +1,121 @@
+"""Who may open what: every URL against every role, with the status each one gets."""
+
+import pytest
+from django.urls import reverse
+
+from payments.models import AuditAction, AuditEvent
+from payments.services.audit import Actor
+from payments.services.ledger import new_idempotency_key
+from payments.services.refunds import refund_request
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["anonymous", "agent", "manager", "auditor", "superuser"]
+LOGIN = "login"  # redirected to the desk's login
+ADMIN_LOGIN = "admin login"  # redirected to the admin's login
+
+
+@pytest.fixture
+def world(make_user, make_payment):
+    """A payment with money to refund and to cancel, and a refund request by somebody else."""
+    requester = make_user("requester", group="Managers")
+    payment = make_payment("vipps", currency="NOK", amount=1_000_000, captured=500_000, at_provider=False)
+    request = refund_request(
+        payment_id=payment.pk,
+        amount=400_000,
+        reason="goodwill",
+        actor=Actor.of_user(requester),
+        idempotency_key=new_idempotency_key(),
+    )
+    return {"payment": payment.pk, "order": payment.order_id, "request": request.pk}
+
+
+# (name, method, url name, argument) -> expected per role, in the order of ROLES
+MATRIX = [
+    ("home", "get", "home", None, [LOGIN, 200, 200, 200, 200]),
+    ("order", "get", "order", "order", [LOGIN, 200, 200, 200, 200]),
+    ("payment card", "get", "payment_card", "payment", [LOGIN, 200, 200, 200, 200]),
+    ("refund (empty form)", "post", "refund", "payment", [LOGIN, 422, 422, 403, 422]),
+    ("cancel confirmation", "get", "cancel", "payment", [LOGIN, 200, 200, 403, 200]),
+    ("cancel (empty form)", "post", "cancel", "payment", [LOGIN, 422, 422, 403, 422]),
+    ("check with provider", "post", "check", "payment", [LOGIN, 302, 302, 403, 302]),
+    ("approvals", "get", "approvals", None, [LOGIN, 403, 200, 403, 200]),
+    ("approvals count", "get", "approvals_count", None, [LOGIN, 403, 200, 403, 200]),
+    ("approve another's request", "post", "approve", "request", [LOGIN, 403, 302, 403, 302]),
+    ("reject without note", "post", "reject", "request", [LOGIN, 403, 302, 403, 302]),
+    ("withdraw another's request", "post", "withdraw", "request", [LOGIN, 403, 403, 403, 403]),
+    ("admin", "get", "admin:index", None, [ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
+    ("admin orders", "get", "admin:payments_order_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
+    ("admin payments", "get", "admin:payments_payment_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
+    ("admin operations", "get", "admin:payments_operation_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
+    ("admin audit", "get", "admin:payments_auditevent_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
+    ("admin users", "get", "admin:auth_user_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403, 200]),
+    ("login page", "get", "login", None, [200, 200, 200, 200, 200]),
+    ("log out", "post", "logout", None, [LOGIN, 302, 302, 302, 302]),
+]
+
+
+def _cases():
+    for name, method, url_name, argument, expected in MATRIX:
+        for role, status in zip(ROLES, expected, strict=True):
+            yield pytest.param(method, url_name, argument, role, status, id=f"{name}-{role}")
+
+
+@pytest.mark.parametrize(("method", "url_name", "argument", "role", "expected"), list(_cases()))
+def test_permission_matrix(client, world, request, method, url_name, argument, role, expected):
+    if role != "anonymous":
+        client.force_login(request.getfixturevalue(role))
+    url = reverse(url_name, args=[world[argument]] if argument else [])
+
+    response = getattr(client, method)(url)
+
+    if expected == LOGIN:
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("login") + "?next=")
+    elif expected == ADMIN_LOGIN:
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("admin:login"))
+    else:
+        assert response.status_code == expected
+
+
+def test_every_url_is_in_the_matrix():
+    from django.urls import get_resolver
+
+    desk_names = {
+        name
+        for name in get_resolver().reverse_dict
+        if isinstance(name, str)
+    }
+    covered = {url_name for _, _, url_name, _, _ in MATRIX}
+    assert desk_names <= covered, f"not in the permission matrix: {desk_names - covered}"
+
+
+def test_a_forged_approval_of_ones_own_request_is_403_and_audited(client, make_user, make_payment):
+    manager = make_user("boss", group="Managers")
+    payment = make_payment("vipps", currency="NOK", amount=1_000_000, captured=1_000_000, at_provider=False)
+    own = refund_request(
+        payment_id=payment.pk, amount=600_000, reason="goodwill",
+        actor=Actor.of_user(manager), idempotency_key=new_idempotency_key(),
+    )
+    client.force_login(manager)
+
+    page = client.get(reverse("approvals"))
+    response = client.post(reverse("approve", args=[own.pk]))
+
+    assert f'action="{reverse("approve", args=[own.pk])}"' not in page.content.decode()
+    assert response.status_code == 403
+    assert "You cannot approve your own refund request." in response.content.decode()
+    refused = AuditEvent.objects.get(action=AuditAction.ACTION_REFUSED, operation=own)
+    assert refused.actor == manager
+
+
+def test_logins_are_audited(client, agent):
+    client.post(reverse("login"), {"username": "agent", "password": "nope"})
+    client.post(reverse("login"), {"username": "agent", "password": "correct horse battery"})
+
+    events = list(AuditEvent.objects.order_by("pk").values_list("action", "actor_label", "actor"))
+    assert events == [
+        (AuditAction.LOGIN_FAILED, "anonymous (agent)", None),
+        (AuditAction.LOGIN_SUCCEEDED, "agent", agent.pk),
+    ]

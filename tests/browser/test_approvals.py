@@ -1,0 +1,88 @@
+"""Large refunds in a real browser: an agent asks, a manager decides, the money moves once."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_desk import card, open_order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def request_refund(page, amount, reason="Returned goods"):
+    bambora = card(page, "Bambora")
+    bambora.get_by_label("Amount").fill(amount)
+    bambora.get_by_label("Reason").select_option(label=reason)
+    bambora.get_by_role("button", name="Refund").click()
+    return bambora
+
+
+def test_a_manager_approves_an_agents_large_refund(page, new_page, log_in, agent, manager, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+    log_in(agent)
+    open_order(page, payment.order.number)
+
+    bambora = card(page, "Bambora")
+    bambora.get_by_label("Amount").fill("600.00")
+    expect(bambora.get_by_text("This amount needs a manager’s approval")).to_be_visible()
+    bambora = request_refund(page, "600.00")
+
+    expect(bambora.get_by_role("status")).to_contain_text("Waiting for approval")
+    expect(bambora.locator("dt:text-is('Refundable') + dd")).to_have_text("400.00\xa0EUR")
+    assert sandbox.requests("bambora") == []
+
+    boss = log_in(manager, on=new_page())
+    expect(boss.get_by_role("link", name="Approvals")).to_contain_text("1")
+    boss.get_by_role("link", name="Approvals").click()
+    request = boss.get_by_role("listitem").filter(has_text=payment.order.number)
+    expect(request).to_contain_text("600.00\xa0EUR")
+    expect(request).to_contain_text("agent")
+    request.get_by_role("button", name="Approve").click()
+
+    expect(boss.get_by_role("status")).to_contain_text("approved. Refunded 600.00\xa0EUR.")
+    expect(boss.get_by_role("link", name="Approvals")).to_contain_text("0")
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["refunded"] == 60_000
+
+
+def test_a_manager_cannot_approve_their_own_request(page, log_in, manager, make_payment):
+    payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+    log_in(manager)
+    open_order(page, payment.order.number)
+    request_refund(page, "700.00")
+
+    page.get_by_role("link", name="Approvals").click()
+
+    request = page.get_by_role("listitem").filter(has_text=payment.order.number)
+    expect(request).to_contain_text("This is your own request")
+    expect(request.get_by_role("button", name="Approve")).to_have_count(0)
+    expect(request.get_by_role("button", name="Reject")).to_have_count(0)
+
+
+def test_a_rejection_with_its_note_is_shown_to_the_agent(page, new_page, log_in, agent, manager, make_payment):
+    payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+    log_in(agent)
+    open_order(page, payment.order.number)
+    request_refund(page, "800.00")
+
+    boss = log_in(manager, on=new_page())
+    boss.goto("/approvals/")
+    request = boss.get_by_role("listitem").filter(has_text=payment.order.number)
+    request.get_by_label("Note").fill("Goods not returned yet")
+    request.get_by_role("button", name="Reject").click()
+    expect(boss.get_by_role("status")).to_contain_text("rejected")
+
+    page.reload()
+    history = card(page, "Bambora").locator(".timeline")
+    expect(history).to_contain_text("Refund rejected")
+    expect(history).to_contain_text("Goods not returned yet")
+    expect(card(page, "Bambora").locator("dt:text-is('Refundable') + dd")).to_have_text("1,000.00\xa0EUR")
+
+
+def test_splitting_a_large_refund_still_ends_in_the_queue(page, log_in, agent, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+    log_in(agent)
+    open_order(page, payment.order.number)
+
+    expect(request_refund(page, "300.00").get_by_role("status")).to_have_text("Refunded 300.00\xa0EUR.")
+    expect(request_refund(page, "300.00").get_by_role("status")).to_contain_text("Waiting for approval")
+
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["refunded"] == 30_000
