@@ -1,5 +1,6 @@
 """Logins, successful or not, go to the audit log: Django's auth signals are the hook for it."""
 
+from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
@@ -24,4 +25,13 @@ def record_failed_login(sender, credentials, request=None, **kwargs):
         actor=Actor(user=None, label=f"anonymous ({username})" if username else "anonymous", ip=_ip(request)),
         action=AuditAction.LOGIN_FAILED,
         message=f"Failed login for “{username}”.",
+    )
+
+
+@receiver(user_locked_out)
+def record_lockout(sender, request, username, ip_address, **kwargs):
+    audit_record(
+        actor=Actor(user=None, label=f"anonymous ({username})", ip=ip_address or None),
+        action=AuditAction.LOGIN_LOCKED_OUT,
+        message=f"Logins for “{username}” from {ip_address} are blocked for a while after repeated failures.",
     )

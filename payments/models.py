@@ -212,6 +212,7 @@ class AuditAction(models.TextChoices):
     ACTION_REFUSED = "action.refused", "Action refused"
     LOGIN_SUCCEEDED = "login.succeeded", "Login succeeded"
     LOGIN_FAILED = "login.failed", "Login failed"
+    LOGIN_LOCKED_OUT = "login.locked_out", "Login locked out"
 
 
 class AuditEvent(models.Model):

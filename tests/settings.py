@@ -5,6 +5,10 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-not-a-secret")
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+# The test servers speak plain HTTP.
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("SECURE_COOKIES", "false")
+os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 os.environ.setdefault("BAMBORA_MERCHANT_NUMBER", "T000000001")
 os.environ.setdefault("BAMBORA_MERCHANT_TOKEN", "test-token")
 os.environ.setdefault("BAMBORA_MERCHANT_SECRET", "test-bambora-secret")
