@@ -164,10 +164,10 @@ def page_of(queryset, *, number, per_page):
 
 @dataclass(frozen=True)
 class SearchResult:
-    page: Page
+    page: Page | None
     # The one order the query names exactly (its number, or a payment's reference): the desk
     # opens it straight away.
-    exact: object = None
+    exact_order_id: int | None = None
 
 
 def _orders_for_listing(queryset):
@@ -182,17 +182,16 @@ def order_search(*, query, page=1, per_page=50):
     orders = Order.objects.order_by("-created_at", "-pk")
     if "@" in query:
         found = orders.filter(customer_email__iexact=query)
-    else:
-        exact = Order.objects.filter(number=query).first()
-        if exact is None:
-            order_ids = list(payments_by_reference(query).values_list("order_id", flat=True)[:2])
-            if len(order_ids) == 1:
-                exact = Order.objects.get(pk=order_ids[0])
-        if exact is not None:
-            return SearchResult(page=Page(items=[exact], number=1, has_next=False), exact=exact)
-        found = orders.filter(
-            Q(number__startswith=query) | Q(pk__in=payments_by_reference(query).values("order_id"))
-        )
+        return SearchResult(page=page_of(_orders_for_listing(found), number=page, per_page=per_page))
+    # One query for both exact keys; each side uses its own index.
+    exact_ids = list(
+        Order.objects.filter(number=query)
+        .values_list("pk", flat=True)
+        .union(payments_by_reference(query).values_list("order_id", flat=True))[:2]
+    )
+    if len(exact_ids) == 1:
+        return SearchResult(page=None, exact_order_id=exact_ids[0])
+    found = orders.filter(Q(number__startswith=query) | Q(pk__in=exact_ids))
     return SearchResult(page=page_of(_orders_for_listing(found), number=page, per_page=per_page))
 
 

@@ -13,7 +13,7 @@ from backoffice.forms import RejectForm
 from backoffice.views.orders import _card, _load, outcome_notice
 from payments.exceptions import ActionForbidden, ActionRefused
 from payments.models import Operation
-from payments.selectors import approval_queue
+from payments.selectors import approval_queue, approvals_waiting_for
 from payments.services.audit import Actor
 from payments.services.refunds import refund_approve, refund_reject, refund_withdraw
 
@@ -28,7 +28,10 @@ def approvals(request):
 @require_GET
 @permission_required("payments.approve_refund", raise_exception=True)
 def approvals_count(request):
-    return render(request, "backoffice/approvals_count.html")
+    """The number in the navigation: pages load it after they are shown, and again after every
+    change, so that no page waits for the count."""
+    count = approvals_waiting_for(user=request.user).count()
+    return render(request, "backoffice/approvals_count.html", {"count": count})
 
 
 def _decided(request, operation_id, notice):

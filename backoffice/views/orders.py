@@ -46,16 +46,18 @@ def _page_number(request):
 def home(request):
     """Search orders by number, provider reference or email; without a query, the newest."""
     form = SearchForm(request.GET)
-    query = form.cleaned_data["q"].strip() if form.is_valid() else ""
+    if not form.is_valid():
+        messages.error(request, "Search with at most 2,000 characters.")
+        return redirect("home")
+    query = form.cleaned_data["q"].strip()
     if query:
         result = order_search(query=query, page=_page_number(request), per_page=PER_PAGE)
-        if result.exact is not None:
-            return redirect("order", pk=result.exact.pk)
+        if result.exact_order_id is not None:
+            return redirect("order", pk=result.exact_order_id)
         page = result.page
     else:
         page = recent_orders(page=_page_number(request), per_page=PER_PAGE)
-    template = "backoffice/home.html#results" if request.htmx else "backoffice/home.html"
-    return render(request, template, {"form": form, "query": query, "page": page})
+    return render(request, "backoffice/home.html", {"query": query, "page": page})
 
 
 @require_GET
