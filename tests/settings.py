@@ -23,6 +23,10 @@ os.environ.setdefault("VIPPS_MERCHANT_SERIAL_NUMBER", "123456")
 
 from backoffice.settings import *  # noqa: E402,F403
 
+# The live test server handles each request in a thread of its own: connections must close at
+# the end of each request, or the test database cannot be dropped afterwards.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -86,10 +86,12 @@ def _prepare_card(
     this person may take, whether it asks to confirm a cancel, and a notice."""
     balances = payment.balances
     payment.refund_form = payment.cancel_form = None
-    if balances.refundable and request.user.has_perm("payments.request_refund"):
+    # A refused form is shown with its errors even when nothing is left to do: the agent must
+    # see why.
+    if refund_form or (balances.refundable and request.user.has_perm("payments.request_refund")):
         payment.refund_form = refund_form or RefundForm(payment=payment)
         payment.without_approval = refund_without_approval(payment=payment, balances=balances)
-    if balances.cancellable and request.user.has_perm("payments.cancel_payment"):
+    if cancel_form or (balances.cancellable and request.user.has_perm("payments.cancel_payment")):
         payment.cancel_form = cancel_form or CancelForm(payment=payment)
     payment.confirm_cancel = confirm_cancel and payment.cancel_form is not None
     payment.notice = notice

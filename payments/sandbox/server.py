@@ -30,6 +30,7 @@ simulator gives each call, such as "refund", "cancel", "fetch", "token"; "*" for
     drop         close the connection without answering, do nothing
     garbage      answer 200 with a body that is not JSON, do nothing
     lost_answer  carry the request out, then close the connection without answering
+    late_answer  carry the request out, then hold it without answering until the client gives up
     status       answer `status` (e.g. 401, 409, 429) in the provider's error format, do nothing
 """
 
@@ -47,7 +48,7 @@ import simplejson
 
 logger = logging.getLogger("payments.sandbox")
 
-FAULT_MODES = ("timeout", "error", "drop", "garbage", "lost_answer", "status")
+FAULT_MODES = ("timeout", "error", "drop", "garbage", "lost_answer", "late_answer", "status")
 
 
 class BadRequestBody(ValueError):
@@ -110,6 +111,7 @@ class Sandbox:
         from payments.sandbox.registry import SIMULATOR_CLASSES
 
         self.lock = threading.RLock()
+        self.request_arrived = threading.Condition(self.lock)
         self.simulators = {
             code: cls(config=providers_config[code]) for code, cls in SIMULATOR_CLASSES.items()
         }
@@ -148,6 +150,18 @@ class Sandbox:
         with self.lock:
             return [entry for entry in self.journal if provider in (None, entry["provider"])]
 
+    def wait_for_requests(self, count, *, provider=None, endpoint=None, timeout=10):
+        """Block until the providers have received `count` requests (of `provider`, to
+        `endpoint`); returns whether they have. For tests that must act while a call is under
+        way."""
+
+        def arrived():
+            entries = self.requests(provider)
+            return sum(endpoint in (None, entry["endpoint"]) for entry in entries) >= count
+
+        with self.request_arrived:
+            return self.request_arrived.wait_for(arrived, timeout=timeout)
+
     def clear_requests(self):
         with self.lock:
             self.journal.clear()
@@ -184,14 +198,16 @@ class Sandbox:
         return None
 
     def record(self, provider, request):
+        endpoint = self.simulators[provider].endpoint_name(request)
         try:
             body_json = request.json()
         except BadRequestBody:
             body_json = None
-        with self.lock:
+        with self.request_arrived:
             self.journal.append(
                 {
                     "provider": provider,
+                    "endpoint": endpoint,
                     "method": request.method,
                     "path": request.path,
                     "raw_path": request.raw_path,
@@ -200,6 +216,7 @@ class Sandbox:
                     "json": body_json,
                 }
             )
+            self.request_arrived.notify_all()
 
     def handle(self, provider, request):
         """Let the provider's simulator answer; a broken JSON body is the provider's 400."""
@@ -272,6 +289,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return self._drop()
         if fault.mode == "lost_answer":
             sandbox.handle(prefix, request)
+            return self._drop()
+        if fault.mode == "late_answer":
+            sandbox.handle(prefix, request)
+            self.server.stopping.wait(self.server.hang_seconds)
             return self._drop()
         if fault.mode == "garbage":
             return self._answer(
