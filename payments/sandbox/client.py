@@ -38,9 +38,9 @@ class SandboxClient:
         payload = {"provider": provider, "reference": reference, "outcome": outcome}
         return self._call("POST", "advance", payload)
 
-    def inject_fault(self, *, provider, endpoint, mode, status=None, times=1):
+    def inject_fault(self, *, provider, endpoint, mode, status=None, message=None, times=1):
         payload = {"provider": provider, "endpoint": endpoint, "mode": mode, "times": times}
-        self._call("POST", "faults", {**payload, "status": status})
+        self._call("POST", "faults", {**payload, "status": status, "message": message})
 
     def clear_faults(self):
         self._call("DELETE", "faults")

@@ -17,7 +17,8 @@ Control API (JSON):
     POST   /_sandbox/advance                   {provider, reference, outcome?}: what the
                                                 provider left pending (Optty refunds) ends,
                                                 "succeeded" (default) or "failed"
-    POST   /_sandbox/faults                    {provider, endpoint, mode, status?, times?}
+    POST   /_sandbox/faults                    {provider, endpoint, mode, status?, message?,
+                                                times?}
     DELETE /_sandbox/faults
     GET    /_sandbox/requests[?provider=code]  what the providers received, oldest first
     DELETE /_sandbox/requests
@@ -31,7 +32,8 @@ simulator gives each call, such as "refund", "cancel", "fetch", "token"; "*" for
     garbage      answer 200 with a body that is not JSON, do nothing
     lost_answer  carry the request out, then close the connection without answering
     late_answer  carry the request out, then hold it without answering until the client gives up
-    status       answer `status` (e.g. 401, 409, 429) in the provider's error format, do nothing
+    status       answer `status` (e.g. 401, 409, 429) in the provider's error format, with
+                 `message` when given, do nothing
 """
 
 import logging
@@ -100,6 +102,7 @@ class Fault:
     endpoint: str
     mode: str
     status: int | None = None
+    message: str | None = None
     times: int = 1
 
 
@@ -132,14 +135,21 @@ class Sandbox:
             self.journal.clear()
             self.save()
 
-    def add_fault(self, *, provider, endpoint, mode, status=None, times=1):
+    def add_fault(self, *, provider, endpoint, mode, status=None, message=None, times=1):
         if provider not in self.simulators:
             raise ValueError(f"unknown provider {provider!r}")
         if mode not in FAULT_MODES:
             raise ValueError(f"unknown fault mode {mode!r}; one of {', '.join(FAULT_MODES)}")
         with self.lock:
             self.faults.append(
-                Fault(provider=provider, endpoint=endpoint, mode=mode, status=status, times=times)
+                Fault(
+                    provider=provider,
+                    endpoint=endpoint,
+                    mode=mode,
+                    status=status,
+                    message=message,
+                    times=times,
+                )
             )
 
     def clear_faults(self):
@@ -299,7 +309,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 SandboxResponse(200, b"<html><body>502 Bad Gatew", content_type="text/html")
             )
         default_status = 500 if fault.mode == "error" else 400
-        return self._answer(simulator.error_response(fault.status or default_status, None))
+        return self._answer(simulator.error_response(fault.status or default_status, fault.message))
 
     def _answer(self, response):
         payload = response.encoded()
