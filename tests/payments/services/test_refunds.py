@@ -208,3 +208,57 @@ class TestApproval:
 
         assert withdrawn.status == OperationStatus.WITHDRAWN
         assert payment_balances(payment=payment).refundable == 100_000
+
+
+class TestExpiry:
+    def test_old_requests_expire_and_release_their_amount(self, make_payment, agent, settings):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from payments.models import Operation
+        from payments.services.refunds import refunds_expire
+
+        settings.REFUND_APPROVAL_EXPIRY_DAYS = 7
+        payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+        old = refund(payment, 60_000, agent)
+        fresh = refund(payment, 30_000, agent)
+        Operation.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+
+        assert refunds_expire() == 1
+
+        old.refresh_from_db()
+        fresh.refresh_from_db()
+        assert old.status == OperationStatus.EXPIRED
+        assert fresh.status == OperationStatus.AWAITING_APPROVAL
+        assert payment_balances(payment=payment).refundable == 70_000
+        assert AuditEvent.objects.filter(action=AuditAction.REFUND_EXPIRED, operation=old).exists()
+
+    def test_an_expired_request_cannot_be_approved(self, make_payment, agent, manager, sandbox):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from payments.models import Operation
+
+        payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+        request = refund(payment, 60_000, agent)
+        Operation.objects.filter(pk=request.pk).update(created_at=timezone.now() - timedelta(days=30))
+
+        with pytest.raises(ActionRefused, match="expired"):
+            refund_approve(operation_id=request.pk, actor=Actor.of_user(manager))
+
+        request.refresh_from_db()
+        assert request.status == OperationStatus.EXPIRED
+        assert sandbox.requests("bambora") == []
+
+    def test_agents_cannot_approve(self, make_payment, agent, make_user, sandbox):
+        other = make_user(group="Support agents")
+        payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+        request = refund(payment, 60_000, other)
+
+        with pytest.raises(ActionForbidden, match="Only managers"):
+            refund_approve(operation_id=request.pk, actor=Actor.of_user(agent))
+
+        assert AuditEvent.objects.filter(action=AuditAction.ACTION_REFUSED, actor=agent).exists()
+        assert sandbox.requests("bambora") == []
