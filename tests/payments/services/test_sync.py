@@ -1,0 +1,78 @@
+"""Syncing with the provider: money moved outside the back office is recorded, never merged."""
+
+import pytest
+from django.core.management import call_command
+
+from payments.models import AuditAction, AuditEvent, OperationSource
+from payments.services.audit import Actor
+from payments.services.sync import payment_sync
+
+pytestmark = [pytest.mark.django_db]
+
+
+def test_a_refund_made_in_the_providers_portal_is_recorded_as_external(make_payment, sandbox):
+    payment = make_payment("vipps", currency="NOK", amount=100_000, captured=100_000)
+    sandbox.portal(provider="vipps", reference=payment.reference, kind="refund", amount=25_000)
+
+    report = payment_sync(payment_id=payment.pk, actor=Actor.system("tests"))
+
+    payment.refresh_from_db()
+    [external] = payment.operations.filter(source=OperationSource.PROVIDER)
+    assert report.synced
+    assert (external.kind, external.settled_amount) == ("refund", 25_000)
+    assert payment.refunded == 25_000
+    assert payment.synced_at is not None
+    assert AuditEvent.objects.filter(action=AuditAction.EXTERNAL_RECORDED, operation=external).exists()
+    call_command("check_ledger")
+
+    payment_sync(payment_id=payment.pk, actor=Actor.system("tests"))
+    assert payment.operations.filter(source=OperationSource.PROVIDER).count() == 1
+
+
+def test_bamboras_portal_is_invisible_to_its_api(make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+    sandbox.portal(provider="bambora", reference=payment.reference, kind="refund", amount=2_000)
+
+    payment_sync(payment_id=payment.pk, actor=Actor.system("tests"))
+
+    payment.refresh_from_db()
+    assert payment.refunded == 0
+    assert not payment.operations.filter(source=OperationSource.PROVIDER).exists()
+
+
+def test_less_at_the_provider_than_in_our_ledger_is_reported_not_corrected(make_payment, sandbox):
+    payment = make_payment("vipps", currency="NOK", amount=100_000, captured=100_000, at_provider=False)
+    sandbox.create_payment(provider="vipps", reference=payment.reference, currency="NOK",
+                           amount=100_000, captured=60_000)
+
+    report = payment_sync(payment_id=payment.pk, actor=Actor.system("tests"))
+
+    payment.refresh_from_db()
+    assert payment.captured == 100_000
+    assert any("less captured than our ledger" in note for note in report.notes)
+    assert AuditEvent.objects.filter(action=AuditAction.PAYMENT_SYNCED, payment=payment,
+                                     message__contains="less captured").exists()
+
+
+def test_an_unreadable_provider_leaves_the_payment_not_synced(make_payment, sandbox):
+    payment = make_payment("vipps", currency="NOK", amount=100_000, captured=100_000)
+    sandbox.inject_fault(provider="vipps", endpoint="fetch", mode="error", status=500)
+
+    report = payment_sync(payment_id=payment.pk, actor=Actor.system("tests"))
+
+    payment.refresh_from_db()
+    assert not report.synced
+    assert payment.synced_at is None
+    assert "could not be read" in report.notes[0]
+
+
+def test_sync_payments_takes_the_payments_never_synced(make_payment, sandbox, capsys):
+    first = make_payment("vipps", currency="NOK", amount=100_000, captured=100_000)
+    second = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+
+    call_command("sync_payments", days=0)
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.synced_at and second.synced_at
+    assert "2 payment(s) synced, 0 could not be read." in capsys.readouterr().out
