@@ -46,6 +46,7 @@ class RefundForm(forms.Form):
     def __init__(self, *args, payment, **kwargs):
         self.payment = payment
         kwargs.setdefault("prefix", f"refund-{payment.pk}")
+        kwargs.setdefault("label_suffix", "")
         if not args and "data" not in kwargs:
             kwargs.setdefault(
                 "initial",

@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from payments.models import AuditAction, OperationKind, OperationSource, Order, Payment
+from payments.money import format_money
 from payments.services.audit import audit_record
-from payments.services.ledger import operation_open
+from payments.services.ledger import aggregate_of, operation_open
 from payments.statuses import OperationStatus
 
 
@@ -55,12 +56,22 @@ def order_create(*, number, customer_name, customer_email, currency, total, paym
                     actor=actor,
                     source=OperationSource.SHOP,
                 )
-        audit_record(
-            actor=actor,
-            action=AuditAction.ORDER_RECEIVED,
-            order=order,
-            amount=total,
-            currency=currency,
-            message=f"{len(payments)} payment(s)",
-        )
+            audit_record(
+                actor=actor,
+                action=AuditAction.ORDER_RECEIVED,
+                payment=payment,
+                amount=new.amount,
+                after=aggregate_of(payment),
+                message=f"Authorized {format_money(new.amount, currency)}, captured "
+                f"{format_money(new.captured, currency)} by the shop.",
+            )
+        if not payments:
+            audit_record(
+                actor=actor,
+                action=AuditAction.ORDER_RECEIVED,
+                order=order,
+                amount=total,
+                currency=currency,
+                message="No payments.",
+            )
     return order, True

@@ -87,10 +87,10 @@ def log_in(page):
 
 @pytest.fixture
 def screenshot(page):
-    def take(name):
+    def take(name, on=None):
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        (on or page).screenshot(path=str(path), full_page=True)
         return path
 
     return take

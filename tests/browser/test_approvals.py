@@ -16,7 +16,7 @@ def request_refund(page, amount, reason="Returned goods"):
     return bambora
 
 
-def test_a_manager_approves_an_agents_large_refund(page, new_page, log_in, agent, manager, make_payment, sandbox):
+def test_a_manager_approves_an_agents_large_refund(page, new_page, log_in, agent, manager, make_payment, sandbox, screenshot):
     payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
     log_in(agent)
     open_order(page, payment.order.number)
@@ -36,6 +36,7 @@ def test_a_manager_approves_an_agents_large_refund(page, new_page, log_in, agent
     request = boss.get_by_role("listitem").filter(has_text=payment.order.number)
     expect(request).to_contain_text("600.00\xa0EUR")
     expect(request).to_contain_text("agent")
+    screenshot("approvals-page", on=boss)
     request.get_by_role("button", name="Approve").click()
 
     expect(boss.get_by_role("status")).to_contain_text("approved. Refunded 600.00\xa0EUR.")

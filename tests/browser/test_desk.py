@@ -63,6 +63,7 @@ def test_refund_part_then_the_rest(page, log_in, agent, make_payment, sandbox, s
     open_order(page, payment.order.number)
     bambora = card(page, "Bambora")
     expect(bambora.get_by_label("Amount")).to_have_value("200.00")
+    screenshot("order-page")
 
     bambora.get_by_label("Amount").fill("50.00")
     bambora.get_by_label("Reason").select_option(label="Returned goods")
@@ -180,3 +181,25 @@ def test_works_without_javascript(browser, live_server, agent, make_payment, san
     expect(page.get_by_role("status").first).to_have_text("Refunded 20.00\xa0EUR.")
     expect(card(page, "Bambora").locator("dt:text-is('Refunded') + dd")).to_have_text("20.00\xa0EUR")
     context.close()
+
+
+def test_the_order_page_fits_a_narrow_window_and_works_by_keyboard(page, log_in, agent, make_payment, sandbox, screenshot):
+    payment = make_payment("vipps", currency="NOK", amount=150_000, captured=100_000,
+                           reference="acme-100045-1")
+    log_in(agent)
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_order(page, payment.order.number)
+    screenshot("order-page-narrow")
+
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    vipps = card(page, "Vipps MobilePay")
+    vipps.get_by_label("Amount").focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("100.00")
+    page.keyboard.press("Tab")
+    expect(vipps.get_by_label("Reason")).to_be_focused()
+    vipps.get_by_label("Reason").select_option(label="Damaged")
+    vipps.get_by_label("Amount").press("Enter")
+
+    expect(vipps.get_by_role("status")).to_have_text("Refunded 100.00\xa0NOK.")
