@@ -77,10 +77,9 @@ def refund_request(*, payment_id, amount, reason, note="", actor, idempotency_ke
     return operation_execute(operation_id=operation.pk, actor=actor)
 
 
-def _awaiting_decision(*, operation_id, actor, verb):
-    """Lock the request's payment and the request; refuse when it is no longer waiting, or
-    when the person deciding asked for it. Returns (operation, refusal) where refusal is an
-    ActionForbidden to audit and raise once the transaction is over, or None."""
+def _lock_request(operation_id):
+    """The refund request, with its payment's row lock and its own taken; ActionRefused when
+    there is no such request."""
     payment_id = (
         Operation.objects.filter(pk=operation_id, kind=OperationKind.REFUND)
         .values_list("payment_id", flat=True)
@@ -91,12 +90,29 @@ def _awaiting_decision(*, operation_id, actor, verb):
     payment = lock_payment(payment_id=payment_id)
     operation = Operation.objects.select_for_update().get(pk=operation_id)
     operation.payment = payment
-    if actor.user is not None and operation.requested_by_id == actor.user.pk:
-        return operation, ActionForbidden(f"You cannot {verb} your own refund request.")
+    return operation
+
+
+def _ensure_waiting(operation):
     if operation.status != OperationStatus.AWAITING_APPROVAL:
         raise ActionRefused(
-            f"This request is no longer waiting for approval: it is {operation.get_status_display().lower()}."
+            "This request is no longer waiting for approval: it is "
+            f"{operation.get_status_display().lower()}."
         )
+
+
+def _is_requester(operation, actor):
+    return actor.user is not None and operation.requested_by_id == actor.user.pk
+
+
+def _awaiting_decision(*, operation_id, actor, verb):
+    """Lock the request's payment and the request; refuse when it is no longer waiting, or
+    when the person deciding asked for it. Returns (operation, refusal) where refusal is an
+    ActionForbidden to audit and raise once the transaction is over, or None."""
+    operation = _lock_request(operation_id)
+    if _is_requester(operation, actor):
+        return operation, ActionForbidden(f"You cannot {verb} your own refund request.")
+    _ensure_waiting(operation)
     return operation, None
 
 
@@ -201,23 +217,10 @@ def refund_withdraw(*, operation_id, actor):
     request is no longer waiting.
     """
     with transaction.atomic(durable=True):
-        payment_id = (
-            Operation.objects.filter(pk=operation_id, kind=OperationKind.REFUND)
-            .values_list("payment_id", flat=True)
-            .first()
-        )
-        if payment_id is None:
-            raise ActionRefused("There is no such refund request.")
-        payment = lock_payment(payment_id=payment_id)
-        operation = Operation.objects.select_for_update().get(pk=operation_id)
-        operation.payment = payment
-        mine = actor.user is not None and operation.requested_by_id == actor.user.pk
+        operation = _lock_request(operation_id)
+        mine = _is_requester(operation, actor)
         if mine:
-            if operation.status != OperationStatus.AWAITING_APPROVAL:
-                raise ActionRefused(
-                    "This request is no longer waiting for approval: it is "
-                    f"{operation.get_status_display().lower()}."
-                )
+            _ensure_waiting(operation)
             transition_to(operation, OperationStatus.WITHDRAWN)
             operation.decided_by = actor.user
             operation.decided_at = timezone.now()
