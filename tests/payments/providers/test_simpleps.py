@@ -1,0 +1,177 @@
+"""The SimplePS adapter against the sandbox, over real HTTP."""
+
+import time
+
+import pytest
+
+from payments.providers import tokens
+from payments.providers.base import (
+    Modification,
+    Outcome,
+    ProviderCredentialsRejected,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from payments.providers.registry import provider_for
+
+
+def modification(reference, amount, currency="USD"):
+    return Modification(payment_reference=reference, currency=currency, amount=amount, idempotency_key="bo-k")
+
+
+@pytest.fixture
+def simpleps():
+    return provider_for("simpleps")
+
+
+def payment(sandbox, reference, *, amount=10_010, captured=10_010, currency="USD"):
+    sandbox.create_payment(provider="simpleps", reference=reference, currency=currency, amount=amount, captured=captured)
+
+
+def test_full_refund(simpleps, sandbox):
+    payment(sandbox, "s-1")
+
+    confirmation = simpleps.refund(modification("s-1", 10_010))
+
+    assert (confirmation.outcome, confirmation.amount) == (Outcome.SUCCEEDED, 10_010)
+    assert confirmation.response["status"] == "REFUNDED"
+    assert sandbox.payment(provider="simpleps", reference="s-1")["refunded"] == 10_010
+
+
+def test_partial_refunds_until_nothing_is_left_in_plain_words(simpleps, sandbox):
+    payment(sandbox, "s-2")
+
+    assert simpleps.refund(modification("s-2", 2_500)).response["status"] == "PARTIALLY_REFUNDED"
+    simpleps.refund(modification("s-2", 7_510))
+    with pytest.raises(ProviderRejected) as refused:
+        simpleps.refund(modification("s-2", 1))
+
+    assert refused.value.code == "PAY_012"
+    assert refused.value.message == "SimplePS refused the refund: nothing is left to refund on this payment."
+    assert "PAY_" not in refused.value.message
+
+
+def test_over_refund_is_refused_in_plain_words(simpleps, sandbox):
+    payment(sandbox, "s-3")
+
+    with pytest.raises(ProviderRejected) as refused:
+        simpleps.refund(modification("s-3", 10_011))
+
+    assert refused.value.code == "PAY_016"
+    assert "PAY_016" not in refused.value.message
+    assert sandbox.payment(provider="simpleps", reference="s-3")["refunded"] == 0
+
+
+def test_refund_of_an_uncaptured_payment_is_refused(simpleps, sandbox):
+    payment(sandbox, "s-4", captured=0)
+
+    with pytest.raises(ProviderRejected, match="only captured payments can be refunded"):
+        simpleps.refund(modification("s-4", 100))
+
+
+def test_void_of_an_authorized_payment(simpleps, sandbox):
+    payment(sandbox, "s-5", captured=0)
+
+    confirmation = simpleps.cancel(modification("s-5", 10_010))
+
+    assert confirmation.response["voided"] is True
+    assert sandbox.payment(provider="simpleps", reference="s-5")["cancelled"] == 10_010
+
+
+def test_void_of_a_captured_payment_is_refused(simpleps, sandbox):
+    payment(sandbox, "s-6")
+
+    with pytest.raises(ProviderRejected, match="can no longer be voided"):
+        simpleps.cancel(modification("s-6", 10_010))
+
+
+def test_bad_credentials(settings, sandbox):
+    payment(sandbox, "s-7")
+    settings.PROVIDERS["simpleps"]["secret_id"] = "wrong"
+
+    with pytest.raises(ProviderCredentialsRejected) as refused:
+        provider_for("simpleps").refund(modification("s-7", 100))
+
+    assert refused.value.code == "SE_001"
+    assert sandbox.payment(provider="simpleps", reference="s-7")["refunded"] == 0
+
+
+@pytest.mark.parametrize("refusal", ["expired", "403"])
+def test_the_token_is_cached_and_fetched_again_once_when_refused(simpleps, sandbox, refusal):
+    payment(sandbox, "s-8")
+    simpleps.refund(modification("s-8", 100))
+    simpleps.refund(modification("s-8", 100))
+    assert [r["endpoint"] for r in sandbox.requests("simpleps")] == ["token", "refund", "refund"]
+    if refusal == "expired":
+        sandbox.expire_tokens("simpleps")
+    else:
+        sandbox.inject_fault(provider="simpleps", endpoint="refund", mode="status", status=403)
+
+    provider_for("simpleps").refund(modification("s-8", 100))
+
+    assert [r["endpoint"] for r in sandbox.requests("simpleps")][3:] == ["refund", "token", "refund"]
+    assert sandbox.payment(provider="simpleps", reference="s-8")["refunded"] == 300
+
+
+def test_an_expired_token_is_renewed_before_use(simpleps, sandbox, monkeypatch):
+    payment(sandbox, "s-9")
+    simpleps.refund(modification("s-9", 100))
+    later = time.monotonic() + 3_600
+    monkeypatch.setattr(tokens.time, "monotonic", lambda: later)
+
+    simpleps.refund(modification("s-9", 100))
+
+    assert [r["endpoint"] for r in sandbox.requests("simpleps")] == ["token", "refund", "token", "refund"]
+
+
+def test_the_exact_request_simpleps_receives(simpleps, sandbox):
+    reference = "order/12345 #2"
+    payment(sandbox, reference)
+    payment(sandbox, "s-yen", currency="JPY", amount=15_800, captured=15_800)
+
+    simpleps.refund(modification(reference, 1_250))
+    simpleps.refund(modification("s-yen", 1_500, currency="JPY"))
+
+    token, refund, refund_yen = sandbox.requests("simpleps")
+    assert token["raw_path"] == "/simpleps/oauth/token"
+    assert token["json"] == {"clientId": "test-simpleps-client", "secretId": "test-simpleps-secret"}
+    assert refund["method"] == "POST"
+    assert refund["raw_path"] == "/simpleps/payments/order%2F12345%20%232/refund"
+    assert refund["headers"]["authorization"].startswith("Bearer ")
+    assert refund["headers"]["content-type"] == "application/json"
+    assert refund["body"] == '{"amount": {"total": 12.50, "currency": "USD"}}'
+    assert refund_yen["body"] == '{"amount": {"total": 1500, "currency": "JPY"}}'
+
+
+def test_fetch_reads_totals_and_history(simpleps, sandbox):
+    payment(sandbox, "s-10", amount=10_000, captured=8_000)
+    simpleps.refund(modification("s-10", 1_500))
+
+    seen = simpleps.fetch("s-10")
+
+    assert (seen.state, seen.authorized, seen.captured, seen.refunded) == ("PARTIALLY_REFUNDED", 10_000, 8_000, 1_500)
+    assert [(m.kind, m.amount) for m in seen.movements] == [("capture", 8_000), ("refund", 1_500)]
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "carried_out"),
+    [("timeout", None, False), ("error", 503, False), ("drop", None, False),
+     ("garbage", None, False), ("lost_answer", None, True)],
+)
+def test_faults_leave_the_outcome_unknown(sandbox, settings, mode, status, carried_out):
+    settings.PROVIDER_TIMEOUT = 0.5
+    payment(sandbox, "s-11")
+    sandbox.inject_fault(provider="simpleps", endpoint="refund", mode=mode, status=status)
+
+    with pytest.raises(ProviderUnavailable):
+        provider_for("simpleps").refund(modification("s-11", 1_000))
+
+    assert sandbox.payment(provider="simpleps", reference="s-11")["refunded"] == (1_000 if carried_out else 0)
+
+
+def test_rate_limit_is_a_refusal(simpleps, sandbox):
+    payment(sandbox, "s-12")
+    sandbox.inject_fault(provider="simpleps", endpoint="refund", mode="status", status=429)
+
+    with pytest.raises(ProviderRejected, match="too many requests"):
+        simpleps.refund(modification("s-12", 1_000))
