@@ -1,0 +1,52 @@
+"""The demo's data: every provider, the promised currencies and states, consistent with the
+sandbox, created once."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from payments.models import Order, Payment
+from payments.statuses import OperationStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def seeded(settings, sandbox_server, roles):
+    settings.SANDBOX_URL = sandbox_server.base_url
+    call_command("seed_demo")
+
+
+def test_the_demo_covers_every_provider_currency_and_state(seeded, sandbox):
+    payments = list(Payment.objects.all())
+
+    assert {p.provider for p in payments} == {"bambora", "optty", "simpleps", "vipps"}
+    assert {p.currency for p in payments} >= {"NOK", "EUR", "SEK", "DKK", "AUD", "USD", "JPY"}
+    assert {p.status for p in payments} >= {
+        "authorized", "partly captured", "captured", "partly refunded", "refunded", "cancelled",
+    }
+    statuses = {op.status for p in payments for op in p.operations.all()}
+    assert {OperationStatus.UNKNOWN, OperationStatus.AWAITING_APPROVAL} <= statuses
+    for payment in payments:
+        at_provider = sandbox.payment(provider=payment.provider, reference=payment.reference)
+        assert at_provider["captured"] == payment.captured, payment.order.number
+        assert at_provider["cancelled"] == payment.cancelled, payment.order.number
+    call_command("check_ledger")
+
+
+def test_the_demo_logins_exist_with_their_roles(seeded):
+    assert set(User.objects.get(username="agent").groups.values_list("name", flat=True)) == {"Support agents"}
+    assert set(User.objects.get(username="manager").groups.values_list("name", flat=True)) == {"Managers"}
+    auditor = User.objects.get(username="auditor")
+    assert auditor.is_staff and not auditor.is_superuser
+    assert User.objects.get(username="admin").is_superuser
+    assert User.objects.get(username="agent").check_password("agent-demo")
+
+
+def test_seeding_twice_changes_nothing(seeded, capsys):
+    before = Order.objects.count()
+
+    call_command("seed_demo")
+
+    assert Order.objects.count() == before
+    assert "nothing to do" in capsys.readouterr().out
