@@ -186,8 +186,9 @@ def order_search(*, query, page=1, per_page=50):
     # One query for both exact keys; each side uses its own index.
     exact_ids = list(
         Order.objects.filter(number=query)
+        .order_by()
         .values_list("pk", flat=True)
-        .union(payments_by_reference(query).values_list("order_id", flat=True))[:2]
+        .union(payments_by_reference(query).order_by().values_list("order_id", flat=True))[:2]
     )
     if len(exact_ids) == 1:
         return SearchResult(page=None, exact_order_id=exact_ids[0])

@@ -23,6 +23,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Provider sandbox at {server.base_url} (Ctrl-C stops it)")
         for code in sandbox.simulators:
             self.stdout.write(f"  {code}: {server.base_url}/{code}")
+        self.stdout.flush()
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -1,0 +1,98 @@
+"""`make demo`'s path on its own database engine, SQLite: migrate, the sandbox, seed_demo and
+the app, as separate processes talking HTTP, then an agent's first steps."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def read_until(process, marker):
+    """Lines of the process's output until one contains `marker` (the server is listening)."""
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if marker in line:
+            return lines
+    raise AssertionError("process ended before saying " + repr(marker) + ":\n" + "".join(lines))
+
+
+@pytest.fixture
+def demo(tmp_path):
+    port, sandbox_port = free_port(), free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("BAMBORA_", "OPTTY_", "SIMPLEPS_", "VIPPS_", "SECURE_"))
+        and key not in {"DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="backoffice.demo_settings",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        PORT=str(port),
+        SANDBOX_PORT=str(sandbox_port),
+        PYTHONUNBUFFERED="1",
+    )
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--no-input"], cwd=ROOT, env=env, check=True, capture_output=True)
+    processes = []
+    try:
+        sandbox = subprocess.Popen(
+            [*manage, "sandbox", "--port", str(sandbox_port)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        processes.append(sandbox)
+        read_until(sandbox, "Provider sandbox at")
+        subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+        app = subprocess.Popen(
+            [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        processes.append(app)
+        read_until(app, "Quit the server")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def token_in(html):
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
+
+
+def test_an_agent_logs_in_finds_an_order_and_refunds(demo):
+    agent = requests.Session()
+    login = agent.get(f"{demo}/accounts/login/", timeout=10)
+    agent.post(f"{demo}/accounts/login/", timeout=10, data={
+        "username": "agent", "password": "agent-demo", "csrfmiddlewaretoken": token_in(login.text),
+    }, headers={"Referer": f"{demo}/accounts/login/"})
+
+    order = agent.get(f"{demo}/", params={"q": "DEMO-1002"}, timeout=10)
+    assert order.status_code == 200 and "Order DEMO-1002" in order.text
+    payment_id = re.search(r'id="payment-(\d+)"', order.text)[1]
+    prefix = f"refund-{payment_id}"
+    key = re.search(rf'name="{prefix}-idempotency_key" value="([^"]+)"', order.text)[1]
+
+    refunded = agent.post(f"{demo}/payments/{payment_id}/refund/", timeout=30, data={
+        f"{prefix}-amount": "99.00", f"{prefix}-reason": "goodwill", f"{prefix}-idempotency_key": key,
+        "csrfmiddlewaretoken": token_in(order.text),
+    }, headers={"Referer": f"{demo}/"})
+
+    assert refunded.status_code == 200
+    assert "Refunded 99.00\xa0NOK." in refunded.text
+    for query in ("demo-10", "KARI@example.com", "demo-1016-vipps-1"):
+        assert agent.get(f"{demo}/", params={"q": query}, timeout=10).status_code == 200
