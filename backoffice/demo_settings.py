@@ -28,6 +28,9 @@ _demo = {
     "VIPPS_CLIENT_SECRET": "demo-vipps-secret",
     "VIPPS_SUBSCRIPTION_KEY": "demo-vipps-subscription",
     "VIPPS_MERCHANT_SERIAL_NUMBER": "212121",
+    "VIPPS_WEBHOOK_SECRET": "demo-vipps-webhook-secret",
+    "SIMPLEPS_WEBHOOK_SECRET": "demo-simpleps-webhook-secret",
+    "OPTTY_WEBHOOK_SECRET": "demo-optty-webhook-secret",
 }
 for _name, _value in _demo.items():
     os.environ.setdefault(_name, _value)

@@ -222,6 +222,12 @@ PROVIDERS = {
     },
 }
 
+# Secrets the providers' notifications are verified with (README, "Registering the webhooks");
+# empty: that provider's notifications are refused.
+VIPPS_WEBHOOK_SECRET = env.str("VIPPS_WEBHOOK_SECRET", default="")
+SIMPLEPS_WEBHOOK_SECRET = env.str("SIMPLEPS_WEBHOOK_SECRET", default="")
+OPTTY_WEBHOOK_SECRET = env.str("OPTTY_WEBHOOK_SECRET", default="")
+
 # Logging: one line per event, key=value, secrets never included (see payments.providers.http).
 LOGGING = {
     "version": 1,

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from backoffice.views import approvals, orders
+from backoffice.views import api, approvals, exports, orders, webhooks
 
 admin.site.site_header = "Back office: audit"
 admin.site.site_title = "Back office admin"
@@ -14,11 +14,16 @@ urlpatterns = [
     path("payments/<int:pk>/refund/", orders.refund, name="refund"),
     path("payments/<int:pk>/cancel/", orders.cancel, name="cancel"),
     path("payments/<int:pk>/check/", orders.check_with_provider, name="check"),
+    path("export/payments.csv", exports.payments_csv, name="export_payments"),
     path("approvals/", approvals.approvals, name="approvals"),
     path("approvals/count/", approvals.approvals_count, name="approvals_count"),
     path("approvals/<int:pk>/approve/", approvals.approve, name="approve"),
     path("approvals/<int:pk>/reject/", approvals.reject, name="reject"),
     path("refund-requests/<int:pk>/withdraw/", approvals.withdraw, name="withdraw"),
+    path("api/v1/orders", api.orders, name="api_orders"),
+    path("webhooks/vipps/", webhooks.vipps, name="webhook_vipps"),
+    path("webhooks/simpleps/", webhooks.simpleps, name="webhook_simpleps"),
+    path("webhooks/optty/<str:secret>/", webhooks.optty, name="webhook_optty"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -2,11 +2,15 @@
 anybody, superusers included. Changes to money go through the services, never through here."""
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.urls import path
+from django.utils import timezone
 
-from payments.models import AuditEvent, Operation, Order, Payment
+from payments.exports import AUDIT_HEADER, PAYMENT_HEADER, audit_rows, csv_response, payment_rows
+from payments.models import ApiToken, AuditEvent, Operation, Order, Payment, ProviderNotification
 from payments.money import format_money
-from payments.selectors import payments_by_reference
+from payments.selectors import payments_by_reference, payments_for_export
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -57,6 +61,28 @@ class FindBySearchMixin:
         return queryset.filter(by_number | self.reference_match(payments_by_reference(term))), False
 
 
+class CsvExportMixin:
+    """An "Export CSV" link on the list: everything the list's filters and search select,
+    streamed. For people with the export permission (auditors)."""
+
+    change_list_template = "admin/change_list_with_export.html"
+    export_name = ""
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        export = path("export/", self.admin_site.admin_view(self.export_csv), name="%s_%s_export" % info)
+        return [export, *super().get_urls()]
+
+    def export_csv(self, request):
+        if not (self.has_view_permission(request) and request.user.has_perm("payments.export_payments")):
+            raise PermissionDenied
+        # The list's own filters and search, without its pagination.
+        queryset = self.get_changelist_instance(request).get_queryset(request)
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        header, rows = self.export_rows(queryset)
+        return csv_response(filename=f"{self.export_name}-{stamp}.csv", header=header, rows=rows)
+
+
 class PaymentInline(admin.TabularInline):
     model = Payment
     extra = 0
@@ -85,7 +111,13 @@ class OrderAdmin(FindBySearchMixin, ReadOnlyAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(FindBySearchMixin, ReadOnlyAdmin):
+class PaymentAdmin(CsvExportMixin, FindBySearchMixin, ReadOnlyAdmin):
+    export_name = "payments"
+
+    def export_rows(self, queryset):
+        selected = payments_for_export().filter(pk__in=queryset.order_by().values("pk"))
+        return PAYMENT_HEADER, payment_rows(selected)
+
     list_display = [
         "id",
         "order",
@@ -141,7 +173,12 @@ class OperationAdmin(FindBySearchMixin, ReadOnlyAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(CsvExportMixin, ReadOnlyAdmin):
+    export_name = "audit-log"
+
+    def export_rows(self, queryset):
+        return AUDIT_HEADER, audit_rows(queryset.order_by("created_at", "pk"))
+
     list_display = ["created_at", "actor_label", "action", "order", "event_amount", "message"]
     list_select_related = ["order"]
     list_filter = ["action", ("actor", admin.RelatedOnlyFieldListFilter), "created_at"]
@@ -154,3 +191,32 @@ class AuditEventAdmin(ReadOnlyAdmin):
         if event.amount is None or not event.currency:
             return ""
         return format_money(event.amount, event.currency)
+
+
+@admin.register(ProviderNotification)
+class ProviderNotificationAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "provider", "verified", "payment", "outcome"]
+    list_filter = ["provider", "verified", "received_at"]
+    list_select_related = ["payment"]
+    date_hierarchy = "received_at"
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made with `manage.py create_api_token`; here they can only be revoked."""
+
+    list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{count} token(s) revoked.")

@@ -208,6 +208,7 @@ class AuditAction(models.TextChoices):
     OPERATION_RECONCILED = "operation.reconciled", "Operation reconciled"
     EXTERNAL_RECORDED = "external.recorded", "Operation outside the back office recorded"
     PAYMENT_SYNCED = "payment.synced", "Payment synced"
+    NOTIFICATION_RECEIVED = "notification.received", "Provider notification received"
     ORDER_RECEIVED = "order.received", "Order received"
     ACTION_REFUSED = "action.refused", "Action refused"
     LOGIN_SUCCEEDED = "login.succeeded", "Login succeeded"
@@ -249,3 +250,47 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+
+class ApiToken(models.Model):
+    """A shop's credential for the order intake API. Only the token's SHA-256 is stored: the
+    token itself is shown once, when made (`manage.py create_api_token NAME`)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The token's first characters, so that people can tell tokens apart.
+    prefix = models.CharField(max_length=12, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def revoked(self):
+        return self.revoked_at is not None
+
+
+class ProviderNotification(models.Model):
+    """A notification a provider sent us (webhook), kept as received, verified or not."""
+
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    verified = models.BooleanField()
+    # Headers as received, less the ones that carry credentials.
+    headers = models.JSONField()
+    body = models.TextField()
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True)
+    outcome = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self):
+        state = "verified" if self.verified else "refused"
+        return f"{self.get_provider_display()} notification {self.received_at:%Y-%m-%d %H:%M} ({state})"

@@ -41,8 +41,9 @@ def currency_exponent(currency):
     return get_currency_precision(currency)
 
 
-def parse_amount(text, currency):
-    """Minor units from major-unit text such as "12.50"; refuses anything but a positive amount.
+def parse_amount(text, currency, *, allow_zero=False):
+    """Minor units from major-unit text such as "12.50"; refuses anything but a positive amount
+    (or zero, with `allow_zero`).
 
     Accepts ASCII digits with an optional decimal point, surrounding spaces ignored. Refuses
     (InvalidAmount) zero, negative numbers, more decimals than the currency has, exponents,
@@ -67,7 +68,7 @@ def parse_amount(text, currency):
             raise InvalidAmount(f"{currency} amounts have no decimals.")
         raise InvalidAmount(f"{currency} amounts have at most {exponent} decimals.")
     minor = to_minor(Decimal(text), currency)
-    if minor == 0:
+    if minor == 0 and not allow_zero:
         raise InvalidAmount("The amount must be greater than zero.")
     return minor
 

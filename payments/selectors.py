@@ -174,26 +174,39 @@ def _orders_for_listing(queryset):
     return queryset.prefetch_related(Prefetch("payments", queryset=Payment.objects.order_by("pk")))
 
 
-def order_search(*, query, page=1, per_page=50):
-    """Orders found by `query`: an exact order number, an exact provider reference (up to
-    2,000 characters), a customer email (any case), or the beginning of order numbers.
-    Newest first."""
-    query = query.strip()
-    orders = Order.objects.order_by("-created_at", "-pk")
-    if "@" in query:
-        found = orders.filter(customer_email__iexact=query)
-        return SearchResult(page=page_of(_orders_for_listing(found), number=page, per_page=per_page))
-    # One query for both exact keys; each side uses its own index.
-    exact_ids = list(
+def _exact_order_ids(query):
+    """Ids of the orders whose number is `query`, or that have a payment with reference
+    `query`, at most two: one query, each side through its own index."""
+    return list(
         Order.objects.filter(number=query)
         .order_by()
         .values_list("pk", flat=True)
         .union(payments_by_reference(query).order_by().values_list("order_id", flat=True))[:2]
     )
-    if len(exact_ids) == 1:
-        return SearchResult(page=None, exact_order_id=exact_ids[0])
-    found = orders.filter(Q(number__startswith=query) | Q(pk__in=exact_ids))
-    return SearchResult(page=page_of(_orders_for_listing(found), number=page, per_page=per_page))
+
+
+def orders_matching(query):
+    """Orders whose customer email is `query` (any case), whose number starts with it, or that
+    have a payment with reference `query`; newest first."""
+    query = query.strip()
+    orders = Order.objects.order_by("-created_at", "-pk")
+    if "@" in query:
+        return orders.filter(customer_email__iexact=query)
+    return orders.filter(
+        Q(number__startswith=query) | Q(pk__in=payments_by_reference(query).values("order_id"))
+    )
+
+
+def order_search(*, query, page=1, per_page=50):
+    """Orders found by `query`: an exact order number or provider reference (up to 2,000
+    characters) names one order, which the desk opens; otherwise orders_matching()."""
+    query = query.strip()
+    if "@" not in query:
+        exact_ids = _exact_order_ids(query)
+        if len(exact_ids) == 1:
+            return SearchResult(page=None, exact_order_id=exact_ids[0])
+    found = _orders_for_listing(orders_matching(query))
+    return SearchResult(page=page_of(found, number=page, per_page=per_page))
 
 
 def recent_orders(*, page=1, per_page=50):
@@ -277,3 +290,25 @@ def approval_queue(*, user):
         request.payment = payments[request.payment_id]
         request.mine = request.requested_by_id == user.pk
     return requests
+
+
+def payments_for_export(*, query="", date_from=None, date_to=None):
+    """Payments with their orders for a CSV export, oldest first: those of the orders matching
+    `query` (see orders_matching) placed between the dates (inclusive). Each row carries
+    `reserved_refunds_sum`, read by a correlated subquery so that rows can stream."""
+    payments = Payment.objects.select_related("order").order_by("pk")
+    if query.strip():
+        payments = payments.filter(order__in=orders_matching(query).order_by().values("pk"))
+    if date_from:
+        payments = payments.filter(order__created_at__date__gte=date_from)
+    if date_to:
+        payments = payments.filter(order__created_at__date__lte=date_to)
+    reserved = (
+        Operation.objects.filter(
+            payment=OuterRef("pk"), kind=OperationKind.REFUND, status__in=RESERVING_STATUSES
+        )
+        .values("payment")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return payments.annotate(reserved_refunds_sum=Coalesce(Subquery(reserved), Value(0)))

@@ -57,9 +57,12 @@ def roles(db):
     server, browser) lose migration data, so the groups are made again where missing."""
     from django.contrib.auth.models import Permission
 
-    for name, codenames in importlib.import_module("payments.migrations.0003_roles").GROUPS.items():
+    groups = importlib.import_module("payments.migrations.0003_roles").GROUPS
+    auditors_also = importlib.import_module("payments.migrations.0006_auditors_read_notifications").CODENAMES
+    for name, codenames in groups.items():
         group, created = Group.objects.get_or_create(name=name)
         if created:
+            codenames = codenames + (auditors_also if name == "Auditors" else [])
             group.permissions.set(
                 Permission.objects.filter(content_type__app_label="payments", codename__in=codenames)
             )

@@ -20,6 +20,9 @@ os.environ.setdefault("VIPPS_CLIENT_ID", "test-vipps-client")
 os.environ.setdefault("VIPPS_CLIENT_SECRET", "test-vipps-secret")
 os.environ.setdefault("VIPPS_SUBSCRIPTION_KEY", "test-vipps-subscription")
 os.environ.setdefault("VIPPS_MERCHANT_SERIAL_NUMBER", "123456")
+os.environ.setdefault("VIPPS_WEBHOOK_SECRET", "test-vipps-webhook-secret")
+os.environ.setdefault("SIMPLEPS_WEBHOOK_SECRET", "test-simpleps-webhook-secret")
+os.environ.setdefault("OPTTY_WEBHOOK_SECRET", "test-optty-webhook-secret")
 
 from backoffice.settings import *  # noqa: E402,F403
 

@@ -113,6 +113,21 @@ class PaymentProvider(ABC):
     cancels_after_capture: ClassVar[bool]
     # Names of this provider's settings that are secret: scrubbed from every log line.
     secret_settings: ClassVar[tuple[str, ...]]
+    # The currencies the provider takes, or None when its documentation sets no limit.
+    currencies: ClassVar[frozenset[str] | None] = None
+    max_reference_length: ClassVar[int] = 2000
+
+    @classmethod
+    def reference_problem(cls, reference):
+        """Why the provider would refuse this payment reference, in words; None when it is
+        fine. Checked when orders arrive, so that nothing is stored that cannot be refunded."""
+        if not reference or reference != reference.strip():
+            return "The reference must not be empty or start or end with spaces."
+        if len(reference) > cls.max_reference_length:
+            return f"{cls.name} takes references of at most {cls.max_reference_length:,} characters."
+        if any(ord(character) < 32 or ord(character) == 127 for character in reference):
+            return "The reference must not contain control characters."
+        return None
 
     def __init__(self, *, config, http):
         self.config = config

@@ -40,6 +40,8 @@ class Optty(PaymentProvider):
     # Optty voids authorized orders only: once part is captured, nothing is voided.
     cancels_after_capture = False
     secret_settings = ("client_secret",)
+    # Optty's documentation sets no limit on an order reference; 255 is a safe bound.
+    max_reference_length = 255
 
     def refund(self, modification: Modification) -> Confirmation:
         body = self._call("POST", modification.payment_reference, "refund", {

@@ -49,6 +49,8 @@ class SimplePS(PaymentProvider):
     name = "SimplePS"
     cancels_after_capture = False  # a void is only possible before any capture
     secret_settings = ("secret_id",)
+    # SimplePS's documentation sets no limit on an externalPaymentId; 255 is a safe bound.
+    max_reference_length = 255
 
     def refund(self, modification: Modification) -> Confirmation:
         # Always with the amount: the amount we checked is the amount moved, never "whatever

@@ -10,6 +10,7 @@ modification with its Idempotency-Key: after an unknown outcome it tells for cer
 our operation happened (payments.services.reconcile relies on that).
 """
 
+import re
 from datetime import datetime
 from urllib.parse import quote
 
@@ -88,6 +89,14 @@ class Vipps(PaymentProvider):
     name = "Vipps MobilePay"
     cancels_after_capture = True  # a cancel releases whatever is left uncaptured
     secret_settings = ("client_secret", "subscription_key")
+    currencies = frozenset({"NOK", "DKK", "EUR"})
+    max_reference_length = 50
+
+    @classmethod
+    def reference_problem(cls, reference):
+        if not re.fullmatch(r"[a-zA-Z0-9-]{8,50}", reference or ""):
+            return "Vipps takes references of 8 to 50 letters, digits and hyphens."
+        return None
 
     def refund(self, modification: Modification) -> Confirmation:
         body = self._modify(modification, "refund", {

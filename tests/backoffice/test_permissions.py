@@ -27,7 +27,7 @@ def world(make_user, make_payment):
         actor=Actor.of_user(requester),
         idempotency_key=new_idempotency_key(),
     )
-    return {"payment": payment.pk, "order": payment.order_id, "request": request.pk}
+    return {"payment": payment.pk, "order": payment.order_id, "request": request.pk, "secret": "wrong"}
 
 
 # (name, method, url name, argument) -> expected per role, in the order of ROLES
@@ -49,9 +49,19 @@ MATRIX = [
     ("admin payments", "get", "admin:payments_payment_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
     ("admin operations", "get", "admin:payments_operation_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
     ("admin audit", "get", "admin:payments_auditevent_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
+    ("admin audit export", "get", "admin:payments_auditevent_export", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
+    ("admin payments export", "get", "admin:payments_payment_export", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
+    ("admin notifications", "get", "admin:payments_providernotification_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
+    ("admin API tokens", "get", "admin:payments_apitoken_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
     ("admin users", "get", "admin:auth_user_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403, 200]),
     ("login page", "get", "login", None, [200, 200, 200, 200, 200]),
     ("log out", "post", "logout", None, [LOGIN, 302, 302, 302, 302]),
+    ("export payments", "get", "export_payments", None, [LOGIN, 403, 200, 200, 200]),
+    # Machines, not people: a token or a signature, whoever is logged in.
+    ("intake API without token", "post", "api_orders", None, [401, 401, 401, 401, 401]),
+    ("Vipps webhook unsigned", "post", "webhook_vipps", None, [401, 401, 401, 401, 401]),
+    ("SimplePS webhook without credential", "post", "webhook_simpleps", None, [401, 401, 401, 401, 401]),
+    ("Optty webhook, wrong secret", "post", "webhook_optty", "secret", [404, 404, 404, 404, 404]),
 ]
 
 

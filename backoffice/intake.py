@@ -1,0 +1,148 @@
+"""The shape of an order sent to the intake API (README, "Sending orders"), checked before
+anything is stored. Every problem is reported at once, per field."""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from payments.money import InvalidAmount, UnknownCurrency, currency_exponent, parse_amount
+from payments.providers.registry import PROVIDER_CLASSES
+from payments.selectors import payments_by_reference
+from payments.services.orders import NewPayment
+
+MAX_PAYMENTS = 20
+
+
+class IntakeInvalid(Exception):
+    def __init__(self, errors):
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class IntakeOrder:
+    number: str
+    customer_name: str
+    customer_email: str
+    currency: str
+    total: int
+    payments: list[NewPayment]
+
+
+class _Errors(dict):
+    def add(self, field, message):
+        self.setdefault(field, []).append(message)
+
+
+def _text(data, key, errors, field, *, max_length):
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, str) or not value.strip():
+        errors.add(field, "This field is required and must be text.")
+        return ""
+    if len(value) > max_length:
+        errors.add(field, f"At most {max_length:,} characters.")
+    return value
+
+
+def _amount(data, key, currency, errors, field, *, allow_zero=False):
+    value = data.get(key)
+    if not isinstance(value, str):
+        # Amounts travel as text ("1250.00"): a JSON number may already have lost digits.
+        errors.add(field, 'Send the amount as text in major units, e.g. "1250.00".')
+        return None
+    try:
+        return parse_amount(value, currency, allow_zero=allow_zero)
+    except InvalidAmount as error:
+        errors.add(field, str(error))
+        return None
+
+
+def parse_intake(data):
+    """An IntakeOrder from the request's JSON, or IntakeInvalid with every problem found,
+    per field ("customer.email", "payments[0].reference", ...)."""
+    errors = _Errors()
+    if not isinstance(data, dict):
+        raise IntakeInvalid({"": ["The body must be a JSON object."]})
+    number = _text(data, "order_number", errors, "order_number", max_length=64)
+    customer = data.get("customer")
+    if not isinstance(customer, dict):
+        errors.add("customer", "Send the customer as an object with name and email.")
+        customer = {}
+    name = _text(customer, "name", errors, "customer.name", max_length=200)
+    email = _text(customer, "email", errors, "customer.email", max_length=254)
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors.add("customer.email", "Enter a valid email address.")
+    currency = data.get("currency")
+    try:
+        currency_exponent(currency)
+    except UnknownCurrency as error:
+        errors.add("currency", str(error))
+        currency = None
+    total = _amount(data, "total", currency, errors, "total") if currency else None
+    payments = []
+    items = data.get("payments")
+    if not isinstance(items, list) or not items:
+        errors.add("payments", "Send at least one payment.")
+        items = []
+    elif len(items) > MAX_PAYMENTS:
+        errors.add("payments", f"At most {MAX_PAYMENTS} payments per order.")
+        items = []
+    for index, item in enumerate(items):
+        payment = _payment(item, currency, errors, f"payments[{index}]")
+        if payment is not None:
+            payments.append(payment)
+    seen = set()
+    for index, payment in enumerate(payments):
+        if (payment.provider, payment.reference) in seen:
+            errors.add(f"payments[{index}].reference", "The same payment is listed twice.")
+        seen.add((payment.provider, payment.reference))
+    if errors:
+        raise IntakeInvalid(dict(errors))
+    return IntakeOrder(
+        number=number,
+        customer_name=name.strip(),
+        customer_email=email.strip(),
+        currency=currency,
+        total=total,
+        payments=payments,
+    )
+
+
+def _payment(item, currency, errors, field):
+    if not isinstance(item, dict):
+        errors.add(field, "Each payment must be an object.")
+        return None
+    count = sum(len(messages) for messages in errors.values())
+    provider = item.get("provider")
+    adapter = PROVIDER_CLASSES.get(provider) if isinstance(provider, str) else None
+    if adapter is None:
+        errors.add(f"{field}.provider", f"Unknown provider; one of {', '.join(PROVIDER_CLASSES)}.")
+    elif adapter.currencies is not None and currency and currency not in adapter.currencies:
+        errors.add(
+            f"{field}.provider",
+            f"{adapter.name} takes only {', '.join(sorted(adapter.currencies))}, not {currency}.",
+        )
+    reference = item.get("reference")
+    if not isinstance(reference, str):
+        errors.add(f"{field}.reference", "This field is required and must be text.")
+    elif adapter is not None:
+        problem = adapter.reference_problem(reference)
+        if problem:
+            errors.add(f"{field}.reference", problem)
+        elif payments_by_reference(reference).filter(provider=provider).exists():
+            errors.add(f"{field}.reference", "Another order already has this payment.")
+    if currency is None:
+        return None
+    amount = _amount(item, "amount", currency, errors, f"{field}.amount")
+    captured = 0
+    if "captured" in item:
+        captured = _amount(item, "captured", currency, errors, f"{field}.captured", allow_zero=True)
+    if amount is not None and captured is not None and captured > amount:
+        errors.add(f"{field}.captured", "The captured amount cannot be more than the amount.")
+    if sum(len(messages) for messages in errors.values()) > count:
+        return None
+    return NewPayment(provider=provider, reference=reference, amount=amount, captured=captured)

@@ -1,0 +1,137 @@
+"""Where the providers send their notifications (README, "Registering the webhooks").
+
+Each notification is verified as its provider documents (Vipps: an HMAC signature over the
+body's hash, the date and the host; SimplePS: a credential we gave them; Optty: a secret in
+the URL), kept whether verified or not, and acted on only when verified.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from payments.services.provider_notifications import notification_receive
+
+# Vipps's notifications carry their time: older or newer than this is refused (replays).
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _json(body):
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _receive(request, provider, *, refusal, reference_keys):
+    body = request.body.decode(errors="replace")
+    data = _json(request.body) if not refusal else {}
+    reference = next((data[key] for key in reference_keys if isinstance(data.get(key), str)), "")
+    notification_receive(
+        provider=provider,
+        headers=dict(request.headers),
+        body=body,
+        verified=not refusal,
+        reference=reference,
+        refusal=refusal,
+    )
+    if refusal:
+        return HttpResponse(refusal, status=401, content_type="text/plain")
+    return HttpResponse(status=200)
+
+
+def vipps_refusal(request):
+    """Why a Vipps notification is not authentic, or "" when it is (providers.md, "Webhooks")."""
+    secret = settings.VIPPS_WEBHOOK_SECRET
+    if not secret:
+        return "Vipps notifications are not configured (VIPPS_WEBHOOK_SECRET)."
+    content_hash = base64.b64encode(hashlib.sha256(request.body).digest()).decode()
+    if not hmac.compare_digest(request.headers.get("x-ms-content-sha256", ""), content_hash):
+        return "The body does not match its hash."
+    date = request.headers.get("x-ms-date", "")
+    try:
+        sent_at = parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return "The date is missing or unreadable."
+    if sent_at.tzinfo is None or abs(timezone.now() - sent_at) > MAX_CLOCK_SKEW:
+        return "The notification's date is more than five minutes off."
+    signed = f"POST\n{request.get_full_path()}\n{date};{request.get_host()};{content_hash}"
+    expected = base64.b64encode(
+        hmac.new(secret.encode(), signed.encode(), hashlib.sha256).digest()
+    ).decode()
+    authorization = request.headers.get("authorization", "")
+    prefix = "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature="
+    if not authorization.startswith(prefix):
+        return "The signature is missing."
+    if not hmac.compare_digest(authorization[len(prefix):], expected):
+        return "The signature is wrong."
+    return ""
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def vipps(request):
+    return _receive(request, "vipps", refusal=vipps_refusal(request), reference_keys=["reference"])
+
+
+def simpleps_refusal(request):
+    """SimplePS sends the credential we registered with it, as Bearer or as Basic password."""
+    secret = settings.SIMPLEPS_WEBHOOK_SECRET
+    if not secret:
+        return "SimplePS notifications are not configured (SIMPLEPS_WEBHOOK_SECRET)."
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            credential = base64.b64decode(credential, validate=True).decode().partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            credential = ""
+    elif scheme.lower() != "bearer":
+        credential = ""
+    if not credential or not hmac.compare_digest(credential.encode(), secret.encode()):
+        return "The credential is missing or wrong."
+    return ""
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def simpleps(request):
+    return _receive(
+        request,
+        "simpleps",
+        refusal=simpleps_refusal(request),
+        reference_keys=["externalPaymentId", "externalId"],
+    )
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def optty(request, secret):
+    """Optty calls a URL we give it; the secret in that URL is the credential."""
+    expected = settings.OPTTY_WEBHOOK_SECRET
+    if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
+        # Kept like any other notification, but answered as if the address did not exist.
+        notification_receive(
+            provider="optty",
+            headers=dict(request.headers),
+            body=request.body.decode(errors="replace"),
+            verified=False,
+            reference="",
+            refusal="Wrong secret in the URL.",
+        )
+        raise Http404
+    return _receive(
+        request, "optty", refusal="", reference_keys=["orderReference", "merchantReference"]
+    )

@@ -1,0 +1,188 @@
+"""The order intake API: what a shop sends, what is stored, and what is refused."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+
+from payments.models import ApiToken, AuditEvent, Operation, Order, Payment
+from payments.services.api_tokens import api_token_create
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/orders"
+
+
+@pytest.fixture
+def token():
+    return api_token_create(name="webshop")[1]
+
+
+def body(**changes):
+    order = {
+        "order_number": "100045",
+        "customer": {"name": "Kari Nordmann", "email": "kari@example.com"},
+        "currency": "NOK",
+        "total": "1250.00",
+        "payments": [{"provider": "vipps", "reference": "acme-100045-1", "amount": "1250.00", "captured": "1250.00"}],
+    }
+    order.update(changes)
+    return order
+
+
+def send(client, token, data, **headers):
+    return client.post(URL, json.dumps(data), content_type="application/json",
+                       headers={"Authorization": f"Bearer {token}", **headers})
+
+
+def stored():
+    return (Order.objects.count(), Payment.objects.count(), Operation.objects.count())
+
+
+def test_a_valid_order_is_stored_and_synced_with_the_provider(client, token, sandbox):
+    sandbox.create_payment(provider="vipps", reference="acme-100045-1", currency="NOK", amount=125_000, captured=125_000)
+
+    response = send(client, token, body())
+
+    assert response.status_code == 201
+    order = Order.objects.get(number="100045")
+    assert response.json() == {
+        "order_number": "100045",
+        "url": "http://testserver" + reverse("order", args=[order.pk]),
+        "payments": [{"provider": "vipps", "reference": "acme-100045-1", "synced": True}],
+    }
+    payment = order.payments.get()
+    assert (payment.authorized, payment.captured, payment.currency) == (125_000, 125_000, "NOK")
+    assert AuditEvent.objects.filter(actor_label="system: api: webshop", payment=payment).exists()
+    assert ApiToken.objects.get(name="webshop").last_used_at is not None
+    call_command("check_ledger")
+
+
+def test_the_same_order_again_is_idempotent(client, token, sandbox):
+    send(client, token, body())
+    before = stored()
+
+    response = send(client, token, body())
+
+    assert response.status_code == 200
+    assert stored() == before
+
+
+def test_a_provider_that_does_not_answer_leaves_the_payment_not_yet_synced(client, token, sandbox):
+    sandbox.inject_fault(provider="vipps", endpoint="token", mode="error", status=503)
+
+    response = send(client, token, body())
+
+    assert response.status_code == 201
+    assert response.json()["payments"][0]["synced"] is False
+    assert Payment.objects.get().synced_at is None
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"payments": [{"provider": "paypal", "reference": "acme-100045-1", "amount": "1.00"}]}, "payments[0].provider", "Unknown provider"),
+        ({"payments": [{"provider": "vipps", "reference": "short", "amount": "1.00"}]}, "payments[0].reference", "8 to 50 letters"),
+        ({"payments": [{"provider": "vipps", "reference": "acme/100045/1", "amount": "1.00"}]}, "payments[0].reference", "8 to 50 letters"),
+        ({"payments": [{"provider": "bambora", "reference": "r" * 2001, "amount": "1.00"}]}, "payments[0].reference", "at most 2,000"),
+        ({"total": "12.345"}, "total", "at most 2 decimals"),
+        ({"currency": "JPY", "total": "100.5", "payments": [{"provider": "bambora", "reference": "b-1", "amount": "100"}]}, "total", "JPY amounts have no decimals"),
+        ({"total": 1250.0}, "total", "Send the amount as text"),
+        ({"payments": [{"provider": "vipps", "reference": "acme-100045-1", "amount": "100.00", "captured": "100.01"}]}, "payments[0].captured", "cannot be more than the amount"),
+        ({"currency": "SEK"}, "payments[0].provider", "takes only DKK, EUR, NOK"),
+        ({"currency": "XYZ"}, "currency", "not a known currency"),
+        ({"customer": {"name": "Kari", "email": "not-an-email"}}, "customer.email", "valid email"),
+        ({"order_number": ""}, "order_number", "required"),
+        ({"payments": []}, "payments", "at least one payment"),
+    ],
+)
+def test_invalid_orders_are_refused_per_field_and_store_nothing(client, token, sandbox, change, field, message):
+    response = send(client, token, body(**change))
+
+    assert response.status_code == 400
+    assert any(message in text for text in response.json()["errors"][field]), response.json()
+    assert stored() == (0, 0, 0)
+    assert sandbox.requests() == []
+
+
+def test_a_payment_another_order_has_is_refused(client, token, sandbox):
+    send(client, token, body())
+
+    response = send(client, token, body(order_number="100046"))
+
+    assert response.status_code == 400
+    assert response.json()["errors"]["payments[0].reference"] == ["Another order already has this payment."]
+
+
+@pytest.mark.parametrize(
+    ("headers", "content"),
+    [
+        ({}, None),
+        ({"Authorization": "Bearer nope"}, None),
+        ({"Authorization": "Basic d2Vic2hvcDp4"}, None),
+    ],
+)
+def test_without_a_valid_token_nothing_is_stored(client, headers, content):
+    response = client.post(URL, json.dumps(body()), content_type="application/json", headers=headers)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert stored() == (0, 0, 0)
+
+
+def test_a_revoked_token_is_refused(client, token, admin_client):
+    from payments.models import ApiToken
+
+    api_token = ApiToken.objects.get(name="webshop")
+    admin_client.post(reverse("admin:payments_apitoken_changelist"), {"action": "revoke", "_selected_action": [api_token.pk]})
+
+    response = send(client, token, body())
+
+    assert response.status_code == 401
+    assert ApiToken.objects.get(name="webshop").revoked
+    assert stored() == (0, 0, 0)
+
+
+def test_create_api_token_prints_it_once_and_stores_a_hash(capsys):
+    call_command("create_api_token", "pos")
+
+    token = capsys.readouterr().out.splitlines()[-1]
+    api_token = ApiToken.objects.get(name="pos")
+    assert token.startswith("bo_") and len(token) > 40
+    assert token not in api_token.token_hash and api_token.token_hash != token
+    assert api_token.prefix == token[:10]
+
+
+def test_malformed_bodies_are_400(client, token):
+    assert client.post(URL, "{nope", content_type="application/json", headers={"Authorization": f"Bearer {token}"}).status_code == 400
+    assert client.post(URL, "a=b", content_type="application/x-www-form-urlencoded", headers={"Authorization": f"Bearer {token}"}).status_code == 400
+    assert client.get(URL, headers={"Authorization": f"Bearer {token}"}).status_code == 405
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@hypothesis_settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    number=st.one_of(st.text(max_size=80), st.integers()), currency=JSONISH, total=JSONISH,
+    reference=st.one_of(st.text(max_size=60), st.just("x" * 2_001), st.just("../../etc"), st.just("<b>")),
+    amount=st.one_of(JSONISH, st.sampled_from(["-1", "NaN", "1e9", "١٠", " 5 ", "0"])),
+    extra=JSONISH,
+)
+def test_hostile_orders_get_a_4xx_and_never_a_half_stored_order(client, token, number, currency, total, reference, amount, extra):
+    data = body(order_number=number, currency=currency, total=total,
+                payments=[{"provider": "bambora", "reference": reference, "amount": amount}, extra])
+
+    response = send(client, token, data)
+
+    assert response.status_code in (200, 201, 400)
+    if response.status_code == 400:
+        assert response.json()["errors"]
+    for order in Order.objects.all():
+        assert order.payments.exists()
