@@ -19,6 +19,7 @@ demo: install
 	PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) $(PY) scripts/demo.py
 
 test: install
+	$(PY) -m ruff check backoffice payments tests scripts
 	scripts/with-postgres $(PY) -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from backoffice.views import api, approvals, exports, orders, webhooks
+from backoffice.views import api, approvals, exports, health, orders, webhooks
 
 admin.site.site_header = "Back office: audit"
 admin.site.site_title = "Back office admin"
@@ -24,6 +24,7 @@ urlpatterns = [
     path("webhooks/vipps/", webhooks.vipps, name="webhook_vipps"),
     path("webhooks/simpleps/", webhooks.simpleps, name="webhook_simpleps"),
     path("webhooks/optty/<str:secret>/", webhooks.optty, name="webhook_optty"),
+    path("healthz", health.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

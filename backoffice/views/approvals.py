@@ -51,7 +51,7 @@ def _decided(request, operation_id, notice):
 
 def _refused(request, operation_id, refusal):
     if isinstance(refusal, ActionForbidden):
-        raise PermissionDenied(refusal.message)
+        raise PermissionDenied(refusal.message) from refusal
     return _decided(request, operation_id, ("error", refusal.message))
 
 
@@ -86,7 +86,7 @@ def withdraw(request, pk):
     try:
         operation = refund_withdraw(operation_id=pk, actor=Actor.of_request(request))
     except ActionForbidden as refusal:
-        raise PermissionDenied(refusal.message)
+        raise PermissionDenied(refusal.message) from refusal
     except ActionRefused as refusal:
         operation = Operation.objects.get(pk=pk)
         notice = ("error", refusal.message)

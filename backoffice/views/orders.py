@@ -66,7 +66,7 @@ def order_detail(request, pk):
     try:
         view = order_view(order_id=pk)
     except Order.DoesNotExist:
-        raise Http404("No such order.")
+        raise Http404("No such order.") from None
     for payment in view.payments:
         _prepare_card(request, payment)
     return render(request, "backoffice/order_detail.html", {"view": view, "order": view.order})
@@ -76,7 +76,7 @@ def _load(pk):
     try:
         return payment_view(payment_id=pk)
     except Payment.DoesNotExist:
-        raise Http404("No such payment.")
+        raise Http404("No such payment.") from None
 
 
 def _prepare_card(

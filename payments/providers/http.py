@@ -9,7 +9,6 @@ and every configured secret is scrubbed from the line for good measure.
 import logging
 import time
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import requests

@@ -5,7 +5,9 @@ import json
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from payments.models import ApiToken, AuditEvent, Operation, Order, Payment
 from payments.services.api_tokens import api_token_create

@@ -55,6 +55,7 @@ MATRIX = [
     ("admin API tokens", "get", "admin:payments_apitoken_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
     ("admin users", "get", "admin:auth_user_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403, 200]),
     ("login page", "get", "login", None, [200, 200, 200, 200, 200]),
+    ("health check", "get", "healthz", None, [200, 200, 200, 200, 200]),
     ("log out", "post", "logout", None, [LOGIN, 302, 302, 302, 302]),
     ("export payments", "get", "export_payments", None, [LOGIN, 403, 200, 200, 200]),
     # Machines, not people: a token or a signature, whoever is logged in.

@@ -69,7 +69,7 @@ def test_two_managers_approving_the_same_request_refund_once(person, make_user, 
 
     responses = at_once(*[
         (lambda m=m, p=p: m.post(reverse("approve", args=[operation.pk]), {}, htmx=True, csrf_from=p))
-        for m, p in zip(managers, pages)
+        for m, p in zip(managers, pages, strict=True)
     ])
 
     texts = sorted(response.text for response in responses)

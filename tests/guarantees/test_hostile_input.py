@@ -1,12 +1,12 @@
 """Whatever is sent, the answer is a 4xx with a message or a safe page, never a 500, and
 nothing changes: not the database, not the provider. Text from outside is shown escaped."""
 
-import re
 
 import pytest
 from django.test import Client
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from payments.models import AuditEvent, Operation
 from payments.money import InvalidAmount, parse_amount

@@ -172,9 +172,10 @@ class TestApproval:
         payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
         request = refund(payment, 60_000, agent)
         # Meanwhile, money was refunded in Bambora's portal and synced.
-        from payments.services.ledger import operation_record_external
-        from payments.locks import lock_payment
         from django.db import transaction
+
+        from payments.locks import lock_payment
+        from payments.services.ledger import operation_record_external
         with transaction.atomic():
             operation_record_external(
                 payment=lock_payment(payment_id=payment.pk), kind="refund", amount=50_000,
