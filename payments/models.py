@@ -41,6 +41,8 @@ class Order(models.Model):
             ),
             # Matches Django's `iexact`, which compares UPPER() of both sides.
             models.Index(Upper("customer_email"), name="order_email_upper_idx"),
+            # The admin's currency filter lists the currencies in use by walking this index.
+            models.Index(fields=["currency"], name="order_currency_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
@@ -72,6 +74,7 @@ class Payment(models.Model):
     class Meta:
         ordering = ["id"]
         permissions = [("export_payments", "Can export orders and payments to CSV")]
+        indexes = [models.Index(fields=["currency"], name="payment_currency_idx")]
         constraints = [
             models.UniqueConstraint(MD5("reference"), F("provider"), name="payment_reference_uniq"),
             models.CheckConstraint(
@@ -176,6 +179,8 @@ class Operation(models.Model):
         indexes = [
             models.Index(fields=["payment", "status"], name="operation_payment_status_idx"),
             models.Index(fields=["status", "created_at"], name="operation_status_created_idx"),
+            # The admin's list, newest first.
+            models.Index(fields=["created_at", "id"], name="operation_created_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="operation_amount_positive"),
@@ -246,6 +251,8 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["actor", "created_at"], name="audit_actor_created_idx"),
             models.Index(fields=["action", "created_at"], name="audit_action_created_idx"),
+            # The admin's search by the actor's name in any case (`iexact` compares UPPER()s).
+            models.Index(Upper("actor_label"), name="audit_actor_label_upper_idx"),
         ]
 
     def __str__(self):

@@ -9,7 +9,8 @@ import re
 from decimal import Decimal
 from functools import cache
 
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel import Locale
+from babel.numbers import get_currency_precision, list_currencies, parse_pattern
 from django.conf import settings
 
 # Far above any real payment, far below PostgreSQL's bigint, and exact in JavaScript numbers.
@@ -105,12 +106,20 @@ def format_plain(minor, currency):
     return str(to_major(minor, currency))
 
 
+# Grouped digits, the currency's own number of decimals, then its code: "1,250.00 NOK".
+_DISPLAY_PATTERN = parse_pattern("#,##0.00\u00a0¤¤")
+
+
+@cache
+def _locale(name):
+    return Locale.parse(name)
+
+
 def format_money(minor, currency):
-    """Amount for display, with grouping and the currency code: "1,250.00 NOK"."""
-    return format_currency(
-        to_major(minor, currency),
-        currency,
-        format="#,##0.00\u00a0¤¤",
-        locale=settings.MONEY_LOCALE,
-        currency_digits=True,
+    """Amount for display, with grouping and the currency code: "1,250.00 NOK".
+
+    What babel's format_currency does with this pattern, less parsing the pattern and the
+    locale for every amount (a page shows hundreds)."""
+    return _DISPLAY_PATTERN.apply(
+        to_major(minor, currency), _locale(settings.MONEY_LOCALE), currency=currency, currency_digits=True
     )

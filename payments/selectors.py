@@ -176,36 +176,44 @@ def _orders_for_listing(queryset):
 
 def _exact_order_ids(query):
     """Ids of the orders whose number is `query`, or that have a payment with reference
-    `query`, at most two: one query, each side through its own index."""
+    `query`: one query, each side through its own index. A handful at most, since numbers
+    are unique and a reference is unique per provider."""
     return list(
         Order.objects.filter(number=query)
         .order_by()
         .values_list("pk", flat=True)
-        .union(payments_by_reference(query).order_by().values_list("order_id", flat=True))[:2]
+        .union(payments_by_reference(query).order_by().values_list("order_id", flat=True))
     )
 
 
-def orders_matching(query):
+def orders_matching(query, *, exact_ids=None):
     """Orders whose customer email is `query` (any case), whose number starts with it, or that
-    have a payment with reference `query`; newest first."""
+    have a payment with reference `query`; newest first. Pass `exact_ids` when
+    _exact_order_ids() was already asked for this query."""
     query = query.strip()
     orders = Order.objects.order_by("-created_at", "-pk")
     if "@" in query:
         return orders.filter(customer_email__iexact=query)
-    return orders.filter(
-        Q(number__startswith=query) | Q(pk__in=payments_by_reference(query).values("order_id"))
-    )
+    # The orders a reference names are looked up first and given as ids: ORed with a subquery
+    # the prefix's selectivity is lost, and PostgreSQL would read the whole table by date.
+    if exact_ids is None:
+        exact_ids = _exact_order_ids(query)
+    matches = Q(number__startswith=query)
+    if exact_ids:
+        matches |= Q(pk__in=exact_ids)
+    return orders.filter(matches)
 
 
 def order_search(*, query, page=1, per_page=50):
     """Orders found by `query`: an exact order number or provider reference (up to 2,000
     characters) names one order, which the desk opens; otherwise orders_matching()."""
     query = query.strip()
+    exact_ids = None
     if "@" not in query:
         exact_ids = _exact_order_ids(query)
         if len(exact_ids) == 1:
             return SearchResult(page=None, exact_order_id=exact_ids[0])
-    found = _orders_for_listing(orders_matching(query))
+    found = _orders_for_listing(orders_matching(query, exact_ids=exact_ids))
     return SearchResult(page=page_of(found, number=page, per_page=per_page))
 
 
@@ -272,21 +280,24 @@ def approvals_waiting_for(*, user):
     )
 
 
-def approval_queue(*, user):
-    """Every refund request waiting for approval, oldest first, each with `.payment` (with
-    its balances and order) and `.mine` (requested by `user`): in a fixed number of queries."""
-    requests = list(
+def approval_queue(*, user, page=1, per_page=25):
+    """A Page of the refund requests waiting for approval, oldest first, each with `.payment`
+    (with its balances and order) and `.mine` (requested by `user`): in a fixed number of
+    queries however long the queue."""
+    requests = page_of(
         Operation.objects.filter(kind=OperationKind.REFUND, status=OperationStatus.AWAITING_APPROVAL)
         .select_related("requested_by")
-        .order_by("created_at", "pk")
+        .order_by("created_at", "pk"),
+        number=page,
+        per_page=per_page,
     )
     payments = {
         payment.pk: payment
         for payment in payments_with_balances(
-            Payment.objects.filter(pk__in={r.payment_id for r in requests}).select_related("order")
+            Payment.objects.filter(pk__in={r.payment_id for r in requests.items}).select_related("order")
         )
     }
-    for request in requests:
+    for request in requests.items:
         request.payment = payments[request.payment_id]
         request.mine = request.requested_by_id == user.pk
     return requests

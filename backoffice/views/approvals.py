@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from backoffice.forms import RejectForm
-from backoffice.views.orders import _card, _load, outcome_notice
+from backoffice.views.orders import _card, _load, outcome_notice, page_number
 from payments.exceptions import ActionForbidden, ActionRefused
 from payments.models import Operation
 from payments.selectors import approval_queue, approvals_waiting_for
@@ -21,8 +21,9 @@ from payments.services.refunds import refund_approve, refund_reject, refund_with
 @require_GET
 @permission_required("payments.approve_refund", raise_exception=True)
 def approvals(request):
-    """Refund requests waiting for approval, oldest first."""
-    return render(request, "backoffice/approvals.html", {"requests": approval_queue(user=request.user)})
+    """Refund requests waiting for approval, oldest first, a page at a time."""
+    page = approval_queue(user=request.user, page=page_number(request))
+    return render(request, "backoffice/approvals.html", {"page": page})
 
 
 @require_GET

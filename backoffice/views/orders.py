@@ -34,7 +34,8 @@ from payments.statuses import OperationStatus
 PER_PAGE = 50
 
 
-def _page_number(request):
+def page_number(request):
+    """The ?page= number, from 1; anything else is page 1."""
     try:
         return max(1, min(int(request.GET.get("page", 1)), 100_000))
     except ValueError:
@@ -51,12 +52,12 @@ def home(request):
         return redirect("home")
     query = form.cleaned_data["q"].strip()
     if query:
-        result = order_search(query=query, page=_page_number(request), per_page=PER_PAGE)
+        result = order_search(query=query, page=page_number(request), per_page=PER_PAGE)
         if result.exact_order_id is not None:
             return redirect("order", pk=result.exact_order_id)
         page = result.page
     else:
-        page = recent_orders(page=_page_number(request), per_page=PER_PAGE)
+        page = recent_orders(page=page_number(request), per_page=PER_PAGE)
     return render(request, "backoffice/home.html", {"query": query, "page": page})
 
 
