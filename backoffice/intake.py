@@ -137,6 +137,13 @@ def _payment(item, currency, errors, field):
             errors.add(f"{field}.reference", "Another order already has this payment.")
     if currency is None:
         return None
+    # A payment is in its order's currency; one sent in another is a mistake in the shop, not
+    # something to convert or to store silently as the order's.
+    if "currency" in item and item["currency"] != currency:
+        errors.add(
+            f"{field}.currency",
+            f"A payment must be in the order's currency ({currency}); leave it out or send {currency}.",
+        )
     amount = _amount(item, "amount", currency, errors, f"{field}.amount")
     captured = 0
     if "captured" in item:

@@ -94,6 +94,8 @@ def test_a_provider_that_does_not_answer_leaves_the_payment_not_yet_synced(clien
         ({"total": 1250.0}, "total", "Send the amount as text"),
         ({"payments": [{"provider": "vipps", "reference": "acme-100045-1", "amount": "100.00", "captured": "100.01"}]}, "payments[0].captured", "cannot be more than the amount"),
         ({"currency": "SEK"}, "payments[0].provider", "takes only DKK, EUR, NOK"),
+        ({"payments": [{"provider": "vipps", "reference": "acme-100045-1", "amount": "1250.00", "currency": "EUR"}]}, "payments[0].currency", "the order's currency (NOK)"),
+        ({"payments": [{"provider": "vipps", "reference": "acme-100045-1", "amount": "1250.00", "currency": None}]}, "payments[0].currency", "the order's currency (NOK)"),
         ({"currency": "XYZ"}, "currency", "not a known currency"),
         ({"customer": {"name": "Kari", "email": "not-an-email"}}, "customer.email", "valid email"),
         ({"order_number": ""}, "order_number", "required"),
@@ -107,6 +109,15 @@ def test_invalid_orders_are_refused_per_field_and_store_nothing(client, token, s
     assert any(message in text for text in response.json()["errors"][field]), response.json()
     assert stored() == (0, 0, 0)
     assert sandbox.requests() == []
+
+
+def test_a_payment_in_the_order_s_currency_may_say_so(client, token, sandbox):
+    data = body(payments=[{"provider": "vipps", "reference": "acme-100045-1", "amount": "1250.00", "currency": "NOK"}])
+
+    response = send(client, token, data)
+
+    assert response.status_code == 201
+    assert Payment.objects.get().currency == "NOK"
 
 
 def test_a_payment_another_order_has_is_refused(client, token, sandbox):
