@@ -1,5 +1,6 @@
 """The shape of an order sent to the intake API (README, "Sending orders"), checked before
-anything is stored. Every problem is reported at once, per field."""
+anything is stored. Every problem is reported at once, per field. Rules that depend on what
+is stored (a payment another order holds) are the service's: order_receive."""
 
 from dataclasses import dataclass
 
@@ -8,7 +9,6 @@ from django.core.validators import validate_email
 
 from payments.money import InvalidAmount, UnknownCurrency, currency_exponent, parse_amount
 from payments.providers.registry import PROVIDER_CLASSES
-from payments.selectors import payments_by_reference
 from payments.services.orders import NewPayment
 
 MAX_PAYMENTS = 20
@@ -133,8 +133,6 @@ def _payment(item, currency, errors, field):
         problem = adapter.reference_problem(reference)
         if problem:
             errors.add(f"{field}.reference", problem)
-        elif payments_by_reference(reference).filter(provider=provider).exists():
-            errors.add(f"{field}.reference", "Another order already has this payment.")
     if currency is None:
         return None
     # A payment is in its order's currency; one sent in another is a mistake in the shop, not

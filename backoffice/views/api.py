@@ -3,18 +3,15 @@
 import json
 
 from django.contrib.auth.decorators import login_not_required
-from django.db import IntegrityError
 from django.http import JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from backoffice.intake import IntakeInvalid, parse_intake
-from payments.models import Order
 from payments.services.api_tokens import api_token_authenticate
 from payments.services.audit import Actor
-from payments.services.orders import order_create
-from payments.services.sync import payment_sync
+from payments.services.orders import PaymentTaken, PaymentTakenMeanwhile, order_receive
 
 
 def _unauthorized(message):
@@ -46,7 +43,8 @@ def _answer(request, order, *, status):
 @require_POST
 def orders(request):
     """Take an order from the shop. 201 with the order's URL; 200 when the order number is
-    known already (nothing is duplicated); 400 with errors per field, storing nothing."""
+    known already (nothing is duplicated); 400 with errors per field, storing nothing; 409
+    when a concurrent request stored one of its payments with another order first."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     api_token = api_token_authenticate(token=token.strip()) if scheme.lower() == "bearer" else None
     if api_token is None:
@@ -57,34 +55,23 @@ def orders(request):
         data = json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
         return JsonResponse({"errors": {"": ["The body is not valid JSON."]}}, status=400)
-    number = data.get("order_number") if isinstance(data, dict) else None
-    existing = Order.objects.filter(number=number).first() if isinstance(number, str) else None
-    if existing is not None:
-        return _answer(request, existing, status=200)
     try:
         intake = parse_intake(data)
     except IntakeInvalid as invalid:
         return JsonResponse({"errors": invalid.errors}, status=400)
-    actor = Actor.system(f"api: {api_token.name}")
     try:
-        order, created = order_create(
+        order, created = order_receive(
             number=intake.number,
             customer_name=intake.customer_name,
             customer_email=intake.customer_email,
             currency=intake.currency,
             total=intake.total,
             payments=intake.payments,
-            actor=actor,
+            actor=Actor.system(f"api: {api_token.name}"),
         )
-    except IntegrityError:
-        # Another request stored one of these payments a moment ago.
-        return JsonResponse(
-            {"errors": {"payments": ["Another order has just been stored with one of these payments."]}},
-            status=409,
-        )
-    if created:
-        # The aggregate as the provider sees it; a provider that does not answer leaves the
-        # payment "not yet synced" for `manage.py sync_payments`.
-        for payment_id in order.payments.values_list("pk", flat=True):
-            payment_sync(payment_id=payment_id, actor=actor)
+    except PaymentTakenMeanwhile as taken:
+        return JsonResponse({"errors": {"payments": [taken.message]}}, status=409)
+    except PaymentTaken as taken:
+        errors = {f"payments[{index}].reference": [taken.message] for index in taken.indexes}
+        return JsonResponse({"errors": errors}, status=400)
     return _answer(request, order, status=201 if created else 200)

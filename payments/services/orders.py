@@ -2,12 +2,14 @@
 
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from payments.models import AuditAction, OperationKind, OperationSource, Order, Payment
 from payments.money import format_money
+from payments.selectors import payments_by_reference
 from payments.services.audit import audit_record
 from payments.services.ledger import aggregate_of, operation_open
+from payments.services.sync import payment_sync
 from payments.statuses import OperationStatus
 
 
@@ -17,6 +19,64 @@ class NewPayment:
     reference: str
     amount: int  # authorized, minor units of the order's currency
     captured: int = 0
+
+
+class PaymentTaken(Exception):
+    """Another order holds one of the payments already. `indexes`: the positions, in the
+    payments given, of those found taken. Nothing was stored."""
+
+    message = "Another order already has this payment."
+
+    def __init__(self, indexes):
+        super().__init__(indexes)
+        self.indexes = indexes
+
+
+class PaymentTakenMeanwhile(PaymentTaken):
+    """Another request stored one of the payments while this one was being stored (both
+    passed the check, the database's unique index refused the second). Nothing was stored."""
+
+    message = "Another order has just been stored with one of these payments."
+
+
+def order_receive(*, number, customer_name, customer_email, currency, total, payments, actor):
+    """Take an order the shop sent (the intake API): the stored order when its number is known
+    already, nothing duplicated; otherwise store it with its payments (order_create) and read
+    each payment's aggregate at its provider. A provider that does not answer leaves its
+    payment not yet synced, for `manage.py sync_payments`. Returns `(order, created)`.
+
+    The caller has checked the shape of the input (amounts fit the currency, references the
+    provider takes). Raises PaymentTaken when another order holds one of the payments, and
+    PaymentTakenMeanwhile when a concurrent request stored one of them first.
+    """
+    existing = Order.objects.filter(number=number).first()
+    if existing is not None:
+        return existing, False
+    taken = [
+        index
+        for index, new in enumerate(payments)
+        if payments_by_reference(new.reference).filter(provider=new.provider).exists()
+    ]
+    if taken:
+        raise PaymentTaken(taken)
+    try:
+        order, created = order_create(
+            number=number,
+            customer_name=customer_name,
+            customer_email=customer_email,
+            currency=currency,
+            total=total,
+            payments=payments,
+            actor=actor,
+        )
+    except IntegrityError as error:
+        # The order number's own race is settled by get_or_create; what is left is a payment
+        # reference stored by another order after the check above.
+        raise PaymentTakenMeanwhile(list(range(len(payments)))) from error
+    if created:
+        for payment_id in order.payments.order_by("pk").values_list("pk", flat=True):
+            payment_sync(payment_id=payment_id, actor=actor)
+    return order, created
 
 
 def order_create(*, number, customer_name, customer_email, currency, total, payments, actor):

@@ -1,9 +1,13 @@
 """The order intake API: what a shop sends, what is stored, and what is refused."""
 
 import json
+import threading
+import time
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
+from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -199,3 +203,61 @@ def test_hostile_orders_get_a_4xx_and_never_a_half_stored_order(client, token, n
         assert response.json()["errors"]
     for order in Order.objects.all():
         assert order.payments.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_payment_stored_meanwhile_by_another_order_is_a_409_and_stores_nothing(token, sandbox):
+    # given: another request has stored the same payment with another order, and has not yet
+    # committed, so the check for payments other orders hold does not see it
+    stored_it, commit = threading.Event(), threading.Event()
+
+    def other_request():
+        try:
+            with transaction.atomic():
+                order = Order.objects.create(number="200001", customer_name="Other", customer_email="o@example.com",
+                                             currency="NOK", total=125_000)
+                Payment.objects.create(order=order, provider="vipps", reference="acme-100045-1", currency="NOK",
+                                       authorized=125_000)
+                stored_it.set()
+                commit.wait(timeout=30)
+        finally:
+            connection.close()
+
+    answers = []
+
+    def this_request():
+        try:
+            answers.append(send(Client(), token, body()))
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_request)
+    other.start()
+    assert stored_it.wait(timeout=30)
+    this = threading.Thread(target=this_request)
+    this.start()
+
+    # when: this request's insert waits on the unique index for the other transaction...
+    deadline = time.monotonic() + 30
+    while not _a_connection_waits_for_a_lock():
+        assert time.monotonic() < deadline, "the second insert never waited for the first"
+    # ...which then commits
+    commit.set()
+    other.join()
+    this.join()
+
+    # then
+    [response] = answers
+    assert response.status_code == 409
+    assert response.json() == {"errors": {"payments": ["Another order has just been stored with one of these payments."]}}
+    assert list(Order.objects.values_list("number", flat=True)) == ["200001"]
+    assert Payment.objects.count() == 1
+    assert sandbox.requests() == []
+
+
+def _a_connection_waits_for_a_lock():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
