@@ -171,7 +171,11 @@ class SearchResult:
 
 
 def _orders_for_listing(queryset):
-    return queryset.prefetch_related(Prefetch("payments", queryset=Payment.objects.order_by("pk")))
+    """Each order with `.payment_list`: a plain list, since a prefetched manager's .all() makes
+    a new queryset on every access."""
+    return queryset.prefetch_related(
+        Prefetch("payments", queryset=Payment.objects.order_by("pk"), to_attr="payment_list")
+    )
 
 
 def _exact_order_ids(query):

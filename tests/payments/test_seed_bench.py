@@ -1,0 +1,53 @@
+"""seed_bench writes benchmark data with COPY, on a connection of its own and without
+per-row foreign key checks: the rows must still be whole and add up."""
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.models import Count
+
+from payments.models import AuditEvent, Operation, Order, Payment
+from payments.selectors import ledger_mismatches
+
+# The writer's connection commits on its own, and VACUUM runs outside any transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_seeded_orders_are_whole_and_add_up(roles, capsys):
+    call_command("seed_bench", orders=500, seed=7)
+
+    assert Order.objects.count() == 500
+    payments, operations = Payment.objects.count(), Operation.objects.count()
+    assert 1.1 <= payments / 500 <= 1.3
+    assert 2.5 <= operations / payments <= 3.5
+    assert AuditEvent.objects.filter(action="order.received").count() == payments
+    # Each kind of outcome the desk shows is there.
+    statuses = set(Operation.objects.values_list("status", flat=True))
+    assert {"succeeded", "failed"} <= statuses
+    assert set(Payment.objects.values_list("provider", flat=True)) == {"bambora", "optty", "simpleps", "vipps"}
+    # Foreign key checks were off during the load: every reference points at a row.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM payments_payment p LEFT JOIN payments_order o ON o.id = p.order_id "
+            "WHERE o.id IS NULL"
+        )
+        assert cursor.fetchone() == (0,)
+        cursor.execute(
+            "SELECT count(*) FROM payments_operation op LEFT JOIN payments_payment p ON p.id = op.payment_id "
+            "WHERE p.id IS NULL"
+        )
+        assert cursor.fetchone() == (0,)
+    assert not ledger_mismatches().exists()
+    assert "Done in" in capsys.readouterr().out
+
+
+def test_a_second_run_adds_after_the_first_and_new_rows_get_fresh_ids(roles, make_payment):
+    call_command("seed_bench", orders=50, seed=1)
+    call_command("seed_bench", orders=50, seed=2)
+
+    assert Order.objects.count() == 100
+    assert not Order.objects.values("number").annotate(n=Count("id")).filter(n__gt=1).exists()
+    # The sequences were moved past the copied ids: the app can add rows as usual.
+    payment = make_payment(at_provider=False)
+    assert payment.pk > Payment.objects.exclude(pk=payment.pk).order_by("-pk").first().pk
+    assert not ledger_mismatches().exists()

@@ -1,0 +1,511 @@
+"""The benchmark: desk pages, admin lists, a refund, the CSV export and a load test against a
+database seeded with `manage.py seed_bench`. Not run by the test suite; see README
+("Performance") for the commands.
+
+Server time is the time Django takes to answer a request through its test client, in this
+process: routing, middleware, view, queries and template, without a network. Each figure is
+over --requests requests (default 200), spread over real keys sampled from the whole table.
+
+Beside each page's server time stands the time its queries spent in PostgreSQL ("page SQL":
+from sending each query to having its rows, measured at the cursor), and the same data read
+with hand-written SQL through psycopg ("raw SQL": the session, user and permissions every
+page reads, then the page's own rows). Their ratio shows whether the ORM reads the database as
+well as hand-written SQL does; the server time shows everything else the page costs.
+
+The load part serves the app with gunicorn (4 workers, production settings: persistent
+database connections) and measures requests per second for the order page beside the trivial
+/healthz view, from concurrent clients on this same machine.
+"""
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.perf.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+import django  # noqa: E402
+
+django.setup()
+
+import psycopg  # noqa: E402
+import requests  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.models import User  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from requests.utils import quote  # noqa: E402
+
+from payments.models import Payment  # noqa: E402
+from payments.sandbox.client import SandboxClient  # noqa: E402
+from payments.sandbox.server import Sandbox, SandboxServer, provider_urls  # noqa: E402
+from payments.services.ledger import new_idempotency_key  # noqa: E402
+
+DESK_P95_MS, ADMIN_P95_MS, MAX_DESK_QUERIES, MAX_RATIO, EXPORT_MB = 50, 300, 6, 5, 150
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+@contextmanager
+def sql_timer():
+    """Time spent in PostgreSQL by the queries run inside: a list that grows by one total."""
+    spent = [0.0]
+
+    def timed(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent[0] += time.perf_counter() - started
+
+    with connection.execute_wrapper(timed):
+        yield spent
+
+
+# Hand-written SQL --------------------------------------------------------------------------
+# What a page built by hand would read: the session, the user and their permissions, then the
+# page's rows. Each function runs its queries on `db` (a psycopg connection) and returns the
+# seconds spent from sending each query to having its rows.
+
+SESSION = "SELECT session_data FROM django_session WHERE session_key = %s AND expire_date > now()"
+USER = "SELECT * FROM auth_user WHERE id = %s"
+PERMISSIONS = """
+    SELECT ct.app_label, p.codename FROM auth_permission p
+    JOIN django_content_type ct ON ct.id = p.content_type_id
+    JOIN auth_group_permissions gp ON gp.permission_id = p.id
+    JOIN auth_user_groups ug ON ug.group_id = gp.group_id
+    WHERE ug.user_id = %s
+"""
+EXACT = """
+    SELECT id FROM payments_order WHERE number = %(q)s
+    UNION SELECT order_id FROM payments_payment WHERE md5(reference) = md5(%(q)s) AND reference = %(q)s
+"""
+ORDERS_PAGE = "SELECT * FROM payments_order {where} ORDER BY created_at DESC, id DESC LIMIT 51 OFFSET %(offset)s"
+PAYMENTS_OF_ORDERS = "SELECT * FROM payments_payment WHERE order_id = ANY(%(ids)s) ORDER BY id"
+RESERVED = """
+    (SELECT coalesce(sum(amount), 0) FROM payments_operation o
+     WHERE o.payment_id = p.id AND o.kind = '{kind}'
+       AND o.status IN ('awaiting_approval', 'approved', 'requested', 'in_flight', 'pending', 'unknown'))
+"""
+PAYMENTS_WITH_BALANCES = f"""
+    SELECT p.*, ord.*, {RESERVED.format(kind="refund")}, {RESERVED.format(kind="cancel")}
+    FROM payments_payment p JOIN payments_order ord ON ord.id = p.order_id
+    WHERE {{where}} ORDER BY p.id
+"""
+TIMELINE = """
+    SELECT e.*, o.* FROM payments_auditevent e LEFT JOIN payments_operation o ON o.id = e.operation_id
+    WHERE e.order_id = %(order)s ORDER BY e.created_at, e.id
+"""
+QUEUE = """
+    SELECT o.payment_id, o.*, u.* FROM payments_operation o LEFT JOIN auth_user u ON u.id = o.requested_by_id
+    WHERE o.kind = 'refund' AND o.status = 'awaiting_approval' ORDER BY o.created_at, o.id LIMIT 26
+"""
+CURRENCIES = """
+    WITH RECURSIVE used (currency) AS (
+        (SELECT currency FROM {table} ORDER BY currency LIMIT 1)
+        UNION ALL
+        SELECT (SELECT currency FROM {table} WHERE currency > used.currency ORDER BY currency LIMIT 1)
+        FROM used WHERE used.currency IS NOT NULL
+    )
+    SELECT currency FROM used WHERE currency IS NOT NULL
+"""
+CAPPED_COUNT = "SELECT count(*) FROM (SELECT 1 FROM {table} {where} LIMIT 10001) counted"
+ADMIN_PAYMENTS = """
+    SELECT p.*, ord.* FROM payments_payment p JOIN payments_order ord ON ord.id = p.order_id
+    {where} ORDER BY p.id DESC LIMIT 50
+"""
+ADMIN_OPERATIONS = """
+    SELECT o.*, p.*, ord.*, r.*, d.* FROM payments_operation o
+    JOIN payments_payment p ON p.id = o.payment_id JOIN payments_order ord ON ord.id = p.order_id
+    LEFT JOIN auth_user r ON r.id = o.requested_by_id LEFT JOIN auth_user d ON d.id = o.decided_by_id
+    {where} ORDER BY o.created_at DESC, o.id DESC LIMIT 50
+"""
+ADMIN_EVENTS = """
+    SELECT e.*, ord.* FROM payments_auditevent e LEFT JOIN payments_order ord ON ord.id = e.order_id
+    {where} ORDER BY e.created_at DESC, e.id DESC LIMIT 50
+"""
+
+
+class Raw:
+    """Runs hand-written queries for one logged-in user, timing each from send to rows."""
+
+    def __init__(self, db, user_id, session_key):
+        self.db, self.user_id, self.session_key = db, user_id, session_key
+
+    def run(self, sql, params=()):
+        cursor = self.db.cursor()
+        started = time.perf_counter()
+        cursor.execute(sql, params)
+        spent = time.perf_counter() - started
+        return spent, cursor.fetchall()
+
+    def page(self, *steps):
+        """The session, user and permissions, then `steps`: each takes the previous rows and
+        gives (sql, params), or None to skip."""
+        total = 0.0
+        for sql, params in ((SESSION, (self.session_key,)), (USER, (self.user_id,)), (PERMISSIONS, (self.user_id,))):
+            total += self.run(sql, params)[0]
+        rows = []
+        for step in steps:
+            query = step(rows)
+            if query is not None:
+                spent, rows = self.run(*query)
+                total += spent
+        return total
+
+
+def exact(key):
+    return lambda rows: (EXACT, {"q": key})
+
+
+def listing(where, params, offset=0):
+    return [
+        lambda rows: (ORDERS_PAGE.format(where=where), {**params, "offset": offset}),
+        lambda rows: (PAYMENTS_OF_ORDERS, {"ids": [row[0] for row in rows]}) if rows else None,
+    ]
+
+
+def order_page(order_id):
+    return [
+        lambda rows: (PAYMENTS_WITH_BALANCES.format(where="p.order_id = %(order)s"), {"order": order_id}),
+        lambda rows: (TIMELINE, {"order": order_id}),
+    ]
+
+
+def approval_queue():
+    return [
+        lambda rows: (QUEUE, ()),
+        lambda rows: (PAYMENTS_WITH_BALANCES.format(where="p.id = ANY(%(ids)s)"), {"ids": [r[0] for r in rows]}),
+    ]
+
+
+def admin_list(counted, listing_sql, where="", params=None, currencies=None):
+    params = params or {}
+    steps = [
+        lambda rows: (CAPPED_COUNT.format(table=counted, where=where), params),
+        lambda rows: (listing_sql.format(where=where), params),
+    ]
+    if currencies:
+        steps.append(lambda rows: (CURRENCIES.format(table=currencies), ()))
+    return steps
+
+
+# The measurements ---------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, requests_per_case):
+        self.n = requests_per_case
+        self.results = []
+        self.db = psycopg.connect(os.environ["DATABASE_URL"])
+
+    def client_for(self, username):
+        user = User.objects.get(username=username)
+        client = Client()
+        client.force_login(user)
+        client.get("/healthz")
+        raw = Raw(self.db, user.pk, client.cookies[settings.SESSION_COOKIE_NAME].value)
+        return client, raw
+
+    def measure(self, name, who, keys, url, *, raw=None, kind="desk", expect=(200,)):
+        """GET url(key) for keys in turn, n times in all, and the hand-written SQL raw(key)
+        as often; record medians and p95."""
+        client, raw_runner = who
+        keys = list(keys)
+        client.get(url(keys[0]))  # warm
+        timings, sql, raw_sql = [], [], []
+        for index in range(self.n):
+            key = keys[index % len(keys)]
+            with sql_timer() as spent:
+                started = time.perf_counter()
+                response = client.get(url(key))
+                timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code in expect, (url(key), response.status_code)
+            sql.append(spent[0] * 1000)
+            if raw:
+                raw_sql.append(raw(raw_runner, key) * 1000)
+        with CaptureQueriesContext(connection) as captured:
+            client.get(url(keys[0]))
+        self.results.append({
+            "name": name, "kind": kind, "median": statistics.median(timings), "p95": percentile(timings, 0.95),
+            "queries": len(captured), "sql": statistics.median(sql),
+            "raw": statistics.median(raw_sql) if raw_sql else None,
+        })
+
+    def measure_posts(self, name, who, posts):
+        client, _ = who
+        timings = []
+        for url, data in posts:
+            started = time.perf_counter()
+            response = client.post(url, data)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 302, (url, response.status_code)
+        self.results.append({
+            "name": name, "kind": "desk", "median": statistics.median(timings), "p95": percentile(timings, 0.95),
+            "queries": None, "sql": None, "raw": None,
+        })
+
+    def report(self):
+        print(f"\n{'page':44} {'median':>8} {'p95':>8} {'queries':>7} {'page SQL':>9} {'raw SQL':>8} "
+              f"{'ratio':>6}  target")
+        missed = 0
+        for row in self.results:
+            limit = DESK_P95_MS if row["kind"] == "desk" else ADMIN_P95_MS
+            ratio = row["sql"] / row["raw"] if row["raw"] else None
+            ok = row["p95"] <= limit
+            if row["kind"] == "desk" and row["queries"] is not None:
+                ok = ok and row["queries"] <= MAX_DESK_QUERIES
+            if ratio is not None:
+                ok = ok and ratio <= MAX_RATIO
+            missed += not ok
+            target = f"p95 <= {limit} ms" + (f", <= {MAX_DESK_QUERIES} queries" if row["kind"] == "desk" else "")
+            print(
+                f"{row['name']:44} {row['median']:6.1f}ms {row['p95']:6.1f}ms "
+                f"{'' if row['queries'] is None else row['queries']:>7} "
+                f"{'' if row['sql'] is None else format(row['sql'], '7.2f') + 'ms':>9} "
+                f"{'' if row['raw'] is None else format(row['raw'], '6.2f') + 'ms':>8} "
+                f"{'' if ratio is None else format(ratio, '5.1f') + 'x':>6}  "
+                f"{'ok' if ok else 'MISSED'} ({target}{', ratio <= 5x' if ratio is not None else ''})"
+            )
+        return missed
+
+
+def samples(count=400):
+    """Real keys to search for, from pages spread over the whole table."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT o.id, o.number, o.customer_email, p.reference FROM payments_order o "
+            "TABLESAMPLE SYSTEM (1) JOIN payments_payment p ON p.order_id = o.id LIMIT %s",
+            [count],
+        )
+        rows = cursor.fetchall()
+        if len(rows) < count // 4:  # a small database: take any rows
+            cursor.execute(
+                "SELECT o.id, o.number, o.customer_email, p.reference FROM payments_order o "
+                "JOIN payments_payment p ON p.order_id = o.id ORDER BY random() LIMIT %s",
+                [count],
+            )
+            rows = cursor.fetchall()
+    return rows
+
+
+def desk_and_admin(bench):
+    rows = samples()
+    orders = [row[0] for row in rows]
+    numbers = [row[1] for row in rows]
+    emails = [row[2] for row in rows]
+    references = [row[3] for row in rows]
+    # Prefixes that list a page of orders: the number less its last two digits.
+    prefixes = [number[:-2] for number in numbers]
+    agent = bench.client_for("bench-agent")
+    manager = bench.client_for("bench-manager")
+    auditor = bench.client_for("bench-auditor")
+
+    def search(key):
+        return f"/?q={quote(key)}"
+
+    admin = "/admin/payments"
+    by_reference = "WHERE md5(p.reference) = md5(%(q)s) AND p.reference = %(q)s"
+    operations = (
+        "payments_operation o JOIN payments_payment p ON p.id = o.payment_id "
+        "JOIN payments_order ord ON ord.id = p.order_id"
+    )
+    cases = [
+        # name, who, keys, url(key), hand-written steps(key), kind, expected status
+        ("search by order number (opens the order)", agent, numbers, search, lambda k: [exact(k)], "desk", 302),
+        ("search by provider reference (opens it)", agent, references, search, lambda k: [exact(k)], "desk", 302),
+        ("search by email", agent, emails, search,
+         lambda k: listing("WHERE upper(customer_email) = upper(%(q)s)", {"q": k}), "desk", 200),
+        ("search by order-number prefix", agent, prefixes, search,
+         lambda k: [exact(k), *listing("WHERE number LIKE %(q)s", {"q": k + "%"})], "desk", 200),
+        ("order list, page 1", agent, [1], lambda k: "/", lambda k: listing("", {}), "desk", 200),
+        ("order list, page 1,000", agent, [1000], lambda k: f"/?page={k}",
+         lambda k: listing("", {}, offset=(k - 1) * 50), "desk", 200),
+        ("order page", agent, orders, lambda k: f"/orders/{k}/", order_page, "desk", 200),
+        ("approvals (manager)", manager, [1], lambda k: "/approvals/", lambda k: approval_queue(), "desk", 200),
+        ("admin payments", auditor, [1], lambda k: f"{admin}/payment/",
+         lambda k: admin_list("payments_payment", ADMIN_PAYMENTS, currencies="payments_payment"), "admin", 200),
+        ("admin payments, search by reference", auditor, references, lambda k: f"{admin}/payment/?q={quote(k)}",
+         lambda k: admin_list("payments_payment p", ADMIN_PAYMENTS, by_reference, {"q": k},
+                              currencies="payments_payment"), "admin", 200),
+        ("admin operations", auditor, [1], lambda k: f"{admin}/operation/",
+         lambda k: admin_list("payments_operation", ADMIN_OPERATIONS), "admin", 200),
+        ("admin operations, search by order number", auditor, numbers, lambda k: f"{admin}/operation/?q={k}",
+         lambda k: admin_list(operations, ADMIN_OPERATIONS, "WHERE ord.number LIKE %(q)s", {"q": k + "%"}),
+         "admin", 200),
+        ("admin audit events", auditor, [1], lambda k: f"{admin}/auditevent/",
+         lambda k: admin_list("payments_auditevent", ADMIN_EVENTS), "admin", 200),
+        ("admin audit events, search by actor", auditor, ["bench-agent2"], lambda k: f"{admin}/auditevent/?q={k}",
+         lambda k: admin_list("payments_auditevent e", ADMIN_EVENTS, "WHERE upper(e.actor_label) = upper(%(q)s)",
+                              {"q": k}), "admin", 200),
+    ]
+    for name, who, keys, url, steps, kind, status in cases:
+        bench.measure(name, who, keys, url, raw=lambda raw, key, steps=steps: raw.page(*steps(key)),
+                      kind=kind, expect=(status,))
+
+
+def refunds(bench, sandbox_url):
+    """Refunds of 1.00 through the sandbox (real HTTP), on payments with money left."""
+    sandbox = SandboxClient(sandbox_url)
+    payments = list(
+        Payment.objects.filter(provider="vipps", currency="NOK", captured__gt=100_000, refunded=0)
+        .order_by("-pk")[: bench.n]
+    )
+    for payment in payments:
+        sandbox.create_payment(provider=payment.provider, reference=payment.reference, currency=payment.currency,
+                               amount=payment.authorized, captured=payment.captured)
+
+    def post(payment):
+        prefix = f"refund-{payment.pk}"
+        return f"/payments/{payment.pk}/refund/", {
+            f"{prefix}-amount": "1.00", f"{prefix}-reason": "goodwill",
+            f"{prefix}-idempotency_key": new_idempotency_key(),
+        }
+
+    bench.measure_posts("refund through the sandbox (POST)", bench.client_for("bench-agent"),
+                        [post(payment) for payment in payments])
+
+
+def start_sandbox():
+    server = SandboxServer(("127.0.0.1", 0), sandbox=Sandbox(providers_config=settings.PROVIDERS))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    urls = provider_urls(server.base_url)
+    settings.PROVIDERS = {code: {**config, **urls[code]} for code, config in settings.PROVIDERS.items()}
+    return server
+
+
+def load(seconds, clients):
+    """Requests per second from gunicorn with 4 workers, for the order page and /healthz."""
+    # The socket listens before gunicorn starts (it is handed over as fd://), so the first
+    # requests wait in its backlog instead of being refused: no polling for readiness.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "backoffice.wsgi", "--workers", "4",
+         "--bind", f"fd://{listener.fileno()}", "--log-level", "warning"],
+        cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.perf.settings"},
+        pass_fds=[listener.fileno()],
+    )
+    try:
+        login = Client()
+        login.force_login(User.objects.get(username="bench-agent"))
+        cookie = login.cookies[settings.SESSION_COOKIE_NAME].value
+        order_ids = [row[0] for row in samples(200)]
+        figures = {}
+        for name, paths in (("/healthz", ["/healthz"]), ("order page", [f"/orders/{o}/" for o in order_ids])):
+            counts = []
+            deadline = time.monotonic() + seconds
+
+            def worker(paths=paths, deadline=deadline, counts=counts):
+                http = requests.Session()
+                http.cookies.set(settings.SESSION_COOKIE_NAME, cookie)
+                for path in paths[:8]:  # warm each worker's connection
+                    http.get(base + path, timeout=30)
+                done = 0
+                while time.monotonic() < deadline:
+                    response = http.get(base + paths[done % len(paths)], timeout=30)
+                    assert response.status_code == 200, response.status_code
+                    done += 1
+                counts.append(done)
+
+            started = time.monotonic()
+            with ThreadPoolExecutor(clients) as pool:
+                for future in [pool.submit(worker) for _ in range(clients)]:
+                    future.result()
+            figures[name] = sum(counts) / (time.monotonic() - started)
+        print(f"\nLoad: gunicorn with 4 workers, {clients} concurrent clients on the same machine, "
+              f"{seconds} s each")
+        for name, rate in figures.items():
+            print(f"  {name:12} {rate:7.0f} requests/s")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        listener.close()
+
+
+EXPORT_SCRIPT = """
+import os, resource, sys
+sys.path.insert(0, {root!r})
+os.environ["DJANGO_SETTINGS_MODULE"] = "tests.perf.settings"
+import django; django.setup()
+from django.contrib.auth.models import User
+from django.test import Client
+client = Client(); client.force_login(User.objects.get(username="bench-manager"))
+response = client.get("/export/payments.csv")
+rows = sum(chunk.count(b"\\n") for chunk in response.streaming_content) - 1
+print(rows, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def export_memory():
+    """Peak memory of a process that streams the CSV of all payments."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", EXPORT_SCRIPT.format(root=str(ROOT))],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    rows, peak_mb = map(int, result.stdout.split())
+    seconds = time.perf_counter() - started
+    ok = peak_mb < EXPORT_MB
+    print(f"\nCSV export of all payments: {rows:,} rows in {seconds:.0f} s, peak memory {peak_mb} MB  "
+          f"{'ok' if ok else 'MISSED'} (< {EXPORT_MB} MB)")
+    return ok
+
+
+def machine():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        version = cursor.fetchone()[0]
+        counts = []
+        for table in ("payments_order", "payments_payment", "payments_operation", "payments_auditevent"):
+            cursor.execute(f"SELECT count(*) FROM {table}")
+            counts.append(cursor.fetchone()[0])
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    print(f"Machine: {os.cpu_count()} cores, {memory_gb:.0f} GB RAM, PostgreSQL {version.split()[0]}, "
+          f"Python {sys.version.split()[0]}, Django {django.get_version()}")
+    print("Data: {:,} orders, {:,} payments, {:,} operations, {:,} audit events".format(*counts))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=200, help="requests per page (default 200)")
+    parser.add_argument("--load-seconds", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients in the load part")
+    parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--skip-export", action="store_true")
+    options = parser.parse_args()
+    machine()
+    bench = Bench(options.requests)
+    server = start_sandbox()
+    try:
+        desk_and_admin(bench)
+        refunds(bench, server.base_url)
+    finally:
+        server.stop()
+    missed = bench.report()
+    if not options.skip_export:
+        missed += not export_memory()
+    if not options.skip_load:
+        load(options.load_seconds, options.clients)
+    print(f"\n{missed} figure(s) missed their target." if missed else "\nEvery figure met its target.")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""The benchmark's settings: the test settings (fake credentials for the sandbox), with the
+database connections kept open between requests as in production (the test settings close
+them after each request)."""
+
+from tests.settings import *  # noqa: F403
+
+DATABASES["default"]["CONN_MAX_AGE"] = 60  # noqa: F405
