@@ -42,7 +42,11 @@ class EstimatingPaginator(Paginator):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """Nothing added, changed or deleted. `detail_fields` lists what a record's page shows,
+    amounts formatted in their currency (the fields hold minor units)."""
+
     paginator = EstimatingPaginator
+    detail_fields = None
     # Counting every row of a table of millions on each page view is the slow part of the
     # admin, and so are the per-filter counts ("facets").
     show_full_result_count = False
@@ -57,6 +61,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_fields(self, request, obj=None):
+        return self.detail_fields or super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.detail_fields or super().get_readonly_fields(request, obj)
 
 
 class CurrencyFilter(admin.SimpleListFilter):
@@ -91,6 +101,8 @@ class CurrencyFilter(admin.SimpleListFilter):
 
 
 def _amount(field, label):
+    """A column or detail field showing the amount `field` in its currency: "1,250.00 NOK"."""
+
     def display(obj):
         value = getattr(obj, field)
         currency = obj.currency if hasattr(obj, "currency") else obj.payment.currency
@@ -159,7 +171,10 @@ class PaymentInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ["provider", "reference", "currency", "authorized", "captured", "cancelled", "refunded"]
+    fields = [
+        "provider", "reference", _amount("authorized", "Authorized"), _amount("captured", "Captured"),
+        _amount("cancelled", "Cancelled"), _amount("refunded", "Refunded"),
+    ]  # fmt: skip
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -180,6 +195,7 @@ class OrderAdmin(FindBySearchMixin, ReadOnlyAdmin):
     search_fields = ["number"]
     search_help_text = "Order number (or its beginning), or customer email."
     inlines = [PaymentInline]
+    detail_fields = ["number", "customer_name", "customer_email", _amount("total", "Total"), "created_at"]
 
 
 @admin.register(Payment)
@@ -210,6 +226,12 @@ class PaymentAdmin(CsvExportMixin, FindBySearchMixin, ReadOnlyAdmin):
     search_help_text = "Order number (or its beginning), customer email, or provider reference."
     order_prefix = "order__"
 
+    detail_fields = [
+        "order", "provider", "reference", "currency", _amount("authorized", "Authorized"),
+        _amount("captured", "Captured"), _amount("cancelled", "Cancelled"), _amount("refunded", "Refunded"),
+        "provider_state", "synced_at", "created_at",
+    ]  # fmt: skip
+
     def reference_match(self, payment_ids, order_ids):
         return Q(pk__in=payment_ids)
 
@@ -239,6 +261,13 @@ class OperationAdmin(FindBySearchMixin, ReadOnlyAdmin):
     search_help_text = "Order number (or its beginning), customer email, or provider reference."
     order_prefix = "payment__order__"
 
+    detail_fields = [
+        "payment", "kind", "source", _amount("amount", "Amount"), _amount("settled_amount", "Settled amount"),
+        "status", "reason", "note", "idempotency_key", "requested_by", "decided_by", "decided_at",
+        "decision_note", "provider_reference", "provider_code", "provider_response", "failure_message",
+        "created_at", "updated_at", "settled_at",
+    ]  # fmt: skip
+
     def reference_match(self, payment_ids, order_ids):
         return Q(payment_id__in=payment_ids)
 
@@ -256,6 +285,10 @@ class AuditEventAdmin(CsvExportMixin, ReadOnlyAdmin):
 
     list_display = ["created_at", "actor_label", "action", "order", "event_amount", "message"]
     list_select_related = ["order"]
+    detail_fields = [
+        "created_at", "actor", "actor_label", "action", "order", "payment", "operation", "event_amount",
+        "before", "after", "ip", "message",
+    ]  # fmt: skip
     # Every user, not only those who acted (RelatedOnlyFieldListFilter would read the whole log
     # to find them); dates by period, not a date hierarchy, which reads the whole log too.
     list_filter = ["action", "actor", "created_at"]
