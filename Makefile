@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 SANDBOX_PORT ?= 8001
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean bench clean-bench
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ demo: install
 test: install
 	$(PY) -m ruff check backoffice payments tests scripts
 	scripts/with-postgres $(PY) -m pytest $(PYTEST_ARGS)
+
+# The benchmark against a million orders (README, "Performance"); not part of `make test`.
+bench: install
+	PY=$(PY) scripts/bench $(BENCH_ARGS)
+
+clean-bench:
+	-scripts/bench-postgres stop
+	rm -rf .bench-pg
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .sandbox-state.json staticfiles
