@@ -34,6 +34,10 @@ IDEMPOTENCY_KEY_MAX = 50
 REQUIRED_SYSTEM_HEADERS = ("Vipps-System-Name", "Vipps-System-Version")
 OPTIONAL_SYSTEM_HEADERS = ("Vipps-System-Plugin-Name", "Vipps-System-Plugin-Version")
 EVENT_NAMES = {"capture": "CAPTURED", "refund": "REFUNDED", "cancel": "CANCELLED"}
+# Vipps allows five capture, cancel or refund calls a minute on one payment (per reference and
+# MSN). A payment set up with the option `modifications_per_minute` allows that many instead,
+# for tests and demos that need more.
+MODIFICATIONS_PER_MINUTE = 5
 
 # Vipps says to tell errors apart by `type` alone, but documents only their titles (ePayment
 # FAQ, "What do all the errors mean?"), and newer pages show a bare "https://httpstatuses.io/
@@ -72,10 +76,6 @@ DEFAULT_ERROR_TYPES = {
 
 class VippsSimulator(Simulator):
     code = "vipps"
-    # Vipps allows five capture, cancel or refund calls a minute on one payment (per reference
-    # and MSN). Tests that need more raise it.
-    modifications_per_minute = 5
-
     def reset(self):
         self.payments = {}
         self.tokens = IssuedTokens()
@@ -227,11 +227,11 @@ class VippsSimulator(Simulator):
         payment, refusal = self._find(reference)
         if refusal is not None:
             return refusal
-        if self._rate_limited(reference):
+        if self._rate_limited(payment):
             return self.error_response(
                 429,
-                f"At most {self.modifications_per_minute} captures, cancels or refunds a minute "
-                "on one payment.",
+                f"At most {self._modifications_allowed(payment)} captures, cancels or refunds a "
+                "minute on one payment.",
             )
         body = request.json()
         fingerprint = [action, simplejson.dumps(body, sort_keys=True, use_decimal=True)]
@@ -262,17 +262,22 @@ class VippsSimulator(Simulator):
             }
         return response
 
-    def _rate_limited(self, reference):
+    def _rate_limited(self, payment):
         """Count one modification call on the payment; True when it is one too many. Vipps
         counts each endpoint on its own; providers.md counts them together, the stricter."""
         now = time.monotonic()
-        calls = self.recent_modifications[reference]
+        calls = self.recent_modifications[payment["reference"]]
         while calls and now - calls[0] >= 60:
             calls.popleft()
-        if len(calls) >= self.modifications_per_minute:
+        if len(calls) >= self._modifications_allowed(payment):
             return True
         calls.append(now)
         return False
+
+    @staticmethod
+    def _modifications_allowed(payment):
+        # Snapshots written before the option existed hold no limit: Vipps's own applies.
+        return payment.get("modifications_per_minute", MODIFICATIONS_PER_MINUTE)
 
     def _capture(self, payment, body, key):
         amount = self._modification_amount(payment, body)
@@ -394,13 +399,27 @@ class VippsSimulator(Simulator):
     # Control -------------------------------------------------------------------------------
 
     def create_payment(
-        self, *, reference, currency, amount, captured=0, refunded=0, cancelled=0, **options
+        self,
+        *,
+        reference,
+        currency,
+        amount,
+        captured=0,
+        refunded=0,
+        cancelled=0,
+        modifications_per_minute=MODIFICATIONS_PER_MINUTE,
+        **options,
     ):
         """A payment the customer has approved (AUTHORIZED), with whatever the shop already
         captured, refunded and cancelled as events under the shop's own keys. Like Bambora's
-        simulator, an existing reference is set up anew."""
+        simulator, an existing reference is set up anew. `modifications_per_minute` replaces
+        Vipps's limit of five captures, cancels and refunds a minute on this payment."""
         if options:
-            raise ValueError(f"Vipps payments take no options: {', '.join(options)}")
+            raise ValueError(
+                f"Vipps payments take only modifications_per_minute: {', '.join(options)}"
+            )
+        if type(modifications_per_minute) is not int or modifications_per_minute < 1:
+            raise ValueError("modifications_per_minute is a positive integer")
         if not isinstance(reference, str) or not REFERENCE.fullmatch(reference):
             raise ValueError(
                 f"A Vipps reference is 8 to 50 characters of a-z, A-Z, 0-9 and -: {reference!r}"
@@ -429,6 +448,7 @@ class VippsSimulator(Simulator):
             # is answered alike. Kept in snapshots: a sandbox restarted in the middle of a demo
             # must still answer a retry without doing it twice.
             "idempotency": {},
+            "modifications_per_minute": modifications_per_minute,
         }
         shop_key = str(uuid.uuid4())
         for name in ("CREATED", "AUTHORIZED"):

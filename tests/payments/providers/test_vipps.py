@@ -15,7 +15,6 @@ from payments.providers.base import (
     ProviderUnavailable,
 )
 from payments.providers.registry import provider_for
-from payments.sandbox.vipps import VippsSimulator
 
 
 def modification(reference, amount, *, key="bo-key-1", currency="NOK"):
@@ -271,13 +270,16 @@ def test_the_sixth_change_in_a_minute_is_refused(vipps, sandbox):
     assert sandbox.payment(provider="vipps", reference="acme-order-17")["refunded"] == 500
 
 
-def test_a_raised_rate_limit_lets_more_changes_through(vipps, sandbox, monkeypatch):
-    monkeypatch.setattr(VippsSimulator, "modifications_per_minute", 7)
-    sandbox.create_payment(provider="vipps", reference="acme-order-18", currency="NOK", amount=5000, captured=5000)
+def test_a_raised_rate_limit_lets_more_changes_through(vipps, sandbox):
+    sandbox.create_payment(provider="vipps", reference="acme-order-18", currency="NOK", amount=5000,
+                           captured=5000, modifications_per_minute=7)
 
     for number in range(7):
         vipps.refund(modification("acme-order-18", 100, key=f"bo-refund-{number}"))
+    with pytest.raises(ProviderRejected) as refused:
+        vipps.refund(modification("acme-order-18", 100, key="bo-refund-7"))
 
+    assert refused.value.status == 429
     assert sandbox.payment(provider="vipps", reference="acme-order-18")["refunded"] == 700
 
 

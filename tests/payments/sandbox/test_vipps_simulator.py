@@ -290,6 +290,7 @@ def test_the_portal_acts_through_vipps_with_a_key_that_is_not_ours(vipps_api, sa
         {"captured": 1000, "refunded": 2000},
         {"captured": 1000, "cancelled": 1000},
         {"pending_refunds": True},
+        {"modifications_per_minute": 0},
     ],
 )
 def test_create_payment_refuses_what_vipps_would_never_hold(config, payment):
