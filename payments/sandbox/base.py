@@ -33,9 +33,10 @@ class Simulator(ABC):
         """Answer one request to the provider's API with a SandboxResponse."""
 
     @abstractmethod
-    def error_response(self, status, message):
+    def error_response(self, status, message, code=None):
         """An error answer in the provider's own format; `message` None for the provider's
-        usual text for that status."""
+        usual text for that status, `code` None for the provider's usual code for it (its
+        error `type`, `error` or `responseCode`)."""
 
     @abstractmethod
     def create_payment(

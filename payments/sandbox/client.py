@@ -38,9 +38,16 @@ class SandboxClient:
         payload = {"provider": provider, "reference": reference, "outcome": outcome}
         return self._call("POST", "advance", payload)
 
-    def inject_fault(self, *, provider, endpoint, mode, status=None, message=None, times=1):
+    def inject_fault(
+        self, *, provider, endpoint, mode, status=None, message=None, code=None, body=None, times=1
+    ):
         payload = {"provider": provider, "endpoint": endpoint, "mode": mode, "times": times}
-        self._call("POST", "faults", {**payload, "status": status, "message": message})
+        more = {"status": status, "message": message, "code": code, "body": body}
+        self._call("POST", "faults", {**payload, **more})
+
+    def release(self):
+        """Let every held request go on (fault modes timeout, late_answer, held)."""
+        self._call("POST", "release")
 
     def clear_faults(self):
         self._call("DELETE", "faults")

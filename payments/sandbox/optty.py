@@ -44,9 +44,11 @@ class OpttySimulator(Simulator):
                 return action
         return "other"
 
-    def error_response(self, status, message):
+    def error_response(self, status, message, code=None):
         body = {"statusCode": status, "message": message or DEFAULT_MESSAGES.get(status, "Error")}
-        if status in REASONS and status != 401:
+        if code:
+            body["error"] = code
+        elif status in REASONS and status != 401:
             body["error"] = REASONS[status]
         return SandboxResponse(status, body)
 

@@ -18,8 +18,9 @@ Control API (JSON):
                                                 provider left pending (Optty refunds) ends,
                                                 "succeeded" (default) or "failed"
     POST   /_sandbox/faults                    {provider, endpoint, mode, status?, message?,
-                                                times?}
+                                                code?, body?, times?}
     DELETE /_sandbox/faults
+    POST   /_sandbox/release                   let every held request go on (see "held")
     GET    /_sandbox/requests[?provider=code]  what the providers received, oldest first
     DELETE /_sandbox/requests
     POST   /_sandbox/tokens/expire             {provider?}: every issued token stops working
@@ -32,8 +33,18 @@ simulator gives each call, such as "refund", "cancel", "fetch", "token"; "*" for
     garbage      answer 200 with a body that is not JSON, do nothing
     lost_answer  carry the request out, then close the connection without answering
     late_answer  carry the request out, then hold it without answering until the client gives up
+    held         carry the request out, then hold its answer until released, then give it: the
+                 provider has done it while the client is still waiting
     status       answer `status` (e.g. 401, 409, 429) in the provider's error format, with
                  `message` when given, do nothing
+    answer       answer `status` (default 200) with `body` (JSON) exactly as given, do nothing
+`code` names the provider's own error code for `error` and `status` (Bambora's and Vipps's
+`type`, Optty's `error`, SimplePS's `responseCode`), e.g. Vipps's "refund-idempotency-conflict".
+
+A held request (timeout, late_answer, held) waits until POST /_sandbox/release, a reset, the
+server stopping, or the server's hang time. Tests that must act while a call is under way wait
+for it with Sandbox.wait_for_requests (the request has arrived) or Sandbox.wait_for_held (it is
+being held: for late_answer and held, after the provider carried it out), with no sleeps.
 """
 
 import logging
@@ -50,7 +61,9 @@ import simplejson
 
 logger = logging.getLogger("payments.sandbox")
 
-FAULT_MODES = ("timeout", "error", "drop", "garbage", "lost_answer", "late_answer", "status")
+FAULT_MODES = (
+    "timeout", "error", "drop", "garbage", "lost_answer", "late_answer", "held", "status", "answer",
+)
 
 
 class BadRequestBody(ValueError):
@@ -103,6 +116,8 @@ class Fault:
     mode: str
     status: int | None = None
     message: str | None = None
+    code: str | None = None
+    body: Any = None
     times: int = 1
 
 
@@ -114,7 +129,12 @@ class Sandbox:
         from payments.sandbox.registry import SIMULATOR_CLASSES
 
         self.lock = threading.RLock()
-        self.request_arrived = threading.Condition(self.lock)
+        # Wakes those waiting for traffic (wait_for_requests, wait_for_held) and the held
+        # requests when they are released.
+        self.activity = threading.Condition(self.lock)
+        # (provider, endpoint) of each request being held now, and how many releases so far.
+        self.held = []
+        self.releases = 0
         self.simulators = {
             code: cls(config=providers_config[code]) for code, cls in SIMULATOR_CLASSES.items()
         }
@@ -133,13 +153,18 @@ class Sandbox:
                 simulator.reset()
             self.faults.clear()
             self.journal.clear()
+            self.release_held()
             self.save()
 
-    def add_fault(self, *, provider, endpoint, mode, status=None, message=None, times=1):
+    def add_fault(
+        self, *, provider, endpoint, mode, status=None, message=None, code=None, body=None, times=1
+    ):
         if provider not in self.simulators:
             raise ValueError(f"unknown provider {provider!r}")
         if mode not in FAULT_MODES:
             raise ValueError(f"unknown fault mode {mode!r}; one of {', '.join(FAULT_MODES)}")
+        if mode == "answer" and body is None:
+            raise ValueError("an answer fault needs the body to answer with")
         with self.lock:
             self.faults.append(
                 Fault(
@@ -148,6 +173,8 @@ class Sandbox:
                     mode=mode,
                     status=status,
                     message=message,
+                    code=code,
+                    body=body,
                     times=times,
                 )
             )
@@ -169,8 +196,44 @@ class Sandbox:
             entries = self.requests(provider)
             return sum(endpoint in (None, entry["endpoint"]) for entry in entries) >= count
 
-        with self.request_arrived:
-            return self.request_arrived.wait_for(arrived, timeout=timeout)
+        with self.activity:
+            return self.activity.wait_for(arrived, timeout=timeout)
+
+    def wait_for_held(self, count, *, provider=None, endpoint=None, timeout=10):
+        """Block until `count` requests (of `provider`, to `endpoint`) are being held (fault
+        modes timeout, late_answer, held); returns whether they are. A late_answer or held
+        request is held only once the provider has carried it out."""
+
+        def holding():
+            return (
+                sum(
+                    provider in (None, held_provider) and endpoint in (None, held_endpoint)
+                    for held_provider, held_endpoint in self.held
+                )
+                >= count
+            )
+
+        with self.activity:
+            return self.activity.wait_for(holding, timeout=timeout)
+
+    def hold(self, provider, endpoint, *, timeout):
+        """Hold the calling request until release_held() (a reset, the server stopping), at
+        most `timeout` seconds. Returns whether it was released."""
+        entry = (provider, endpoint)
+        with self.activity:
+            releases = self.releases
+            self.held.append(entry)
+            self.activity.notify_all()
+            try:
+                return self.activity.wait_for(lambda: self.releases != releases, timeout=timeout)
+            finally:
+                self.held.remove(entry)
+
+    def release_held(self):
+        """Let every request held now go on."""
+        with self.activity:
+            self.releases += 1
+            self.activity.notify_all()
 
     def clear_requests(self):
         with self.lock:
@@ -213,7 +276,7 @@ class Sandbox:
             body_json = request.json()
         except BadRequestBody:
             body_json = None
-        with self.request_arrived:
+        with self.activity:
             self.journal.append(
                 {
                     "provider": provider,
@@ -226,7 +289,7 @@ class Sandbox:
                     "json": body_json,
                 }
             )
-            self.request_arrived.notify_all()
+            self.activity.notify_all()
 
     def handle(self, provider, request):
         """Let the provider's simulator answer; a broken JSON body is the provider's 400."""
@@ -288,39 +351,54 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return self._answer(SandboxResponse(404, {"message": "Not Found"}))
         sandbox.record(prefix, request)
         simulator = sandbox.simulators[prefix]
-        fault = sandbox.take_fault(prefix, simulator.endpoint_name(request))
+        endpoint = simulator.endpoint_name(request)
+        fault = sandbox.take_fault(prefix, endpoint)
         if fault is None:
             return self._answer(sandbox.handle(prefix, request))
-        if fault.mode == "timeout":
-            # Hold the request until the client gives up (or the server stops).
-            self.server.stopping.wait(self.server.hang_seconds)
-            return self._drop()
-        if fault.mode == "drop":
-            return self._drop()
-        if fault.mode == "lost_answer":
-            sandbox.handle(prefix, request)
-            return self._drop()
-        if fault.mode == "late_answer":
-            sandbox.handle(prefix, request)
-            self.server.stopping.wait(self.server.hang_seconds)
-            return self._drop()
-        if fault.mode == "garbage":
-            return self._answer(
-                SandboxResponse(200, b"<html><body>502 Bad Gatew", content_type="text/html")
-            )
+        hang = self.server.hang_seconds
+        match fault.mode:
+            case "timeout":
+                # Hold the request until the client gives up (or it is released).
+                sandbox.hold(prefix, endpoint, timeout=hang)
+                return self._drop()
+            case "drop":
+                return self._drop()
+            case "lost_answer":
+                sandbox.handle(prefix, request)
+                return self._drop()
+            case "late_answer":
+                sandbox.handle(prefix, request)
+                sandbox.hold(prefix, endpoint, timeout=hang)
+                return self._drop()
+            case "held":
+                response = sandbox.handle(prefix, request)
+                sandbox.hold(prefix, endpoint, timeout=hang)
+                return self._answer(response)
+            case "garbage":
+                return self._answer(
+                    SandboxResponse(200, b"<html><body>502 Bad Gatew", content_type="text/html")
+                )
+            case "answer":
+                return self._answer(SandboxResponse(fault.status or 200, fault.body))
         default_status = 500 if fault.mode == "error" else 400
-        return self._answer(simulator.error_response(fault.status or default_status, fault.message))
+        return self._answer(
+            simulator.error_response(fault.status or default_status, fault.message, fault.code)
+        )
 
     def _answer(self, response):
         payload = response.encoded()
-        self.send_response(response.status)
-        if payload:
-            self.send_header("Content-Type", response.content_type)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(response.status)
+            if payload:
+                self.send_header("Content-Type", response.content_type)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:
+            # The client gave up waiting (a held answer after its timeout).
+            self.close_connection = True
 
     def _drop(self):
         self.close_connection = True
@@ -372,6 +450,9 @@ def control(sandbox, request):
             case "DELETE", ["faults"]:
                 sandbox.clear_faults()
                 return SandboxResponse(204)
+            case "POST", ["release"]:
+                sandbox.release_held()
+                return SandboxResponse(204)
             case "GET", ["requests"]:
                 provider = request.query.get("provider", [None])[0]
                 return SandboxResponse(200, sandbox.requests(provider))
@@ -396,8 +477,8 @@ class SandboxServer(ThreadingHTTPServer):
     def __init__(self, address, *, sandbox, hang_seconds=60):
         super().__init__(address, SandboxHandler)
         self.sandbox = sandbox
+        # How long a held request waits at most for its release.
         self.hang_seconds = hang_seconds
-        self.stopping = threading.Event()
 
     @property
     def base_url(self):
@@ -405,7 +486,7 @@ class SandboxServer(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
     def stop(self):
-        self.stopping.set()
+        self.sandbox.release_held()
         self.shutdown()
         self.server_close()
 
