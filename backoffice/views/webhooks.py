@@ -23,6 +23,9 @@ from payments.services.provider_notifications import notification_receive
 
 # Vipps's notifications carry their time: older or newer than this is refused (replays).
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+# The providers' notifications are a few hundred bytes. A longer body is refused with 413
+# before it is read; its record keeps the headers and the declared size, not the body.
+MAX_BODY_BYTES = 64 * 1024
 
 
 def _json(body):
@@ -33,20 +36,50 @@ def _json(body):
     return data if isinstance(data, dict) else {}
 
 
+def _declared_length(request):
+    # Django reads no more of the body than Content-Length says (none when it is missing or
+    # unreadable), so the declared length bounds what request.body can hold.
+    try:
+        return max(int(request.META.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        return 0
+
+
+def _refuse(request, provider, *, refusal, status):
+    """Keep the refused notification (its body unless it is too long to read) and answer."""
+    too_long = _declared_length(request) > MAX_BODY_BYTES
+    notification_receive(
+        provider=provider,
+        headers=dict(request.headers),
+        body=b"" if too_long else request.body,
+        verified=False,
+        reference="",
+        refusal=refusal,
+    )
+    return HttpResponse(refusal, status=status, content_type="text/plain")
+
+
+def _too_long(request, provider):
+    """A 413 answer when the body is over MAX_BODY_BYTES, else None."""
+    length = _declared_length(request)
+    if length <= MAX_BODY_BYTES:
+        return None
+    refusal = f"The body ({length:,} bytes) is over the limit of {MAX_BODY_BYTES:,} bytes; not read."
+    return _refuse(request, provider, refusal=refusal, status=413)
+
+
 def _receive(request, provider, *, refusal, reference_keys):
-    body = request.body.decode(errors="replace")
-    data = _json(request.body) if not refusal else {}
+    if refusal:
+        return _refuse(request, provider, refusal=refusal, status=401)
+    data = _json(request.body)
     reference = next((data[key] for key in reference_keys if isinstance(data.get(key), str)), "")
     notification_receive(
         provider=provider,
         headers=dict(request.headers),
-        body=body,
-        verified=not refusal,
+        body=request.body,
+        verified=True,
         reference=reference,
-        refusal=refusal,
     )
-    if refusal:
-        return HttpResponse(refusal, status=401, content_type="text/plain")
     return HttpResponse(status=200)
 
 
@@ -82,7 +115,7 @@ def vipps_refusal(request):
 @login_not_required
 @require_POST
 def vipps(request):
-    return _receive(request, "vipps", refusal=vipps_refusal(request), reference_keys=["reference"])
+    return _too_long(request, "vipps") or _receive(request, "vipps", refusal=vipps_refusal(request), reference_keys=["reference"])
 
 
 def simpleps_refusal(request):
@@ -107,7 +140,7 @@ def simpleps_refusal(request):
 @login_not_required
 @require_POST
 def simpleps(request):
-    return _receive(
+    return _too_long(request, "simpleps") or _receive(
         request,
         "simpleps",
         refusal=simpleps_refusal(request),
@@ -122,16 +155,10 @@ def optty(request, secret):
     """Optty calls a URL we give it; the secret in that URL is the credential."""
     expected = settings.OPTTY_WEBHOOK_SECRET
     if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
-        # Kept like any other notification, but answered as if the address did not exist.
-        notification_receive(
-            provider="optty",
-            headers=dict(request.headers),
-            body=request.body.decode(errors="replace"),
-            verified=False,
-            reference="",
-            refusal="Wrong secret in the URL.",
-        )
+        # Kept like any other notification, but answered as if the address did not exist:
+        # a wrong or unset secret is 404, not 401, so that guessing learns nothing.
+        _refuse(request, "optty", refusal="Wrong secret in the URL.", status=404)
         raise Http404
-    return _receive(
+    return _too_long(request, "optty") or _receive(
         request, "optty", refusal="", reference_keys=["orderReference", "merchantReference"]
     )
