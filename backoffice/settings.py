@@ -232,19 +232,49 @@ OPTTY_WEBHOOK_SECRET = env.str("OPTTY_WEBHOOK_SECRET", default="")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        # The secret in Optty's webhook URL never reaches a log (backoffice/log_filters.py).
+        "mask_url_secrets": {"()": "backoffice.log_filters.MaskUrlSecrets"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["mask_url_secrets"],
+        },
+        # runserver's request lines, as Django logs them by default.
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["mask_url_secrets"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # "Not Found: <path>" and the like: masked where they are made, before any handler
+        # (Django's own mail_admins included) sees them.
+        "django.request": {"filters": ["mask_url_secrets"]},
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["mask_url_secrets"],
+        },
         # django-axes logs every login at INFO; failures and lockouts are in the audit log.
         "axes": {"level": "WARNING"},
     },
 }
+# gunicorn sets up its own loggers before Django starts, so they are not configured here:
+# serve with `--logger-class backoffice.log_filters.GunicornLogger` to mask its logs too.
 
 
 def _missing_production_settings():

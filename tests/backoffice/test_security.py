@@ -1,19 +1,23 @@
 """Access and production settings: lockouts, idle sessions, CSRF, headers, deploy checks."""
 
+import logging
 import os
 import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from gunicorn.config import Config
 
 from payments.models import AuditAction, AuditEvent, Operation
 from payments.services.ledger import new_idempotency_key
 
 ROOT = Path(__file__).resolve().parents[2]
+OPTTY_SECRET = "test-optty-webhook-secret"
 
 pytestmark = pytest.mark.django_db
 
@@ -128,3 +132,78 @@ def test_production_refuses_to_start_without_its_secrets():
     assert "Missing settings for production (DEBUG is off): VIPPS_CLIENT_SECRET" in result.stderr
     result = _manage("check", env=_production_env(VIPPS_CLIENT_SECRET=None, PAYMENT_PROVIDERS="bambora,optty,simpleps"))
     assert result.returncode == 0, result.stderr
+
+
+class ListHandler(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@pytest.fixture
+def records_of():
+    """records_of(name): the records that reach handlers of logger `name` from now on."""
+    attached = []
+
+    def attach(name):
+        handler = ListHandler()
+        logging.getLogger(name).addHandler(handler)
+        attached.append((name, handler))
+        return handler.records
+
+    yield attach
+    for name, handler in attached:
+        logging.getLogger(name).removeHandler(handler)
+
+
+def test_failing_requests_at_the_optty_webhook_keep_its_secret_out_of_the_log(client, records_of):
+    records = records_of("django.request")
+
+    assert client.get(f"/webhooks/optty/{OPTTY_SECRET}/").status_code == 405
+    assert client.post(f"/webhooks/optty/{OPTTY_SECRET}/", b" " * 70_000, content_type="application/json").status_code == 413
+    assert client.post(f"/webhooks/optty/{OPTTY_SECRET[:-1]}/", b"{}", content_type="application/json").status_code == 404
+
+    assert [record.status_code for record in records] == [405, 413, 404]
+    for record in records:
+        assert "/webhooks/optty/********/" in record.getMessage()
+        assert OPTTY_SECRET[:-1] not in record.getMessage()  # neither the secret nor a near miss
+        assert record.request is None  # a report (mail_admins) would print its full URL
+
+
+def test_runserver_request_lines_keep_the_secret_out_of_the_log(records_of):
+    records = records_of("django.server")
+
+    logging.getLogger("django.server").warning('"%s" %s %s', f"POST /webhooks/optty/{OPTTY_SECRET}/ HTTP/1.1", "404", "0")
+
+    [record] = records
+    assert record.getMessage() == '"POST /webhooks/optty/********/ HTTP/1.1" 404 0'
+
+
+def test_gunicorn_s_access_log_keeps_the_secret_out_with_our_logger_class(records_of):
+    from backoffice.log_filters import GunicornLogger
+
+    config = Config()
+    config.set("accesslog", os.devnull)
+    config.set("errorlog", os.devnull)
+    gunicorn_logger = GunicornLogger(config)
+    records = records_of("gunicorn.access")
+    environ = {"REQUEST_METHOD": "POST", "RAW_URI": f"/webhooks/optty/{OPTTY_SECRET}/?x=1",
+               "PATH_INFO": f"/webhooks/optty/{OPTTY_SECRET}/", "SERVER_PROTOCOL": "HTTP/1.1"}
+
+    try:
+        gunicorn_logger.access(SimpleNamespace(status="500 Internal Server Error", sent=0, headers=[]),
+                               SimpleNamespace(headers=[]), environ, timedelta(milliseconds=3))
+    finally:
+        for log in (gunicorn_logger.error_log, gunicorn_logger.access_log):
+            for handler in list(log.handlers):
+                if getattr(handler, "_gunicorn", False):
+                    log.removeHandler(handler)
+                    handler.close()
+            log.filters.clear()
+
+    [record] = records
+    assert '"POST /webhooks/optty/********/?x=1 HTTP/1.1" 500' in record.getMessage()
+    assert OPTTY_SECRET not in record.getMessage()
