@@ -9,12 +9,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from gunicorn.config import Config
 
-from payments.models import AuditAction, AuditEvent, Operation
+from payments.models import AuditAction, AuditEvent, Operation, Payment
+from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
+from payments.services.refunds import refund_request
+from payments.statuses import OperationStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 OPTTY_SECRET = "test-optty-webhook-secret"
@@ -54,23 +58,49 @@ def test_a_session_ends_after_the_idle_time(client, agent, settings, monkeypatch
     assert response.url.startswith(reverse("login"))
 
 
-def test_a_post_without_csrf_token_is_refused_and_changes_nothing(make_user, make_payment, sandbox):
-    from django.test import Client
-
-    make_user("csrf-agent", group="Support agents")
-    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
-    client = Client(enforce_csrf_checks=True)
-    client.post(reverse("login"), {"username": "csrf-agent", "password": "correct horse battery"})
-
-    response = client.post(
-        reverse("refund", args=[payment.pk]),
-        {f"refund-{payment.pk}-amount": "10.00", f"refund-{payment.pk}-reason": "goodwill",
-         f"refund-{payment.pk}-idempotency_key": new_idempotency_key()},
+def _everything():
+    """What a POST could change: operations, payments, the audit log."""
+    return (
+        list(Operation.objects.order_by("pk").values_list("pk", "status", "amount", "decided_by")),
+        list(Payment.objects.order_by("pk").values_list("pk", "captured", "cancelled", "refunded", "synced_at")),
+        AuditEvent.objects.count(),
     )
 
+
+DESK_POSTS = ["refund", "cancel", "check", "approve", "reject", "withdraw", "logout"]
+
+
+@pytest.mark.parametrize("name", DESK_POSTS)
+def test_every_desk_post_without_a_csrf_token_is_refused_and_changes_nothing(name, agent, manager, make_payment, sandbox):
+    captured = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+    authorized = make_payment("bambora", currency="EUR", amount=100_000)
+    waiting = refund_request(payment_id=captured.pk, amount=90_000, reason="goodwill", actor=Actor.of_user(agent),
+                             idempotency_key=new_idempotency_key())
+    assert waiting.status == OperationStatus.AWAITING_APPROVAL
+    user, url, data = {
+        "refund": (agent, reverse("refund", args=[captured.pk]), {
+            f"refund-{captured.pk}-amount": "10.00", f"refund-{captured.pk}-reason": "goodwill",
+            f"refund-{captured.pk}-idempotency_key": new_idempotency_key()}),
+        "cancel": (agent, reverse("cancel", args=[authorized.pk]), {f"cancel-{authorized.pk}-expected_amount": "100000"}),
+        "check": (agent, reverse("check", args=[captured.pk]), {}),
+        "approve": (manager, reverse("approve", args=[waiting.pk]), {}),
+        "reject": (manager, reverse("reject", args=[waiting.pk]), {f"reject-{waiting.pk}-note": "No."}),
+        "withdraw": (agent, reverse("withdraw", args=[waiting.pk]), {}),
+        "logout": (agent, reverse("logout"), {}),
+    }[name]
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.get(reverse("home")).status_code == 200  # signed in
+    sandbox.clear_requests()
+    before = _everything()
+
+    response = client.post(url, data)
+
     assert response.status_code == 403
-    assert not Operation.objects.filter(kind="refund").exists()
-    assert sandbox.requests("bambora") == []
+    assert "CSRF verification failed" in response.content.decode()
+    assert _everything() == before
+    assert sandbox.requests() == []
+    assert client.get(reverse("home")).status_code == 200  # still signed in
 
 
 def test_pages_carry_the_security_headers(client, agent):
