@@ -20,6 +20,8 @@ from payments.exports import AUDIT_HEADER, PAYMENT_HEADER, audit_rows, csv_respo
 from payments.models import ApiToken, AuditEvent, Operation, Order, Payment, ProviderNotification
 from payments.money import format_money
 from payments.selectors import payments_by_reference, payments_for_export
+from payments.services.api_tokens import api_token_revoke
+from payments.services.audit import Actor
 
 
 class EstimatingPaginator(Paginator):
@@ -334,5 +336,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = api_token_revoke(
+            api_token_ids=list(queryset.values_list("pk", flat=True)),
+            actor=Actor.of_request(request),
+        )
         self.message_user(request, f"{count} token(s) revoked.")

@@ -219,6 +219,9 @@ class AuditAction(models.TextChoices):
     LOGIN_SUCCEEDED = "login.succeeded", "Login succeeded"
     LOGIN_FAILED = "login.failed", "Login failed"
     LOGIN_LOCKED_OUT = "login.locked_out", "Login locked out"
+    API_TOKEN_CREATED = "api_token.created", "API token created"
+    API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
+    DATA_EXPORTED = "data.exported", "Data exported"
 
 
 class AuditEvent(models.Model):

@@ -5,7 +5,7 @@ import threading
 import time
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from payments.models import ApiToken, AuditEvent, Operation, Order, Payment
+from payments.models import ApiToken, AuditAction, AuditEvent, Operation, Order, Payment
 from payments.services.api_tokens import api_token_create
+from payments.services.audit import Actor
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ URL = "/api/v1/orders"
 
 @pytest.fixture
 def token():
-    return api_token_create(name="webshop")[1]
+    return api_token_create(name="webshop", actor=Actor.system("tests"))[1]
 
 
 def body(**changes):
@@ -149,20 +150,25 @@ def test_without_a_valid_token_nothing_is_stored(client, headers, content):
     assert stored() == (0, 0, 0)
 
 
-def test_a_revoked_token_is_refused(client, token, admin_client):
-    from payments.models import ApiToken
-
+def test_a_revoked_token_is_refused_and_the_revocation_audited(client, token, superuser):
     api_token = ApiToken.objects.get(name="webshop")
-    admin_client.post(reverse("admin:payments_apitoken_changelist"), {"action": "revoke", "_selected_action": [api_token.pk]})
+    admin = Client()
+    admin.force_login(superuser)
+    changelist = reverse("admin:payments_apitoken_changelist")
 
+    admin.post(changelist, {"action": "revoke", "_selected_action": [api_token.pk]})
+    admin.post(changelist, {"action": "revoke", "_selected_action": [api_token.pk]})  # revoked already
     response = send(client, token, body())
 
     assert response.status_code == 401
     assert ApiToken.objects.get(name="webshop").revoked
     assert stored() == (0, 0, 0)
+    [event] = AuditEvent.objects.filter(action=AuditAction.API_TOKEN_REVOKED)
+    assert (event.actor, event.ip) == (superuser, "127.0.0.1")
+    assert event.message == f"API token webshop ({api_token.prefix}…) revoked."
 
 
-def test_create_api_token_prints_it_once_and_stores_a_hash(capsys):
+def test_create_api_token_prints_it_once_stores_a_hash_and_audits_it(capsys):
     call_command("create_api_token", "pos")
 
     token = capsys.readouterr().out.splitlines()[-1]
@@ -170,6 +176,20 @@ def test_create_api_token_prints_it_once_and_stores_a_hash(capsys):
     assert token.startswith("bo_") and len(token) > 40
     assert token not in api_token.token_hash and api_token.token_hash != token
     assert api_token.prefix == token[:10]
+    [event] = AuditEvent.objects.filter(action=AuditAction.API_TOKEN_CREATED)
+    assert event.actor_label.startswith("system: create_api_token (run by ")
+    assert event.message == f"API token pos ({api_token.prefix}…) created."
+    assert token not in event.message
+
+
+def test_create_api_token_refuses_a_name_in_use(capsys):
+    call_command("create_api_token", "pos")
+
+    with pytest.raises(CommandError, match="A token named 'pos' exists already"):
+        call_command("create_api_token", "pos")
+
+    assert ApiToken.objects.count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.API_TOKEN_CREATED).count() == 1
 
 
 def test_malformed_bodies_are_400(client, token):
