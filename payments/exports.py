@@ -7,6 +7,7 @@ import csv
 from django.http import StreamingHttpResponse
 
 from payments.money import format_plain
+from payments.selectors import payment_balances
 
 # A spreadsheet treats a cell starting with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -52,11 +53,18 @@ CHUNK = 2_000
 
 
 def payment_rows(payments):
-    """One row per payment (a queryset with the order selected and `reserved_refunds_sum`),
-    amounts in major units of the currency column; read in chunks, never all at once."""
+    """One row per payment (a queryset with the order selected and `reserved_refunds_sum`, as
+    payments_for_export gives), amounts in major units of the currency column; read in
+    chunks, never all at once."""
     for payment in payments.iterator(chunk_size=CHUNK):
         order, currency = payment.order, payment.currency
-        refundable = max(payment.captured - payment.refunded - payment.reserved_refunds_sum, 0)
+        balances = payment_balances(
+            payment=payment,
+            reserved_refunds=payment.reserved_refunds_sum,
+            # Only refundable is exported: the reserved cancels, which only cancellable needs,
+            # are not read (reading them per row would break the streaming's fixed queries).
+            reserved_cancels=0,
+        )
         yield [
             order.number,
             order.created_at.isoformat(),
@@ -69,7 +77,13 @@ def payment_rows(payments):
             payment.provider_state,
             *(
                 format_plain(amount, currency)
-                for amount in (payment.authorized, payment.captured, payment.cancelled, payment.refunded, refundable)
+                for amount in (
+                    payment.authorized,
+                    payment.captured,
+                    payment.cancelled,
+                    payment.refunded,
+                    balances.refundable,
+                )
             ),
         ]
 

@@ -2,6 +2,9 @@
 
 import csv
 import io
+import itertools
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -9,10 +12,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from payments.models import Order, Payment
+from payments.models import Operation, OperationKind, Order, Payment
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
+from payments.statuses import OperationStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -37,25 +41,99 @@ def rows_of(response):
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def test_a_thousand_rows_come_back_equal_to_the_database(client, manager):
-    make_orders(1_000)
+# Each currency with its exponent; the providers that take it.
+CURRENCIES = [("EUR", 2, "bambora"), ("NOK", 2, "vipps"), ("AUD", 2, "optty"), ("USD", 2, "simpleps"),
+              ("JPY", 0, "bambora"), ("KWD", 3, "bambora")]
+STATES = ["", "Captured", "AUTHORIZED", "PARTIALLY_REFUNDED", "Canceled"]
+# Operations that hold a refund's amount back, and one that does not (failed).
+RESERVING = [OperationStatus.AWAITING_APPROVAL, OperationStatus.UNKNOWN, OperationStatus.PENDING,
+             OperationStatus.IN_FLIGHT, OperationStatus.APPROVED]
+
+
+def major(amount, exponent):
+    return f"{Decimal(amount).scaleb(-exponent):.{exponent}f}"
+
+
+def inert(text):
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def make_varied_payments(count):
+    """`count` orders of one payment each, whose aggregates, reserved refunds, currencies,
+    providers, states, dates and names all vary, with a ledger that adds up. Returns the
+    refundable amount each payment should show, by reference."""
+    now = timezone.now()
+    orders = Order.objects.bulk_create(
+        Order(number=f"VAR-{i:05d}", customer_name=["Kari Nordmann", "=1+1", "Åse Ødegård", "-Anne", "Li, Wei \"W\""][i % 5] + f" {i}",
+              customer_email=f"c{i}@example.com", currency=CURRENCIES[i % 6][0], total=10_000 + 7 * i,
+              created_at=now - timedelta(days=i % 400, minutes=i))
+        for i in range(count)
+    )
+    payments, refundable = [], {}
+    for i, order in enumerate(orders):
+        authorized = order.total
+        captured = authorized * (i % 4) // 4
+        cancelled = (authorized - captured) // 2 if i % 5 == 0 else 0
+        refunded = captured // 3 if i % 3 == 0 else 0
+        payments.append(Payment(order=order, provider=CURRENCIES[i % 6][2], reference=f"var-ref-{i:05d}",
+                                currency=order.currency, authorized=authorized, captured=captured,
+                                cancelled=cancelled, refunded=refunded, provider_state=STATES[i % 5]))
+    payments = Payment.objects.bulk_create(payments)
+    keys = itertools.count()
+    operations = []
+
+    def operation(payment, kind, amount, status):
+        operations.append(Operation(
+            payment=payment, kind=kind, amount=amount, status=status, idempotency_key=f"var-{next(keys)}",
+            settled_amount=amount if status == OperationStatus.SUCCEEDED else None))
+
+    for i, payment in enumerate(payments):
+        for kind, amount in ((OperationKind.CAPTURE, payment.captured), (OperationKind.CANCEL, payment.cancelled),
+                             (OperationKind.REFUND, payment.refunded)):
+            if amount:
+                operation(payment, kind, amount, OperationStatus.SUCCEEDED)
+        reserved = (payment.captured - payment.refunded) // 2 if i % 7 < 3 else 0
+        if reserved:
+            operation(payment, OperationKind.REFUND, reserved, RESERVING[i % len(RESERVING)])
+        if i % 2 and payment.captured > payment.refunded:
+            operation(payment, OperationKind.REFUND, 1, OperationStatus.FAILED)  # holds nothing back
+        refundable[payment.reference] = payment.captured - payment.refunded - reserved
+    Operation.objects.bulk_create(operations)
+    return refundable
+
+
+def test_a_thousand_varied_rows_come_back_equal_to_the_database(client, manager, ledger_is_consistent):
+    refundable = make_varied_payments(1_000)
     client.force_login(manager)
 
     rows = rows_of(client.get(reverse("export_payments")))
 
-    assert len(rows) == 1_000
-    expected = {
-        payment.reference: payment
-        for payment in Payment.objects.select_related("order")
-    }
-    for row in rows:
-        payment = expected[row["reference"]]
-        assert row["order_number"] == payment.order.number
-        assert row["customer_email"] == payment.order.customer_email
-        assert row["currency"] == "EUR"
-        assert row["authorized"] == f"{payment.authorized / 100:.2f}"
-        assert row["order_total"] == f"{payment.order.total / 100:.2f}"
-        assert (row["captured"], row["refunded"], row["refundable"]) == ("0.00", "0.00", "0.00")
+    exponents = {currency: exponent for currency, exponent, _ in CURRENCIES}
+    expected = []
+    for payment in Payment.objects.select_related("order").order_by("pk"):
+        order, exponent = payment.order, exponents[payment.currency]
+        expected.append({
+            "order_number": order.number,
+            "order_date": order.created_at.isoformat(),
+            "customer_name": inert(order.customer_name),
+            "customer_email": order.customer_email,
+            "order_total": major(order.total, exponent),
+            "currency": payment.currency,
+            "provider": payment.provider,
+            "reference": payment.reference,
+            "provider_state": payment.provider_state,
+            "authorized": major(payment.authorized, exponent),
+            "captured": major(payment.captured, exponent),
+            "cancelled": major(payment.cancelled, exponent),
+            "refunded": major(payment.refunded, exponent),
+            "refundable": major(refundable[payment.reference], exponent),
+        })
+    assert len(expected) == 1_000
+    assert rows == expected
+    # The data varies where it matters: a test of zeros proves nothing.
+    assert len({row["refundable"] for row in rows}) > 100
+    assert {row["currency"] for row in rows} == set(exponents)
+    assert sum(row["refundable"] != row["captured"] for row in rows if row["captured"] not in ("0.00", "0", "0.000")) > 100
 
 
 def test_refundable_counts_amounts_under_way(client, manager, agent, make_payment):
@@ -69,16 +147,27 @@ def test_refundable_counts_amounts_under_way(client, manager, agent, make_paymen
     assert (row["captured"], row["refunded"], row["refundable"]) == ("1000.00", "0.00", "400.00")
 
 
-def test_cells_that_a_spreadsheet_would_run_are_inert(client, manager, make_payment):
-    make_payment("bambora", currency="EUR", customer_name="=HYPERLINK(\"http://evil\",\"x\")",
-                 customer_email="a@example.com", at_provider=False)
-    make_payment("bambora", currency="EUR", customer_name="@SUM(A1)", at_provider=False)
-    make_payment("bambora", currency="EUR", customer_name="+1", at_provider=False)
+FORMULAS = {
+    "equals": "=HYPERLINK(\"http://evil\",\"x\")",
+    "plus": "+1+cmd|' /C calc'!A0",
+    "minus": "-2+3",
+    "at": "@SUM(A1)",
+    "tab": "\t=1+1",
+    "carriage return": "\r=1+1",
+}
+
+
+@pytest.mark.parametrize("text", FORMULAS.values(), ids=FORMULAS.keys())
+def test_cells_that_a_spreadsheet_would_run_are_inert(client, manager, make_payment, text):
+    make_payment("bambora", currency="EUR", customer_name=text, customer_email="a@example.com",
+                 reference=text + "-ref", at_provider=False)
+    make_payment("bambora", currency="EUR", customer_name="Anne-Marie =1", at_provider=False)
     client.force_login(manager)
 
-    names = [row["customer_name"] for row in rows_of(client.get(reverse("export_payments")))]
+    rows = rows_of(client.get(reverse("export_payments")))
 
-    assert names == ["'=HYPERLINK(\"http://evil\",\"x\")", "'@SUM(A1)", "'+1"]
+    assert [(row["customer_name"], row["reference"]) for row in rows][0] == ("'" + text, "'" + text + "-ref")
+    assert rows[1]["customer_name"] == "Anne-Marie =1"  # only a cell's first character matters
 
 
 def test_a_search_and_a_date_range_narrow_the_export(client, manager):
