@@ -5,8 +5,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from payments.exports import PAYMENT_HEADER, csv_response, payment_rows
-from payments.selectors import payments_for_export
+from payments.exports import payments_export
+from payments.services.audit import Actor
 
 
 def _date(text):
@@ -20,7 +20,8 @@ def _date(text):
 @permission_required("payments.export_payments", raise_exception=True)
 def payments_csv(request):
     """Orders and payments with their aggregates as CSV: those a search finds (`q`), placed
-    between `from` and `to` (YYYY-MM-DD, inclusive), streamed however many there are."""
+    between `from` and `to` (YYYY-MM-DD, inclusive), streamed however many there are. The
+    export is audited."""
     query = request.GET.get("q", "")[:2000]
     date_from, date_to = _date(request.GET.get("from")), _date(request.GET.get("to"))
     if date_from is False or date_to is False:
@@ -30,6 +31,11 @@ def payments_csv(request):
             {"message": "Write dates as YYYY-MM-DD, e.g. 2026-11-24."},
             status=400,
         )
-    payments = payments_for_export(query=query, date_from=date_from, date_to=date_to)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    return csv_response(filename=f"payments-{stamp}.csv", header=PAYMENT_HEADER, rows=payment_rows(payments))
+    return payments_export(
+        actor=Actor.of_request(request),
+        filename=f"payments-{stamp}.csv",
+        query=query,
+        date_from=date_from,
+        date_to=date_to,
+    )

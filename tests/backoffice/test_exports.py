@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from payments.models import Operation, OperationKind, Order, Payment
+from payments.models import AuditAction, AuditEvent, Operation, OperationKind, Order, Payment
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
@@ -168,6 +168,18 @@ def test_cells_that_a_spreadsheet_would_run_are_inert(client, manager, make_paym
 
     assert [(row["customer_name"], row["reference"]) for row in rows][0] == ("'" + text, "'" + text + "-ref")
     assert rows[1]["customer_name"] == "Anne-Marie =1"  # only a cell's first character matters
+
+
+def test_an_export_is_audited_with_who_and_what(client, manager, make_payment):
+    make_payment("bambora", currency="EUR", at_provider=False)
+    client.force_login(manager)
+
+    rows_of(client.get(reverse("export_payments"), {"q": "0000", "from": "2026-01-01"}))
+
+    event = AuditEvent.objects.get(action=AuditAction.DATA_EXPORTED)
+    assert (event.actor, event.actor_label) == (manager, "manager")
+    assert event.ip == "127.0.0.1"
+    assert event.message == "Exported payments as CSV: search '0000', from 2026-01-01."
 
 
 def test_a_search_and_a_date_range_narrow_the_export(client, manager):
