@@ -77,6 +77,17 @@ def test_the_same_order_again_is_idempotent(client, token, sandbox):
     assert stored() == before
 
 
+def test_a_known_order_number_with_an_invalid_body_is_still_a_400(client, token, sandbox):
+    send(client, token, body())
+    before = stored()
+
+    response = send(client, token, body(total="12.345"))
+
+    assert response.status_code == 400
+    assert "total" in response.json()["errors"]
+    assert stored() == before
+
+
 def test_a_provider_that_does_not_answer_leaves_the_payment_not_yet_synced(client, token, sandbox):
     sandbox.inject_fault(provider="vipps", endpoint="token", mode="error", status=503)
 
