@@ -186,12 +186,14 @@ def refund_reject(*, operation_id, actor, note):
             operation=Operation.objects.filter(pk=operation_id).first(),
             refusal=ActionForbidden("Only managers can reject refunds."),
         )
-    if not note.strip():
-        raise ActionRefused("Write a note saying why the request is rejected.")
     with transaction.atomic(durable=True):
         operation, forbidden = _awaiting_decision(
             operation_id=operation_id, actor=actor, verb="reject"
         )
+        # The note is asked for only of somebody who may reject: a forged rejection of one's
+        # own request is refused (and audited) whatever it carries.
+        if forbidden is None and not note.strip():
+            raise ActionRefused("Write a note saying why the request is rejected.")
         if forbidden is None:
             transition_to(operation, OperationStatus.REJECTED)
             operation.decided_by = actor.user

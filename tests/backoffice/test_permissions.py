@@ -7,6 +7,7 @@ from payments.models import AuditAction, AuditEvent
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
+from payments.statuses import OperationStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -130,3 +131,26 @@ def test_logins_are_audited(client, agent):
         (AuditAction.LOGIN_FAILED, "anonymous (agent)", None),
         (AuditAction.LOGIN_SUCCEEDED, "agent", agent.pk),
     ]
+
+
+@pytest.mark.parametrize("role", ["manager", "superuser"])
+def test_a_forged_rejection_of_ones_own_request_is_403_and_audited(client, request, make_payment, role):
+    # given: their own request, and a forged rejection without the note the form asks for
+    user = request.getfixturevalue(role)
+    payment = make_payment("vipps", currency="NOK", amount=1_000_000, captured=1_000_000, at_provider=False)
+    own = refund_request(
+        payment_id=payment.pk, amount=600_000, reason="goodwill",
+        actor=Actor.of_user(user), idempotency_key=new_idempotency_key(),
+    )
+    client.force_login(user)
+
+    # when
+    response = client.post(reverse("reject", args=[own.pk]), headers={"HX-Request": "true"})
+
+    # then
+    assert response.status_code == 403
+    assert "You cannot reject your own refund request." in response.content.decode()
+    refused = AuditEvent.objects.get(action=AuditAction.ACTION_REFUSED, operation=own)
+    assert refused.actor == user
+    own.refresh_from_db()
+    assert own.status == OperationStatus.AWAITING_APPROVAL

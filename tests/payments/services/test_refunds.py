@@ -168,6 +168,19 @@ class TestApproval:
         assert AuditEvent.objects.filter(action=AuditAction.ACTION_REFUSED, operation=request).exists()
         assert sandbox.requests("bambora") == []
 
+    def test_rejecting_ones_own_request_is_forbidden_even_without_a_note(self, make_payment, manager):
+        payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+        request = refund(payment, 60_000, manager)
+
+        with pytest.raises(ActionForbidden, match="your own"):
+            refund_reject(operation_id=request.pk, actor=Actor.of_user(manager), note="")
+
+        request.refresh_from_db()
+        assert request.status == OperationStatus.AWAITING_APPROVAL
+        assert AuditEvent.objects.filter(
+            action=AuditAction.ACTION_REFUSED, operation=request, actor=manager
+        ).exists()
+
     def test_approval_is_refused_when_the_refundable_amount_dropped(self, make_payment, agent, manager, sandbox):
         payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
         request = refund(payment, 60_000, agent)
