@@ -1,6 +1,19 @@
+"""Who may do what: the permission backend, and the guard on the desk's views."""
+
+from functools import wraps
+
+from django.conf import settings
 from django.contrib.auth import backends
+from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import Permission
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.shortcuts import resolve_url
+from django_htmx.http import HttpResponseClientRedirect
+
+from payments.models import AuditAction
+from payments.services.audit import Actor, audit_record
 
 
 class ModelBackend(backends.ModelBackend):
@@ -25,3 +38,57 @@ class ModelBackend(backends.ModelBackend):
                 .order_by()
             }
         return user_obj._perm_cache
+
+
+def login_redirect(request):
+    """Send an anonymous person (never logged in, or their session ended) to the login, to
+    come back to the page they were on. An htmx request gets an HX-Redirect: the browser's XHR
+    would follow a plain redirect, and htmx would swap the login page into a payment's card."""
+    login_url = resolve_url(settings.LOGIN_URL)
+    if request.htmx:
+        back_to = request.htmx.current_url_abs_path or resolve_url("home")
+        return HttpResponseClientRedirect(redirect_to_login(back_to, login_url).url)
+    return redirect_to_login(request.get_full_path(), login_url)
+
+
+def permission_required(perm, *, refusal=None, target=None):
+    """Who may use a desk view: people with `perm`. In place of Django's decorator and of
+    LoginRequiredMiddleware, for two reasons:
+
+    - anonymous people are sent to the login with login_redirect(), which htmx understands;
+    - a POST refused for want of `perm` is an attempted action (a forged form, a page left
+      open after a change of role), so it is written to the audit log as `action.refused`,
+      naming the object of the URL's `pk`: `target` is Payment or Operation.
+
+    Refuses with 403 and `refusal` as the reason shown.
+    """
+
+    def decorator(view):
+        @login_not_required
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return login_redirect(request)
+            if not request.user.has_perm(perm):
+                if request.method == "POST":
+                    _record_refusal(request, refusal or "Not allowed.", target, kwargs.get("pk"))
+                raise PermissionDenied(refusal)
+            return view(request, *args, **kwargs)
+
+        return guarded
+
+    return decorator
+
+
+def _record_refusal(request, refusal, target, pk):
+    objects = {}
+    if target is not None and pk is not None:
+        found = target.objects.filter(pk=pk).first()
+        if found is not None:
+            objects[target._meta.model_name] = found
+    audit_record(
+        actor=Actor.of_request(request),
+        action=AuditAction.ACTION_REFUSED,
+        message=f"{refusal} ({request.method} {request.path})",
+        **objects,
+    )

@@ -2,13 +2,13 @@
 the service refuses it (403, audited) whatever the buttons showed."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
+from backoffice.auth import permission_required
 from backoffice.forms import RejectForm
 from backoffice.views.orders import _card, _load, outcome_notice, page_number
 from payments.exceptions import ActionForbidden, ActionRefused
@@ -19,7 +19,7 @@ from payments.services.refunds import refund_approve, refund_reject, refund_with
 
 
 @require_GET
-@permission_required("payments.approve_refund", raise_exception=True)
+@permission_required("payments.approve_refund")
 def approvals(request):
     """Refund requests waiting for approval, oldest first, a page at a time."""
     page = approval_queue(user=request.user, page=page_number(request))
@@ -27,7 +27,7 @@ def approvals(request):
 
 
 @require_GET
-@permission_required("payments.approve_refund", raise_exception=True)
+@permission_required("payments.approve_refund")
 def approvals_count(request):
     """The number in the navigation: pages load it after they are shown, and again after every
     change, so that no page waits for the count."""
@@ -57,7 +57,9 @@ def _refused(request, operation_id, refusal):
 
 
 @require_POST
-@permission_required("payments.approve_refund", raise_exception=True)
+@permission_required(
+    "payments.approve_refund", refusal="Only managers can approve refunds.", target=Operation
+)
 def approve(request, pk):
     try:
         operation = refund_approve(operation_id=pk, actor=Actor.of_request(request))
@@ -69,7 +71,9 @@ def approve(request, pk):
 
 
 @require_POST
-@permission_required("payments.approve_refund", raise_exception=True)
+@permission_required(
+    "payments.approve_refund", refusal="Only managers can reject refunds.", target=Operation
+)
 def reject(request, pk):
     form = RejectForm(request.POST, prefix=f"reject-{pk}")
     note = form.cleaned_data["note"] if form.is_valid() else ""
@@ -81,7 +85,9 @@ def reject(request, pk):
 
 
 @require_POST
-@permission_required("payments.request_refund", raise_exception=True)
+@permission_required(
+    "payments.request_refund", refusal="You may not withdraw refund requests.", target=Operation
+)
 def withdraw(request, pk):
     """Withdraw one's own request; back to the payment it was for."""
     try:

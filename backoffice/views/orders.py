@@ -7,13 +7,13 @@ without JavaScript.
 """
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from backoffice.auth import permission_required
 from backoffice.forms import CancelForm, RefundForm, SearchForm
 from payments.exceptions import ActionRefused
 from payments.models import Order, Payment
@@ -43,7 +43,7 @@ def page_number(request):
 
 
 @require_GET
-@permission_required("payments.view_order", raise_exception=True)
+@permission_required("payments.view_order")
 def home(request):
     """Search orders by number, provider reference or email; without a query, the newest."""
     form = SearchForm(request.GET)
@@ -62,7 +62,7 @@ def home(request):
 
 
 @require_GET
-@permission_required("payments.view_order", raise_exception=True)
+@permission_required("payments.view_order")
 def order_detail(request, pk):
     try:
         view = order_view(order_id=pk)
@@ -159,7 +159,9 @@ def outcome_notice(operation):
 
 
 @require_POST
-@permission_required("payments.request_refund", raise_exception=True)
+@permission_required(
+    "payments.request_refund", refusal="You may not refund payments.", target=Payment
+)
 def refund(request, pk):
     payment = _load(pk)
     form = RefundForm(request.POST, payment=payment)
@@ -181,7 +183,9 @@ def refund(request, pk):
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("payments.cancel_payment", raise_exception=True)
+@permission_required(
+    "payments.cancel_payment", refusal="You may not cancel payments.", target=Payment
+)
 def cancel(request, pk):
     """GET: the confirmation, showing the amount to be released. POST: cancel."""
     payment = _load(pk)
@@ -210,7 +214,11 @@ def cancel(request, pk):
 
 
 @require_POST
-@permission_required("payments.request_refund", raise_exception=True)
+@permission_required(
+    "payments.request_refund",
+    refusal="You may not check payments with the provider.",
+    target=Payment,
+)
 def check_with_provider(request, pk):
     """Resolve the payment's operations of unknown outcome by asking the provider."""
     payment = _load(pk)
@@ -227,7 +235,7 @@ def check_with_provider(request, pk):
 
 
 @require_GET
-@permission_required("payments.view_order", raise_exception=True)
+@permission_required("payments.view_order")
 def payment_card(request, pk):
     """The payment's card alone, for refreshing it in place."""
     return _card(request, _load(pk))

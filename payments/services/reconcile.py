@@ -11,6 +11,11 @@ take (the process that sent it died). For each, the provider's view of the payme
   are compared with our settled sums: the difference must be made of exactly one choice of
   the unresolved operations, or nothing is decided.
 
+The totals say nothing while another operation of the same kind is under way (in flight,
+younger than the stale cutoff, or settled while the provider was being read): the provider
+may already have done it, and its money must not be taken for an unresolved operation's.
+Those operations stay unresolved until the next check.
+
 Only an operation that the provider shows never happened is sent again, with the same key,
 amount and reference. Anything that does not add up stays unresolved, its amount reserved,
 for a person to look at.
@@ -33,7 +38,7 @@ from payments.providers.registry import provider_for
 from payments.services.audit import audit_record
 from payments.services.execution import operation_execute
 from payments.services.ledger import AGGREGATE_FIELD, operation_settle
-from payments.statuses import OperationStatus, transition_to
+from payments.statuses import UNRESOLVED_STATUSES, OperationStatus, transition_to
 
 # Beyond this many unresolved operations of one kind on one payment, totals cannot tell them
 # apart in reasonable time; a person has to.
@@ -111,9 +116,11 @@ def _unique_choice(operations, difference):
     return chosen
 
 
-def judge(*, payment, operations, seen):
+def judge(*, payment, operations, seen, under_way=()):
     """Decide, from the provider's view `seen` (a ProviderPayment) of `payment`, what became of
-    each unresolved operation. Returns {operation: Judgement}."""
+    each unresolved operation. `under_way`: the payment's other operations whose outcome may be
+    in `seen` but not yet in `payment` (in flight, or settled while the provider was read); the
+    totals of their kind decide nothing. Returns {operation: Judgement}."""
     judgements = {}
     by_totals = []
     for operation in operations:
@@ -137,9 +144,18 @@ def judge(*, payment, operations, seen):
         OperationKind.CANCEL: seen.cancelled,
         OperationKind.REFUND: seen.refunded,
     }
+    kinds_under_way = {operation.kind for operation in under_way}
     for kind, field in AGGREGATE_FIELD.items():
         candidates = [operation for operation in by_totals if operation.kind == kind]
         if not candidates:
+            continue
+        if kind in kinds_under_way:
+            message = (
+                f"Another {OperationKind(kind).label.lower()} of this payment is still under way; "
+                "the provider's totals can tell about this one once that one's outcome is known."
+            )
+            for operation in candidates:
+                judgements[operation] = Judgement(Verdict.UNCLEAR, message=message)
             continue
         unmatched_pending = [
             m
@@ -245,6 +261,7 @@ def payment_reconcile(*, payment_id, actor, stale_after=None):
     )
     if not operations:
         return []
+    read_at = timezone.now()
     payment = Payment.objects.get(pk=payment_id)
     try:
         seen = provider_for(payment.provider).fetch(payment.reference)
@@ -253,7 +270,17 @@ def payment_reconcile(*, payment_id, actor, stale_after=None):
             Finding(operation, f"The provider could not be asked: {error.message}", False)
             for operation in operations
         ]
-    judgements = judge(payment=payment, operations=operations, seen=seen)
+    under_way = (
+        Operation.objects.filter(payment_id=payment_id)
+        .filter(
+            Q(status__in=UNRESOLVED_STATUSES)
+            | Q(status=OperationStatus.SUCCEEDED, updated_at__gte=read_at)
+        )
+        .exclude(pk__in=[operation.pk for operation in operations])
+    )
+    judgements = judge(
+        payment=payment, operations=operations, seen=seen, under_way=list(under_way)
+    )
     return [
         _apply(operation=operation, judgement=judgements[operation], actor=actor)
         for operation in operations

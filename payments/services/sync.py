@@ -3,10 +3,11 @@
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from payments.locks import lock_payment
-from payments.models import AuditAction, OperationKind, Payment
+from payments.models import AuditAction, Operation, OperationKind, Payment
 from payments.money import format_money
 from payments.providers.base import ProviderError
 from payments.providers.registry import provider_for
@@ -17,7 +18,8 @@ from payments.services.ledger import (
     aggregate_of,
     operation_record_external,
 )
-from payments.services.reconcile import payment_reconcile, unresolved_operations
+from payments.services.reconcile import payment_reconcile
+from payments.statuses import UNRESOLVED_STATUSES, OperationStatus
 
 
 @dataclass
@@ -27,14 +29,31 @@ class SyncReport:
     notes: list[str] = field(default_factory=list)
 
 
+def _kinds_under_way(payment, read_at):
+    """The kinds of operation whose money may be at the provider but not yet in our aggregate,
+    or the other way round: any operation still unresolved, whatever its age (one in flight may
+    have been carried out already, its answer not yet back), and any settled since the
+    provider was read."""
+    return set(
+        Operation.objects.filter(payment=payment)
+        .filter(
+            Q(status__in=UNRESOLVED_STATUSES)
+            | Q(status=OperationStatus.SUCCEEDED, updated_at__gte=read_at)
+        )
+        .values_list("kind", flat=True)
+    )
+
+
 def payment_sync(*, payment_id, actor):
     """Read the payment at its provider and bring our record in line: unresolved operations
     are reconciled first; money the provider shows moved beyond our ledger (in its own portal,
     say) is booked as an external operation and audited; a provider showing less than our
-    ledger is reported and audited, never corrected silently. Returns a SyncReport."""
+    ledger is reported and audited, never corrected silently. Kinds of operation still under
+    way are not compared: their outcome must be known first. Returns a SyncReport."""
     payment_reconcile(payment_id=payment_id, actor=actor)
     payment = Payment.objects.get(pk=payment_id)
     report = SyncReport(payment=payment)
+    read_at = timezone.now()
     try:
         seen = provider_for(payment.provider).fetch(payment.reference)
     except ProviderError as error:
@@ -48,9 +67,7 @@ def payment_sync(*, payment_id, actor):
     with transaction.atomic(durable=True):
         payment = lock_payment(payment_id=payment_id)
         report.payment = payment
-        busy_kinds = set(
-            unresolved_operations().filter(payment=payment).values_list("kind", flat=True)
-        )
+        busy_kinds = _kinds_under_way(payment, read_at)
         if seen.authorized > payment.authorized:
             before = aggregate_of(payment)
             payment.authorized = seen.authorized

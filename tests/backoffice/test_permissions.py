@@ -1,9 +1,11 @@
 """Who may open what: every URL against every role, with the status each one gets."""
 
+from urllib.parse import quote
+
 import pytest
 from django.urls import reverse
 
-from payments.models import AuditAction, AuditEvent
+from payments.models import AuditAction, AuditEvent, Operation
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
@@ -154,3 +156,84 @@ def test_a_forged_rejection_of_ones_own_request_is_403_and_audited(client, reque
     assert refused.actor == user
     own.refresh_from_db()
     assert own.status == OperationStatus.AWAITING_APPROVAL
+
+
+@pytest.fixture
+def waiting(make_user, make_payment):
+    """A refund request by an agent, waiting for a manager's approval."""
+    requester = make_user("requesting-agent", group="Support agents")
+    payment = make_payment("vipps", currency="NOK", amount=1_000_000, captured=1_000_000, at_provider=False)
+    operation = refund_request(
+        payment_id=payment.pk, amount=600_000, reason="goodwill",
+        actor=Actor.of_user(requester), idempotency_key=new_idempotency_key(),
+    )
+    assert operation.status == OperationStatus.AWAITING_APPROVAL
+    return {"payment": payment.pk, "request": operation.pk}
+
+
+def test_withdrawing_somebody_elses_request_is_403_and_audited(client, waiting, manager):
+    client.force_login(manager)
+
+    response = client.post(reverse("withdraw", args=[waiting["request"]]), headers={"HX-Request": "true"})
+
+    assert response.status_code == 403
+    refused = AuditEvent.objects.get(action=AuditAction.ACTION_REFUSED)
+    assert (refused.actor, refused.operation_id) == (manager, waiting["request"])
+    assert Operation.objects.get(pk=waiting["request"]).status == OperationStatus.AWAITING_APPROVAL
+
+
+# Actions posted by people whose role does not allow them: (role, url name, what the URL names)
+FORGED_ACTIONS = [
+    ("agent", "approve", "request"),
+    ("agent", "reject", "request"),
+    ("auditor", "refund", "payment"),
+    ("auditor", "cancel", "payment"),
+    ("auditor", "check", "payment"),
+    ("auditor", "approve", "request"),
+    ("auditor", "reject", "request"),
+    ("auditor", "withdraw", "request"),
+]
+
+
+@pytest.mark.parametrize(("role", "url_name", "target"), FORGED_ACTIONS)
+def test_an_action_refused_by_role_is_403_and_audited(client, waiting, request, role, url_name, target):
+    user = request.getfixturevalue(role)
+    client.force_login(user)
+    url = reverse(url_name, args=[waiting[target]])
+
+    response = client.post(url, {f"reject-{waiting['request']}-note": "Looks wrong"})
+
+    assert response.status_code == 403
+    refused = AuditEvent.objects.get(action=AuditAction.ACTION_REFUSED)
+    assert refused.actor == user
+    assert refused.payment_id == waiting["payment"]
+    assert refused.operation_id == (waiting["request"] if target == "request" else None)
+    assert url in refused.message
+    assert Operation.objects.get(pk=waiting["request"]).status == OperationStatus.AWAITING_APPROVAL
+
+
+def test_reading_without_the_permission_is_403_and_not_an_action(client, world, agent):
+    client.force_login(agent)
+
+    assert client.get(reverse("approvals")).status_code == 403
+    assert not AuditEvent.objects.filter(action=AuditAction.ACTION_REFUSED).exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "url_name", "argument"),
+    [("post", "refund", "payment"), ("get", "cancel", "payment"), ("get", "payment_card", "payment"),
+     ("get", "approvals_count", None), ("post", "approve", "request")],
+)
+def test_htmx_after_the_session_ended_is_sent_to_the_login_by_hx_redirect(client, world, method, url_name, argument):
+    # The page was opened while logged in; the session has ended since.
+    order_page = reverse("order", args=[world["order"]])
+    url = reverse(url_name, args=[world[argument]] if argument else [])
+
+    response = getattr(client, method)(
+        url, headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{order_page}?x=1"}
+    )
+
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == f"{reverse('login')}?next={quote(order_page + '?x=1', safe='/')}"
+    assert "Location" not in response
+    assert response.content == b""

@@ -1,41 +1,16 @@
 """The sandbox's fault injection, as the tests that act in the middle of a call rely on it."""
 
-import threading
-
 import pytest
 
 from payments.providers.base import Modification, ProviderRejected, ProviderUnavailable
 from payments.providers.registry import provider_for
+from tests.payments.sandbox.calls import in_background
 
 
 def refund(provider, reference, amount, currency, key="bo-key-1"):
     return provider_for(provider).refund(
         Modification(payment_reference=reference, currency=currency, amount=amount, idempotency_key=key)
     )
-
-
-def in_background(call):
-    """Run `call` in a thread; returns a function that waits for it and gives its result or
-    raises what it raised."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["result"] = call()
-        except Exception as error:  # noqa: BLE001 - handed to the test as it is
-            outcome["error"] = error
-
-    thread = threading.Thread(target=run)
-    thread.start()
-
-    def result():
-        thread.join(timeout=30)
-        assert not thread.is_alive()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["result"]
-
-    return result
 
 
 def test_a_held_answer_comes_after_the_provider_carried_it_out(sandbox, sandbox_server):

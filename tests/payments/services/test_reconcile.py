@@ -1,11 +1,17 @@
 """How reconciliation decides what became of operations whose outcome was unknown."""
 
 import pytest
+from django.core.management import call_command
 
 from payments.models import Operation, Payment
 from payments.providers.base import Movement, Outcome, ProviderPayment
-from payments.services.reconcile import Verdict, judge
+from payments.selectors import payment_balances
+from payments.services.audit import Actor
+from payments.services.ledger import new_idempotency_key
+from payments.services.reconcile import Verdict, judge, payment_reconcile
+from payments.services.refunds import refund_request
 from payments.statuses import OperationStatus
+from tests.payments.sandbox.calls import in_background
 
 
 def payment(refunded=0, captured=10_000):
@@ -98,14 +104,18 @@ def test_a_pending_movement_nobody_can_tie_makes_the_totals_unclear():
     assert verdicts(result) == {1: Verdict.UNCLEAR}
 
 
+def test_totals_decide_nothing_while_another_operation_of_the_kind_is_under_way():
+    ops = [operation(1, 2_500), operation(2, 1_000, kind="cancel")]
+    in_flight = Operation(pk=3, kind="refund", amount=2_500, status=OperationStatus.IN_FLIGHT)
+
+    result = judge(payment=payment(), operations=ops, seen=seen(refunded=2_500), under_way=[in_flight])
+
+    assert verdicts(result) == {1: Verdict.UNCLEAR, 2: Verdict.NOT_HAPPENED}
+    assert "still under way" in result[ops[0]].message
+
+
 @pytest.mark.django_db
 def test_reconcile_leaves_an_unclear_operation_reserved(make_payment, sandbox, agent):
-    from payments.selectors import payment_balances
-    from payments.services.audit import Actor
-    from payments.services.ledger import new_idempotency_key
-    from payments.services.reconcile import payment_reconcile
-    from payments.services.refunds import refund_request
-
     payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
     sandbox.inject_fault(provider="bambora", endpoint="refund", mode="error", status=503)
     unknown = refund_request(payment_id=payment.pk, amount=1_000, reason="goodwill",
@@ -121,3 +131,44 @@ def test_reconcile_leaves_an_unclear_operation_reserved(make_payment, sandbox, a
     assert "check the payment in the provider's portal" in finding.message
     assert unknown.status == OperationStatus.UNKNOWN
     assert payment_balances(payment=payment).refundable == 9_000
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("provider", "currency"), [("bambora", "EUR"), ("simpleps", "USD")])
+def test_a_refund_in_flight_is_not_taken_for_an_unknown_one(provider, currency, make_payment, sandbox,
+                                                            sandbox_server, agent):
+    def refund():
+        return refund_request(payment_id=payment.pk, amount=2_500, reason="goodwill",
+                              actor=Actor.of_user(agent), idempotency_key=new_idempotency_key())
+
+    # given: a refund whose outcome is unknown (the provider never got it), and a second one of
+    # the same amount that the provider has carried out, its answer on the way
+    payment = make_payment(provider, currency=currency, amount=10_000, captured=10_000)
+    sandbox.inject_fault(provider=provider, endpoint="refund", mode="error", status=503)
+    unknown = refund()
+    assert unknown.status == OperationStatus.UNKNOWN
+    sandbox.inject_fault(provider=provider, endpoint="refund", mode="held")
+    in_flight = in_background(refund)
+    assert sandbox_server.sandbox.wait_for_held(1, provider=provider, endpoint="refund")
+
+    # when: somebody checks with the provider meanwhile, then the answer arrives
+    [finding] = payment_reconcile(payment_id=payment.pk, actor=Actor.system("tests"))
+    unknown.refresh_from_db()
+    sandbox.release()
+    answered = in_flight()
+
+    # then: the provider's new refund was not taken for the unknown one...
+    assert not finding.resolved
+    assert "still under way" in finding.message
+    assert unknown.status == OperationStatus.UNKNOWN
+    assert answered.status == OperationStatus.SUCCEEDED
+    # ...which, once the totals can tell, is found never to have happened and is sent again
+    call_command("reconcile", stale_after=0)
+    unknown.refresh_from_db()
+    payment.refresh_from_db()
+    at_provider = sandbox.payment(provider=provider, reference=payment.reference)
+    assert unknown.status == OperationStatus.SUCCEEDED
+    assert payment.refunded == at_provider["refunded"] == 5_000
+    assert [op["amount"] for op in at_provider["operations"]] == [2_500, 2_500]
+    call_command("check_ledger")
+

@@ -5,7 +5,11 @@ from django.core.management import call_command
 
 from payments.models import AuditAction, AuditEvent, OperationSource
 from payments.services.audit import Actor
+from payments.services.ledger import new_idempotency_key
+from payments.services.refunds import refund_request
 from payments.services.sync import payment_sync
+from payments.statuses import OperationStatus
+from tests.payments.sandbox.calls import in_background
 
 pytestmark = [pytest.mark.django_db]
 
@@ -76,3 +80,45 @@ def test_sync_payments_takes_the_payments_never_synced(make_payment, sandbox, ca
     second.refresh_from_db()
     assert first.synced_at and second.synced_at
     assert "2 payment(s) synced, 0 could not be read." in capsys.readouterr().out
+
+
+CURRENCY = {"bambora": "EUR", "optty": "AUD", "simpleps": "USD", "vipps": "NOK"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("provider", list(CURRENCY))
+@pytest.mark.parametrize(
+    ("answer", "status_after_the_call"),
+    [("late_answer", OperationStatus.UNKNOWN), ("held", OperationStatus.SUCCEEDED)],
+    ids=["answer lost", "answer arrives"],
+)
+def test_a_sync_during_a_refund_in_flight_books_it_once(
+    provider, answer, status_after_the_call, make_payment, sandbox, sandbox_server
+):
+    # given: the provider has carried our refund out, its answer has not reached us yet
+    payment = make_payment(provider, currency=CURRENCY[provider], amount=10_000, captured=10_000)
+    sandbox.inject_fault(provider=provider, endpoint="refund", mode=answer)
+    call = in_background(lambda: refund_request(
+        payment_id=payment.pk, amount=2_500, reason="customer_request",
+        actor=Actor.system("tests"), idempotency_key=new_idempotency_key(),
+    ))
+    assert sandbox_server.sandbox.wait_for_held(1, provider=provider, endpoint="refund")
+
+    # when: a sync runs meanwhile (a webhook, say), then the call ends and anything left
+    # unresolved is reconciled
+    report = payment_sync(payment_id=payment.pk, actor=Actor.system("notification"))
+    sandbox.release()
+    operation = call()
+    assert operation.status == status_after_the_call, operation.failure_message
+    call_command("reconcile", stale_after=0)
+
+    # then: the refund is booked once, as ours, and the provider refunded once
+    assert report.notes == ["Refunds under way; their outcome must be known before comparing."]
+    operation.refresh_from_db()
+    payment.refresh_from_db()
+    at_provider = sandbox.payment(provider=provider, reference=payment.reference)
+    assert operation.status == OperationStatus.SUCCEEDED, operation.failure_message
+    assert payment.refunded == at_provider["refunded"] == 2_500
+    assert [op["kind"] for op in at_provider["operations"]] == ["refund"]
+    assert not payment.operations.filter(source=OperationSource.PROVIDER).exists()
+    call_command("check_ledger")
