@@ -270,6 +270,12 @@ def payment_reconcile(*, payment_id, actor, stale_after=None):
             Finding(operation, f"The provider could not be asked: {error.message}", False)
             for operation in operations
         ]
+    if seen.currency != payment.currency:
+        message = (
+            f"The provider holds this payment in {seen.currency or 'no currency'}, the back "
+            f"office in {payment.currency}; check the payment in the provider's portal."
+        )
+        return [Finding(operation, message, False) for operation in operations]
     under_way = (
         Operation.objects.filter(payment_id=payment_id)
         .filter(

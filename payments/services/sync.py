@@ -1,6 +1,7 @@
 """Comparing our aggregates with the providers' and recording what moved without us."""
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from django.db import transaction
 from django.db.models import Q
@@ -22,11 +23,31 @@ from payments.services.reconcile import payment_reconcile
 from payments.statuses import UNRESOLVED_STATUSES, OperationStatus
 
 
+class SyncOutcome(StrEnum):
+    # The provider agrees with our ledger, or showed only money moved without us, now booked.
+    SYNCED = "synced"
+    # The provider was read but disagrees in a way nobody may correct silently (another
+    # currency, less than our ledger, more than the payment can hold): the payment is marked
+    # not synced and the difference audited, for a person to check.
+    DISAGREES = "disagrees"
+    # The provider could not be read: nothing changed.
+    UNREADABLE = "unreadable"
+
+
 @dataclass
 class SyncReport:
     payment: Payment
-    synced: bool = False
+    outcome: SyncOutcome = SyncOutcome.UNREADABLE
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def synced(self):
+        """Whether the payment is in step with its provider (its synced_at was set now)."""
+        return self.outcome == SyncOutcome.SYNCED
+
+    @property
+    def disagrees(self):
+        return self.outcome == SyncOutcome.DISAGREES
 
 
 def _kinds_under_way(payment, read_at):
@@ -47,9 +68,14 @@ def _kinds_under_way(payment, read_at):
 def payment_sync(*, payment_id, actor):
     """Read the payment at its provider and bring our record in line: unresolved operations
     are reconciled first; money the provider shows moved beyond our ledger (in its own portal,
-    say) is booked as an external operation and audited; a provider showing less than our
-    ledger is reported and audited, never corrected silently. Kinds of operation still under
-    way are not compared: their outcome must be known first. Returns a SyncReport."""
+    say) is booked as an external operation and audited. Kinds of operation still under way
+    are not compared: their outcome must be known first.
+
+    A provider that holds the payment in another currency, or shows less than our ledger (or
+    more than the payment can hold), is never corrected silently: the difference is audited
+    and noted, and the payment is marked not synced (synced_at cleared) until a sync finds it
+    in step. Returns a SyncReport: its outcome is SYNCED, DISAGREES or UNREADABLE (the
+    provider could not be read; nothing changed)."""
     payment_reconcile(payment_id=payment_id, actor=actor)
     payment = Payment.objects.get(pk=payment_id)
     report = SyncReport(payment=payment)
@@ -67,7 +93,21 @@ def payment_sync(*, payment_id, actor):
     with transaction.atomic(durable=True):
         payment = lock_payment(payment_id=payment_id)
         report.payment = payment
+        if seen.currency != payment.currency:
+            # Amounts in two currencies cannot be compared: nothing is booked from them.
+            _disagree(
+                report,
+                actor=actor,
+                state=seen.state,
+                message=(
+                    f"The provider holds this payment in {seen.currency or 'no currency'}, the "
+                    f"back office in {payment.currency}; nothing compared or changed, for a "
+                    "person to check."
+                ),
+            )
+            return report
         busy_kinds = _kinds_under_way(payment, read_at)
+        disagreements = []
         if seen.authorized > payment.authorized:
             before = aggregate_of(payment)
             payment.authorized = seen.authorized
@@ -79,6 +119,12 @@ def payment_sync(*, payment_id, actor):
                 before=before,
                 after=aggregate_of(payment),
                 message="Authorized amount taken from the provider.",
+            )
+        elif seen.authorized < payment.authorized:
+            amount = format_money(payment.authorized - seen.authorized, payment.currency)
+            disagreements.append(
+                f"The provider shows {amount} less authorized than our ledger; left unchanged "
+                "for a person to check."
             )
         # Captures first: a refund found at the provider needs its capture booked before it.
         for kind in (OperationKind.CAPTURE, OperationKind.CANCEL, OperationKind.REFUND):
@@ -109,17 +155,37 @@ def payment_sync(*, payment_id, actor):
                 )
             else:
                 amount = format_money(abs(difference), payment.currency)
-                message = (
-                    f"The provider shows {amount} less {name} than our ledger"
-                    if difference < 0
-                    else f"The provider shows {amount} more {name}, more than the payment holds"
-                ) + "; left unchanged for a person to check."
-                audit_record(
-                    actor=actor, action=AuditAction.PAYMENT_SYNCED, payment=payment, message=message
+                disagreements.append(
+                    (
+                        f"The provider shows {amount} less {name} than our ledger"
+                        if difference < 0
+                        else f"The provider shows {amount} more {name}, more than the payment "
+                        "holds"
+                    )
+                    + "; left unchanged for a person to check."
                 )
-                report.notes.append(message)
+        if disagreements:
+            _disagree(report, actor=actor, state=seen.state, message=" ".join(disagreements))
+            return report
         payment.provider_state = seen.state[:40]
         payment.synced_at = timezone.now()
         payment.save(update_fields=["provider_state", "synced_at"])
-        report.synced = True
+        report.outcome = SyncOutcome.SYNCED
     return report
+
+
+def _disagree(report, *, actor, state, message):
+    """Mark the locked payment not synced, audit why and note it in the report."""
+    payment = report.payment
+    payment.provider_state = state[:40]
+    payment.synced_at = None
+    payment.save(update_fields=["provider_state", "synced_at"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.PAYMENT_SYNCED,
+        payment=payment,
+        after=aggregate_of(payment),
+        message=f"Not in step with the provider: {message}",
+    )
+    report.notes.append(message)
+    report.outcome = SyncOutcome.DISAGREES

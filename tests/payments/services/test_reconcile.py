@@ -172,3 +172,19 @@ def test_a_refund_in_flight_is_not_taken_for_an_unknown_one(provider, currency, 
     assert [op["amount"] for op in at_provider["operations"]] == [2_500, 2_500]
     call_command("check_ledger")
 
+
+@pytest.mark.django_db
+def test_a_provider_holding_the_payment_in_another_currency_decides_nothing(make_payment, sandbox, agent):
+    payment = make_payment("simpleps", currency="USD", amount=10_000, captured=10_000)
+    sandbox.inject_fault(provider="simpleps", endpoint="refund", mode="lost_answer")
+    unknown = refund_request(payment_id=payment.pk, amount=2_500, reason="goodwill",
+                             actor=Actor.of_user(agent), idempotency_key=new_idempotency_key())
+    sandbox.create_payment(provider="simpleps", reference=payment.reference, currency="CAD",
+                           amount=10_000, captured=10_000, refunded=2_500)
+
+    [finding] = payment_reconcile(payment_id=payment.pk, actor=Actor.system("tests"), stale_after=0)
+
+    unknown.refresh_from_db()
+    assert not finding.resolved
+    assert finding.message.startswith("The provider holds this payment in CAD, the back office in USD")
+    assert unknown.status == OperationStatus.UNKNOWN

@@ -53,6 +53,7 @@ def test_less_at_the_provider_than_in_our_ledger_is_reported_not_corrected(make_
 
     payment.refresh_from_db()
     assert payment.captured == 100_000
+    assert (report.synced, report.disagrees, payment.synced_at) == (False, True, None)
     assert any("less captured than our ledger" in note for note in report.notes)
     assert AuditEvent.objects.filter(action=AuditAction.PAYMENT_SYNCED, payment=payment,
                                      message__contains="less captured").exists()
@@ -80,6 +81,57 @@ def test_sync_payments_takes_the_payments_never_synced(make_payment, sandbox, ca
     second.refresh_from_db()
     assert first.synced_at and second.synced_at
     assert "2 payment(s) synced, 0 could not be read." in capsys.readouterr().out
+
+
+def test_money_the_provider_shows_in_another_currency_is_not_compared(make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000, at_provider=False)
+    # At the provider the payment is in SEK, with a refund our ledger does not hold.
+    sandbox.create_payment(provider="bambora", reference=payment.reference, currency="SEK",
+                           amount=10_000, captured=10_000, refunded=2_500)
+
+    report = payment_sync(payment_id=payment.pk, actor=Actor.system("tests"))
+
+    payment.refresh_from_db()
+    assert (report.synced, report.disagrees) == (False, True)
+    assert report.notes == [
+        "The provider holds this payment in SEK, the back office in EUR; nothing compared or "
+        "changed, for a person to check."
+    ]
+    assert payment.synced_at is None
+    assert payment.refunded == 0
+    assert not payment.operations.filter(source=OperationSource.PROVIDER).exists()
+    assert AuditEvent.objects.filter(action=AuditAction.PAYMENT_SYNCED, payment=payment,
+                                     message__contains="in SEK, the back office in EUR").exists()
+
+
+def test_a_payment_the_provider_shows_less_of_is_no_longer_synced(make_payment, sandbox):
+    payment = make_payment("simpleps", currency="USD", amount=10_000, captured=10_000)
+    assert payment_sync(payment_id=payment.pk, actor=Actor.system("tests")).synced
+    # The provider now shows less refundable money than our ledger holds.
+    sandbox.create_payment(provider="simpleps", reference=payment.reference, currency="USD",
+                           amount=10_000, captured=6_000)
+
+    report = payment_sync(payment_id=payment.pk, actor=Actor.system("tests"))
+
+    payment.refresh_from_db()
+    assert (report.synced, report.disagrees) == (False, True)
+    assert report.notes == [
+        "The provider shows 40.00\xa0USD less captured than our ledger; left unchanged for a person to check."
+    ]
+    assert payment.synced_at is None
+    assert payment.captured == 10_000
+
+
+def test_less_authorized_at_the_provider_is_a_disagreement(make_payment, sandbox):
+    payment = make_payment("vipps", currency="NOK", amount=100_000, at_provider=False)
+    sandbox.create_payment(provider="vipps", reference=payment.reference, currency="NOK", amount=90_000)
+
+    report = payment_sync(payment_id=payment.pk, actor=Actor.system("tests"))
+
+    payment.refresh_from_db()
+    assert report.disagrees
+    assert "less authorized than our ledger" in report.notes[0]
+    assert (payment.authorized, payment.synced_at) == (100_000, None)
 
 
 CURRENCY = {"bambora": "EUR", "optty": "AUD", "simpleps": "USD", "vipps": "NOK"}
