@@ -139,9 +139,11 @@ def operation_settle(
     the payment's aggregate when it succeeded, in one transaction under the payment's lock.
 
     A success is booked at `settled_amount` (what the provider confirmed), or the operation's
-    amount when the provider confirms none. Recording a final status the operation already has
-    changes nothing (a notification delivered twice). A confirmed amount that the payment
-    cannot hold leaves the operation `unknown` for a person to check. With
+    amount when it is None (the provider names no amount). Recording a final status the
+    operation already has changes nothing (a notification delivered twice). A confirmed amount
+    of nothing (0 or less: a success that moved no money contradicts itself) or one that the
+    payment cannot hold leaves the operation `unknown`, its amount reserved, for a person to
+    check. With
     `expected_updated_at`, nothing changes when the operation has moved since (somebody else
     settled it meanwhile). Raises IllegalTransition for any other move the status table does
     not allow.
@@ -157,8 +159,14 @@ def operation_settle(
             return operation
         before = aggregate_of(payment)
         if status == OperationStatus.SUCCEEDED:
-            amount = settled_amount or operation.amount
-            if not aggregate_fits(payment, operation.kind, amount):
+            amount = operation.amount if settled_amount is None else settled_amount
+            if amount <= 0:
+                status = OperationStatus.UNKNOWN
+                failure_message = (
+                    "The provider confirmed it but named no money moved; check the payment at "
+                    "the provider."
+                )
+            elif not aggregate_fits(payment, operation.kind, amount):
                 status = OperationStatus.UNKNOWN
                 failure_message = (
                     "The provider confirmed an amount that does not fit this payment; "

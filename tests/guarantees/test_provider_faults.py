@@ -131,6 +131,29 @@ def test_cancel_fault_then_reconcile(provider, fault, make_payment, sandbox, set
         assert payment.cancelled == 10_000
 
 
+def test_a_success_that_names_no_money_is_not_booked_as_the_full_amount(make_payment, sandbox):
+    # given: Optty answers that the refund succeeded, for 0.00, and has done nothing
+    payment = make_payment("optty", currency="AUD", amount=10_000, captured=10_000)
+    sandbox.inject_fault(provider="optty", endpoint="refund", mode="answer", body={
+        "refundReference": "bo-any", "refundedAmount": 0, "refundStatus": "SUCCESSFUL",
+        "description": "Refund", "bnplRefundId": "",
+    })
+
+    # when
+    operation = refund(payment)
+
+    # then: nothing is booked, the amount stays reserved until the provider is read
+    payment.refresh_from_db()
+    assert operation.status == UNKNOWN
+    assert "named no money moved" in operation.failure_message
+    assert payment.refunded == 0
+    assert payment_balances(payment=payment).refundable == 7_500
+    # and reconciliation finds it never happened and sends it again, once
+    call_command("reconcile", stale_after=0)
+    assert_settled_once(operation, payment, sandbox, "refund", "refunded")
+    assert (operation.status, operation.settled_amount, payment.refunded) == (SUCCEEDED, 2_500, 2_500)
+
+
 def break_credentials(settings, provider):
     for name in SECRET_SETTINGS[provider]:
         settings.PROVIDERS[provider][name] = WRONG_SECRET
