@@ -100,6 +100,6 @@ def withdraw(request, pk):
     else:
         notice = ("info", "Your refund request was withdrawn; its amount is available again.")
     if request.htmx:
-        return _card(request, _load(operation.payment_id), notice=notice)
+        return _card(request, _load(operation.payment_id), changed=True, notice=notice)
     messages.add_message(request, 20 if notice[0] == "info" else 40, notice[1])
     return redirect(reverse("order", args=[operation.payment.order_id]) + f"#payment-{operation.payment_id}")

@@ -98,12 +98,14 @@ def _prepare_card(
     payment.notice = notice
 
 
-def _card(request, payment, *, status=200, **card):
+def _card(request, payment, *, status=200, changed=False, **card):
+    """The payment's card alone. `changed`: an action changed the payment, so the regions
+    that listen for `payment-changed` (the approvals count) refresh themselves."""
     _prepare_card(request, payment, **card)
     response = render(
         request, "backoffice/order_detail.html#payment-card", {"payment": payment}, status=status
     )
-    if status == 200 and payment.notice is not None:
+    if changed:
         trigger_client_event(response, "payment-changed", {"payment": payment.pk})
     return response
 
@@ -112,7 +114,7 @@ def _done(request, payment, notice):
     """The answer to a successful action: the fresh card for htmx, else back to the order."""
     fresh = _load(payment.pk)
     if request.htmx:
-        return _card(request, fresh, notice=notice)
+        return _card(request, fresh, changed=True, notice=notice)
     level = {"success": messages.SUCCESS, "error": messages.ERROR}.get(notice[0], messages.INFO)
     messages.add_message(request, level, notice[1])
     return redirect(reverse("order", args=[fresh.order_id]) + f"#payment-{fresh.pk}")
@@ -191,7 +193,12 @@ def cancel(request, pk):
     payment = _load(pk)
     if request.method == "GET":
         if not payment.balances.cancellable:
-            messages.info(request, "Nothing can be cancelled on this payment now.")
+            # A card shown before the payment changed: say so in the card itself (htmx would
+            # swap a redirect's whole order page into it).
+            nothing = ("info", "Nothing can be cancelled on this payment now.")
+            if request.htmx:
+                return _card(request, payment, notice=nothing)
+            messages.info(request, nothing[1])
             return redirect(reverse("order", args=[payment.order_id]) + f"#payment-{payment.pk}")
         if request.htmx:
             return _card(request, payment, confirm_cancel=True)

@@ -207,3 +207,21 @@ def test_an_auditor_reads_but_sees_no_actions(client, auditor, make_payment):
     assert refund.status_code == 403
     assert not AuditEvent.objects.filter(action=AuditAction.REFUND_REQUESTED).exists()
     assert not Operation.objects.filter(kind="refund", status=OperationStatus.SUCCEEDED).exists()
+
+
+def hx(client, method, url, data=None):
+    return getattr(client, method)(url, data or {}, headers={"HX-Request": "true"})
+
+
+def test_cancel_on_a_stale_card_answers_the_card_with_a_notice(agent_client, make_payment):
+    # The card offered "Cancel payment" before the payment was captured in full.
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+
+    response = hx(agent_client, "get", reverse("cancel", args=[payment.pk]))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith(f'<section class="card payment" id="payment-{payment.pk}"')
+    assert "Nothing can be cancelled on this payment now." in html
+    assert "<html" not in html
+    assert "HX-Trigger" not in response  # nothing changed
