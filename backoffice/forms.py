@@ -16,11 +16,18 @@ class SearchForm(forms.Form):
     q = forms.CharField(label="Search", max_length=2000, required=False)
 
 
+DAMAGED_FORM = (
+    "This form arrived damaged, so nothing was done. It has been renewed: check it and send "
+    "it again."
+)
+
+
 class SubmissionKeyField(forms.CharField):
     """The key a form carries from the moment it is shown, so that sending the same form
     twice (a double click, the back button) is recognised as one submission."""
 
     widget = forms.HiddenInput
+    default_error_messages = {"required": DAMAGED_FORM, "max_length": DAMAGED_FORM}
 
     def __init__(self, **kwargs):
         super().__init__(max_length=50, **kwargs)
@@ -28,11 +35,29 @@ class SubmissionKeyField(forms.CharField):
     def clean(self, value):
         value = super().clean(value)
         if not IDEMPOTENCY_KEY.fullmatch(value):
-            raise ValidationError("This form is damaged; reload the page and try again.")
+            raise ValidationError(DAMAGED_FORM)
         return value
 
 
-class RefundForm(forms.Form):
+class RenewableForm(forms.Form):
+    """A form shown again after it was refused. Its hidden fields are not shown to the agent,
+    so their errors are said in plain words (`hidden_errors`), and `renew()` gives it what a
+    freshly shown form carries: without that, sending it again would be refused again."""
+
+    def hidden_errors(self):
+        return [error for field in self.hidden_fields() for error in field.errors]
+
+    def renew(self, **values):
+        """Replace the submitted values of hidden fields by `values` and a new submission key
+        (the refused one may be the very problem). The errors found stay."""
+        self.is_valid()  # the errors are those of what was sent: find them before replacing it
+        self.data = self.data.copy()
+        for name, value in {**values, "idempotency_key": new_idempotency_key()}.items():
+            self.data[self.add_prefix(name)] = value
+        return self
+
+
+class RefundForm(RenewableForm):
     amount = forms.CharField(label="Amount", max_length=40)
     reason = forms.ChoiceField(label="Reason", choices=[("", "Choose…"), *RefundReason.choices])
     note = forms.CharField(
@@ -72,8 +97,16 @@ class RefundForm(forms.Form):
         return cleaned
 
 
-class CancelForm(forms.Form):
-    expected_amount = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+class CancelForm(RenewableForm):
+    expected_amount = forms.IntegerField(
+        widget=forms.HiddenInput,
+        min_value=1,
+        error_messages=dict.fromkeys(
+            ("required", "invalid", "min_value", "max_value"),
+            "The amount to release was missing from the confirmation, so nothing was "
+            "cancelled. Check the amount above and confirm again.",
+        ),
+    )
     idempotency_key = SubmissionKeyField()
 
     def __init__(self, *args, payment, **kwargs):

@@ -122,7 +122,12 @@ def _done(request, payment, notice):
 
 def _invalid(request, payment, **card):
     """Invalid input: the card (htmx) or the whole order page (no JavaScript) again, with the
-    errors, and status 422."""
+    errors, and status 422. The refused form comes back renewed (see RenewableForm), so that
+    the agent can correct it and send it again."""
+    if card.get("refund_form"):
+        card["refund_form"].renew()
+    if card.get("cancel_form"):
+        card["cancel_form"].renew(expected_amount=payment.balances.cancellable)
     if request.htmx:
         return _card(request, payment, status=422, **card)
     view = order_view(order_id=payment.order_id)
@@ -215,8 +220,12 @@ def cancel(request, pk):
             idempotency_key=form.cleaned_data["idempotency_key"],
         )
     except ActionRefused as refusal:
+        fresh = _load(pk)
+        if not fresh.balances.cancellable:
+            # Nothing left to confirm: say why on the card instead of asking again.
+            return _invalid(request, fresh, notice=("error", refusal.message))
         form.add_error(None, refusal.message)
-        return _invalid(request, _load(pk), cancel_form=form, confirm_cancel=True)
+        return _invalid(request, fresh, cancel_form=form, confirm_cancel=True)
     return _done(request, payment, outcome_notice(operation))
 
 

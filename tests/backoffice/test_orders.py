@@ -6,7 +6,9 @@ import pytest
 from django.urls import reverse
 
 from payments.models import AuditAction, AuditEvent, Operation
+from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
+from payments.services.sync import payment_sync
 from payments.statuses import OperationStatus
 
 pytestmark = pytest.mark.django_db
@@ -225,3 +227,117 @@ def test_cancel_on_a_stale_card_answers_the_card_with_a_notice(agent_client, mak
     assert "Nothing can be cancelled on this payment now." in html
     assert "<html" not in html
     assert "HX-Trigger" not in response  # nothing changed
+
+
+def form_value(html, name):
+    return re.search(rf'name="{re.escape(name)}" value="([^"]*)"', html)[1]
+
+
+def cancel_data(payment, html):
+    """What the confirmation shown in `html` sends."""
+    prefix = f"cancel-{payment.pk}"
+    return {
+        f"{prefix}-expected_amount": form_value(html, f"{prefix}-expected_amount"),
+        f"{prefix}-idempotency_key": form_value(html, f"{prefix}-idempotency_key"),
+    }
+
+
+def test_a_stale_cancel_shows_the_new_amount_and_the_next_confirmation_works(agent_client, make_payment, sandbox):
+    # given: the confirmation shown for 1,000 NOK, then the shop captured 400 NOK
+    payment = make_payment("vipps", currency="NOK", amount=100_000)
+    confirm = hx(agent_client, "get", reverse("cancel", args=[payment.pk])).content.decode()
+    sandbox.portal(provider="vipps", reference=payment.reference, kind="capture", amount=40_000)
+    payment_sync(payment_id=payment.pk, actor=Actor.system("tests"))
+
+    # when
+    stale = hx(agent_client, "post", reverse("cancel", args=[payment.pk]), cancel_data(payment, confirm))
+
+    # then
+    html = stale.content.decode()
+    assert stale.status_code == 422
+    assert "The amount to release has changed to 600.00\xa0NOK; check it and confirm again." in html
+    assert "600.00\xa0NOK of the authorization will be released" in html
+    assert not Operation.objects.filter(payment=payment, kind="cancel").exists()
+
+    again = hx(agent_client, "post", reverse("cancel", args=[payment.pk]), cancel_data(payment, html))
+
+    assert "Cancelled: 600.00\xa0NOK released." in again.content.decode()
+    assert sandbox.payment(provider="vipps", reference=payment.reference)["cancelled"] == 60_000
+
+
+@pytest.mark.parametrize("key", ["bo-not-a-key", "", "bo-" + "0" * 60])
+def test_a_damaged_refund_form_says_so_and_comes_back_renewed(agent_client, make_payment, sandbox, key):
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+    data = refund_data(payment, "25.00")
+    data[f"refund-{payment.pk}-idempotency_key"] = key
+
+    refused = hx(agent_client, "post", reverse("refund", args=[payment.pk]), data)
+
+    html = refused.content.decode()
+    assert refused.status_code == 422
+    assert re.search(r'<div class="errors" role="alert"[^>]*>\s*<ul class="errorlist">\s*<li>'
+                     r"This form arrived damaged, so nothing was done\.", html)
+    assert not Operation.objects.filter(payment=payment, kind="refund").exists()
+    assert sandbox.requests("bambora") == []
+    renewed = form_value(html, f"refund-{payment.pk}-idempotency_key")
+    assert renewed != key and re.fullmatch(r"bo-[0-9a-f]{32}", renewed)
+    assert form_value(html, f"refund-{payment.pk}-amount") == "25.00"  # what the agent typed stays
+
+    sent_again = hx(agent_client, "post", reverse("refund", args=[payment.pk]),
+                    {**data, f"refund-{payment.pk}-idempotency_key": renewed})
+
+    assert "Refunded 25.00\xa0EUR." in sent_again.content.decode()
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["refunded"] == 2_500
+
+
+def test_a_refused_refund_comes_back_with_a_new_key(agent_client, make_payment, sandbox):
+    # A key already used for another refund: the agent can still correct and send the form.
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+    used = refund_data(payment, "10.00")
+    hx(agent_client, "post", reverse("refund", args=[payment.pk]), used)
+
+    refused = hx(agent_client, "post", reverse("refund", args=[payment.pk]),
+                 {**used, f"refund-{payment.pk}-amount": "20.00"})
+
+    html = refused.content.decode()
+    assert refused.status_code == 422
+    assert "This form has already been used." in html
+    renewed = form_value(html, f"refund-{payment.pk}-idempotency_key")
+    assert renewed != used[f"refund-{payment.pk}-idempotency_key"]
+    hx(agent_client, "post", reverse("refund", args=[payment.pk]),
+       {**used, f"refund-{payment.pk}-amount": "20.00", f"refund-{payment.pk}-idempotency_key": renewed})
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["refunded"] == 3_000
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("idempotency_key", "tampered", "This form arrived damaged, so nothing was done."),
+        ("expected_amount", "lots", "The amount to release was missing from the confirmation"),
+        ("expected_amount", "", "The amount to release was missing from the confirmation"),
+    ],
+)
+def test_a_damaged_cancel_confirmation_says_so_and_comes_back_renewed(
+    agent_client, make_payment, sandbox, field, value, message
+):
+    payment = make_payment("bambora", currency="EUR", amount=10_000)
+    confirm = hx(agent_client, "get", reverse("cancel", args=[payment.pk])).content.decode()
+    data = {**cancel_data(payment, confirm), f"cancel-{payment.pk}-{field}": value}
+
+    refused = hx(agent_client, "post", reverse("cancel", args=[payment.pk]), data)
+
+    html = refused.content.decode()
+    assert refused.status_code == 422
+    assert re.search(r'<div class="errors" role="alert"[^>]*>\s*<ul class="errorlist">\s*<li>'
+                     + re.escape(message), html)
+    assert "100.00\xa0EUR of the authorization will be released" in html
+    assert not Operation.objects.filter(payment=payment, kind="cancel").exists()
+    assert sandbox.requests("bambora") == []
+    renewed = cancel_data(payment, html)
+    assert renewed[f"cancel-{payment.pk}-idempotency_key"] != data[f"cancel-{payment.pk}-idempotency_key"]
+    assert renewed[f"cancel-{payment.pk}-expected_amount"] == "10000"
+
+    confirmed = hx(agent_client, "post", reverse("cancel", args=[payment.pk]), renewed)
+
+    assert "Cancelled: 100.00\xa0EUR released." in confirmed.content.decode()
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["cancelled"] == 10_000
