@@ -1,3 +1,4 @@
+from collections import Counter
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand
@@ -6,7 +7,7 @@ from django.utils import timezone
 
 from payments.models import Payment
 from payments.services.audit import Actor
-from payments.services.sync import payment_sync
+from payments.services.sync import SyncOutcome, payment_sync
 
 
 class Command(BaseCommand):
@@ -33,11 +34,13 @@ class Command(BaseCommand):
             since = timezone.now() - timedelta(days=days)
             payments = Payment.objects.filter(Q(synced_at__isnull=True) | Q(created_at__gte=since))
         actor = Actor.system("sync_payments")
-        synced = failed = 0
+        counts = Counter()
         for payment_id in payments.order_by("pk").values_list("pk", flat=True).iterator():
             report = payment_sync(payment_id=payment_id, actor=actor)
-            synced += report.synced
-            failed += not report.synced
+            counts[report.outcome] += 1
             for note in report.notes:
                 self.stdout.write(f"payment {payment_id}: {note}")
-        self.stdout.write(f"{synced} payment(s) synced, {failed} could not be read.")
+        self.stdout.write(
+            f"{counts[SyncOutcome.SYNCED]} payment(s) synced, {counts[SyncOutcome.UNREADABLE]} could not be "
+            f"read, {counts[SyncOutcome.DISAGREES]} disagree with their provider."
+        )

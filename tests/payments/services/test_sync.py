@@ -74,13 +74,20 @@ def test_an_unreadable_provider_leaves_the_payment_not_synced(make_payment, sand
 def test_sync_payments_takes_the_payments_never_synced(make_payment, sandbox, capsys):
     first = make_payment("vipps", currency="NOK", amount=100_000, captured=100_000)
     second = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+    # At the provider this one has less captured than our ledger holds.
+    third = make_payment("simpleps", currency="USD", amount=10_000, captured=10_000, at_provider=False)
+    sandbox.create_payment(provider="simpleps", reference=third.reference, currency="USD",
+                           amount=10_000, captured=6_000)
 
     call_command("sync_payments", days=0)
 
     first.refresh_from_db()
     second.refresh_from_db()
-    assert first.synced_at and second.synced_at
-    assert "2 payment(s) synced, 0 could not be read." in capsys.readouterr().out
+    third.refresh_from_db()
+    assert first.synced_at and second.synced_at and third.synced_at is None
+    output = capsys.readouterr().out
+    assert f"payment {third.pk}: The provider shows 40.00\xa0USD less captured" in output
+    assert "2 payment(s) synced, 0 could not be read, 1 disagree with their provider." in output
 
 
 def test_money_the_provider_shows_in_another_currency_is_not_compared(make_payment, sandbox):
