@@ -20,9 +20,30 @@
   document.addEventListener("htmx:sendError", function () {
     showProblem("The back office could not be reached. Check the connection, then reload the page.");
   });
-  document.addEventListener("htmx:beforeRequest", function () {
+  document.addEventListener("htmx:beforeRequest", function (event) {
     const box = document.getElementById("problem");
     if (box) box.hidden = true;
+    // The region being replaced (a payment's card, an approval) is busy until its answer:
+    // assistive technology waits for it instead of reading half a change.
+    const target = event.detail.target;
+    if (target && target.setAttribute) target.setAttribute("aria-busy", "true");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    // A swapped region is gone with its attribute; one left in place (an error) is free again.
+    const target = event.detail.target;
+    if (target && target.removeAttribute) target.removeAttribute("aria-busy");
+  });
+
+  // A swap replaces the button that started it, and focus would fall back to the page's start:
+  // keyboard and screen reader users would lose their place. Move it to what the answer says:
+  // its notice (an outcome, a refusal), else the first field in error.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    const active = document.activeElement;
+    if (active && active !== document.body) return;
+    const region = event.target;
+    if (!region || !region.querySelector) return;
+    const next = region.querySelector(".notice[tabindex='-1'], .errors[tabindex='-1'], [aria-invalid='true']");
+    if (next) next.focus();
   });
 
   // Minor units of "12.50" as a BigInt (no floats for money), or null when it is not an amount.
@@ -50,5 +71,5 @@
     root.querySelectorAll("form.refund").forEach(checkApproval);
   }
   document.addEventListener("DOMContentLoaded", function () { checkAll(document); });
-  document.addEventListener("htmx:afterSettle", function (event) { checkAll(event.detail.elt); });
+  document.addEventListener("htmx:afterSettle", function (event) { checkAll(event.target); });
 })();
