@@ -48,7 +48,8 @@ def test_a_manager_cannot_approve_their_own_request(page, log_in, manager, make_
     payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
     log_in(manager)
     open_order(page, payment.order.number)
-    request_refund(page, "700.00")
+    # Wait for the answer: leaving the page earlier would race the request being stored.
+    expect(request_refund(page, "700.00").get_by_role("status")).to_contain_text("Waiting for approval")
 
     page.get_by_role("link", name="Approvals").click()
 
@@ -62,7 +63,7 @@ def test_a_rejection_with_its_note_is_shown_to_the_agent(page, new_page, log_in,
     payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
     log_in(agent)
     open_order(page, payment.order.number)
-    request_refund(page, "800.00")
+    expect(request_refund(page, "800.00").get_by_role("status")).to_contain_text("Waiting for approval")
 
     boss = log_in(manager, on=new_page())
     boss.goto("/approvals/")
