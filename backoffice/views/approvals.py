@@ -1,6 +1,7 @@
 """Managers decide on large refunds; requesters may withdraw theirs. Nobody decides their own:
 the service refuses it (403, audited) whatever the buttons showed."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
@@ -15,7 +16,12 @@ from payments.exceptions import ActionForbidden, ActionRefused
 from payments.models import Operation
 from payments.selectors import approval_queue, approvals_waiting_for
 from payments.services.audit import Actor
-from payments.services.refunds import refund_approve, refund_reject, refund_withdraw
+from payments.services.refunds import (
+    refund_approve,
+    refund_reject,
+    refund_request_expired,
+    refund_withdraw,
+)
 
 
 @require_GET
@@ -23,7 +29,15 @@ from payments.services.refunds import refund_approve, refund_reject, refund_with
 def approvals(request):
     """Refund requests waiting for approval, oldest first, a page at a time."""
     page = approval_queue(user=request.user, page=page_number(request))
-    return render(request, "backoffice/approvals.html", {"page": page})
+    for operation in page.items:
+        # Until the next expiry run releases them, expired requests are still in the queue,
+        # but they can no longer be approved.
+        operation.expired = refund_request_expired(operation=operation)
+    return render(
+        request,
+        "backoffice/approvals.html",
+        {"page": page, "expiry_days": settings.REFUND_APPROVAL_EXPIRY_DAYS},
+    )
 
 
 @require_GET

@@ -142,14 +142,21 @@ def refund_approve(*, operation_id, actor):
         operation, forbidden = _awaiting_decision(
             operation_id=operation_id, actor=actor, verb="approve"
         )
-        expired = forbidden is None and operation.created_at < timezone.now() - _expiry_age()
+        expired = forbidden is None and refund_request_expired(operation=operation)
         if expired:
+            # Past its time, it is expired now rather than at the next `reconcile`: its amount
+            # is released at once.
             _expire(operation=operation, actor=Actor.system("expiry"))
         elif forbidden is None:
             payment = operation.payment
-            # The request's own amount is among the reserved ones: count it back in.
-            others_reserved = payment_balances(payment=payment).reserved_refunds - operation.amount
-            available = max(payment.captured - payment.refunded - others_reserved, 0)
+            balances = payment_balances(payment=payment)
+            # What the payment could refund were this request not there: its own amount is
+            # among the reserved ones.
+            available = payment_balances(
+                payment=payment,
+                reserved_refunds=balances.reserved_refunds - operation.amount,
+                reserved_cancels=balances.reserved_cancels,
+            ).refundable
             if operation.amount > available:
                 raise ActionRefused(
                     "The payment can no longer refund this amount: at most "
@@ -170,7 +177,11 @@ def refund_approve(*, operation_id, actor):
     if forbidden is not None:
         _refuse(actor=actor, operation=operation, refusal=forbidden)
     if expired:
-        raise ActionRefused("This request has expired; ask for a new one.")
+        raise ActionRefused(
+            f"This request waited more than {settings.REFUND_APPROVAL_EXPIRY_DAYS} days and has "
+            "expired: nothing was sent, and its amount is released. If the refund is still due, "
+            "it has to be asked for again."
+        )
     return operation_execute(operation_id=operation.pk, actor=actor)
 
 
@@ -242,8 +253,15 @@ def refund_withdraw(*, operation_id, actor):
     return operation
 
 
-def _expiry_age():
-    return timedelta(days=settings.REFUND_APPROVAL_EXPIRY_DAYS)
+def _expiry_cutoff():
+    """Requests made before this moment have expired."""
+    return timezone.now() - timedelta(days=settings.REFUND_APPROVAL_EXPIRY_DAYS)
+
+
+def refund_request_expired(*, operation):
+    """Whether a refund request has waited longer than REFUND_APPROVAL_EXPIRY_DAYS: then it
+    can no longer be approved, even before refunds_expire() has released it."""
+    return operation.created_at < _expiry_cutoff()
 
 
 def _expire(*, operation, actor):
@@ -263,12 +281,11 @@ def refunds_expire(*, actor=None):
     """Expire the refund requests that have waited longer than REFUND_APPROVAL_EXPIRY_DAYS,
     releasing their amounts. Returns how many expired."""
     actor = actor or Actor.system("expiry")
-    cutoff = timezone.now() - _expiry_age()
     expired = 0
     stale = Operation.objects.filter(
         kind=OperationKind.REFUND,
         status=OperationStatus.AWAITING_APPROVAL,
-        created_at__lt=cutoff,
+        created_at__lt=_expiry_cutoff(),
     ).values_list("pk", "payment_id")
     for operation_id, payment_id in stale:
         with transaction.atomic(durable=True):

@@ -1,8 +1,15 @@
 """Large refunds in a real browser: an agent asks, a manager decides, the money moves once."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from payments.models import Operation
+from payments.services.audit import Actor
+from payments.services.ledger import new_idempotency_key
+from payments.services.refunds import refund_request
 from tests.browser.test_desk import card, open_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,3 +95,23 @@ def test_splitting_a_large_refund_still_ends_in_the_queue(page, log_in, agent, m
     expect(request_refund(page, "300.00").get_by_role("status")).to_contain_text("Waiting for approval")
 
     assert sandbox.payment(provider="bambora", reference=payment.reference)["refunded"] == 30_000
+
+
+def test_an_expired_request_is_offered_for_rejection_only(page, log_in, agent, manager, make_payment, screenshot):
+    payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+    request = refund_request(payment_id=payment.pk, amount=60_000, reason="goodwill",
+                             actor=Actor.of_user(agent), idempotency_key=new_idempotency_key())
+    Operation.objects.filter(pk=request.pk).update(created_at=timezone.now() - timedelta(days=30))
+    log_in(manager)
+
+    page.get_by_role("link", name="Approvals").click()
+
+    row = page.get_by_role("listitem").filter(has_text=payment.order.number)
+    expect(row).to_contain_text("can no longer be approved")
+    expect(row.get_by_role("button", name="Approve")).to_have_count(0)
+    expect(row.get_by_role("button", name="Reject")).to_be_visible()
+    screenshot("approvals-expired", on=page)
+    row.get_by_label("Note").fill("Expired; the customer was refunded by voucher")
+    row.get_by_role("button", name="Reject").click()
+    expect(page.get_by_role("status")).to_contain_text("rejected")
+    expect(page.get_by_role("status")).to_be_focused()

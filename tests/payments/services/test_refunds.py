@@ -181,6 +181,19 @@ class TestApproval:
             action=AuditAction.ACTION_REFUSED, operation=request, actor=manager
         ).exists()
 
+    def test_approval_counts_the_other_requests_of_the_payment(self, make_payment, agent, manager, sandbox):
+        # 600 and 300 EUR wait on 1,000 EUR: each fits beside the other, and both can be paid.
+        payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+        large, small = refund(payment, 60_000, agent), refund(payment, 30_000, agent)
+        assert small.status == OperationStatus.AWAITING_APPROVAL
+
+        assert refund_approve(operation_id=small.pk, actor=Actor.of_user(manager)).status == OperationStatus.SUCCEEDED
+        assert refund_approve(operation_id=large.pk, actor=Actor.of_user(manager)).status == OperationStatus.SUCCEEDED
+
+        payment.refresh_from_db()
+        assert sandbox.payment(provider="bambora", reference=payment.reference)["refunded"] == 90_000
+        assert payment_balances(payment=payment).refundable == 10_000
+
     def test_approval_is_refused_when_the_refundable_amount_dropped(self, make_payment, agent, manager, sandbox):
         payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
         request = refund(payment, 60_000, agent)
