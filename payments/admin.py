@@ -16,7 +16,14 @@ from django.db.models import Q
 from django.urls import path
 from django.utils import timezone
 
-from payments.exports import AUDIT_HEADER, PAYMENT_HEADER, audit_rows, csv_response, payment_rows
+from payments.exports import (
+    AUDIT_HEADER,
+    PAYMENT_HEADER,
+    audit_rows,
+    csv_response,
+    export_record,
+    payment_rows,
+)
 from payments.models import ApiToken, AuditEvent, Operation, Order, Payment, ProviderNotification
 from payments.money import format_money
 from payments.selectors import payments_by_reference, payments_for_export
@@ -164,6 +171,11 @@ class CsvExportMixin:
         # The list's own filters and search, without its pagination.
         queryset = self.get_changelist_instance(request).get_queryset(request)
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        export_record(
+            actor=Actor.of_request(request),
+            export=self.export_name.replace("-", " "),
+            selection=request.GET.urlencode() or "everything",
+        )
         header, rows = self.export_rows(queryset)
         return csv_response(filename=f"{self.export_name}-{stamp}.csv", header=header, rows=rows)
 

@@ -222,3 +222,9 @@ def test_auditors_export_from_the_admin_with_its_filters(client, auditor, make_p
     assert audit and {"time", "actor", "action", "message"} <= set(audit[0])
     page = client.get(reverse("admin:payments_payment_changelist")).content.decode()
     assert "Export CSV" in page
+    # Each export is in the audit log: who took what, selected how.
+    exports = AuditEvent.objects.filter(action=AuditAction.DATA_EXPORTED, actor=auditor).order_by("pk")
+    assert [event.message for event in exports] == [
+        "Exported payments as CSV: provider__exact=vipps.",
+        "Exported audit log as CSV: everything.",
+    ]
