@@ -42,6 +42,49 @@ def facts(html, request):
     return dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", row))
 
 
+def test_approve_swaps_the_row_and_moves_the_money(manager_client, agent, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+    request = ask(payment, 60_000, agent)
+
+    response = hx_post(manager_client, reverse("approve", args=[request.pk]))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith(f'<li class="card approval decided" id="request-{request.pk}">')
+    assert f"Order {payment.order.number}: approved. Refunded 600.00\xa0EUR." in html
+    assert response["HX-Trigger"].startswith('{"payment-changed"')
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["refunded"] == 60_000
+
+
+def test_reject_with_a_note_swaps_the_row_and_releases_the_amount(manager_client, manager, agent, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+    request = ask(payment, 60_000, agent)
+
+    response = hx_post(manager_client, reverse("reject", args=[request.pk]),
+                       {f"reject-{request.pk}-note": "Goods not returned yet"})
+
+    html = response.content.decode()
+    assert html.lstrip().startswith(f'<li class="card approval decided" id="request-{request.pk}">')
+    assert f"Order {payment.order.number}: rejected." in html
+    assert response["HX-Trigger"].startswith('{"payment-changed"')
+    request.refresh_from_db()
+    assert (request.status, request.decision_note, request.decided_by) == (
+        OperationStatus.REJECTED, "Goods not returned yet", manager
+    )
+    assert sandbox.requests("bambora") == []
+
+
+def test_reject_without_a_note_asks_for_one(manager_client, agent, make_payment):
+    payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+    request = ask(payment, 60_000, agent)
+
+    response = hx_post(manager_client, reverse("reject", args=[request.pk]), {f"reject-{request.pk}-note": "  "})
+
+    assert "Write a note saying why the request is rejected." in response.content.decode()
+    request.refresh_from_db()
+    assert request.status == OperationStatus.AWAITING_APPROVAL
+
+
 def test_approval_fails_with_a_clear_message_when_refundable_dropped(manager_client, agent, make_payment, sandbox):
     # given: a request for 6,000 NOK; meanwhile 5,000 NOK were refunded in Vipps's portal
     payment = make_payment("vipps", currency="NOK", amount=1_000_000, captured=1_000_000)
@@ -72,6 +115,40 @@ def test_the_page_shows_refundable_now_as_the_order_page_does(manager_client, ag
     assert re.search(r"<dt>Refundable</dt><dd>400.00\xa0EUR</dd>", order_page)
     assert facts(approvals, request)["Refundable now"] == "400.00\xa0EUR"
     assert facts(approvals, request)["Refundable if rejected"] == "1,000.00\xa0EUR"
+
+
+def test_the_queue_is_oldest_first_25_a_page(manager_client, agent, make_payment):
+    payment = make_payment("vipps", currency="NOK", amount=10_000_000, captured=10_000_000, at_provider=False)
+    first = ask(payment, 500_100, agent)  # over the limit: it and every later one wait
+    requests = [first] + [ask(payment, 100 + i, agent) for i in range(25)]
+    # Made in one order, asked for in the reverse: the page follows when they were asked for.
+    now = timezone.now()
+    for age, request in enumerate(requests):
+        Operation.objects.filter(pk=request.pk).update(created_at=now - timedelta(minutes=age))
+    oldest_first = [request.pk for request in reversed(requests)]
+
+    first_page = manager_client.get(reverse("approvals"))
+    second_page = manager_client.get(reverse("approvals"), {"page": 2})
+
+    def shown(response):
+        return [int(pk) for pk in re.findall(r'<li class="card approval" id="request-(\d+)"', response.content.decode())]
+
+    assert shown(first_page) == oldest_first[:25]
+    assert shown(second_page) == oldest_first[25:]
+    assert 'rel="next" href="?page=2"' in first_page.content.decode()
+    assert 'rel="prev" href="?page=1"' in second_page.content.decode()
+    assert 'rel="next"' not in second_page.content.decode()
+
+
+def test_the_count_is_the_requests_waiting_for_this_manager(manager_client, manager, agent, make_payment):
+    payment = make_payment("vipps", currency="NOK", amount=10_000_000, captured=10_000_000, at_provider=False)
+    ask(payment, 600_000, agent)
+    ask(payment, 100, agent)
+    ask(payment, 100, manager)  # their own: not theirs to decide
+
+    response = manager_client.get(reverse("approvals_count"))
+
+    assert re.fullmatch(r'<span id="approvals-count" [^>]*>2</span>\s*', response.content.decode())
 
 
 def test_an_expired_request_is_not_offered_for_approval_and_cannot_be_approved(

@@ -341,3 +341,70 @@ def test_a_damaged_cancel_confirmation_says_so_and_comes_back_renewed(
 
     assert "Cancelled: 100.00\xa0EUR released." in confirmed.content.decode()
     assert sandbox.payment(provider="bambora", reference=payment.reference)["cancelled"] == 10_000
+
+
+def test_a_pending_refund_says_the_provider_confirms_it_later(agent_client, make_payment, sandbox):
+    payment = make_payment("optty", currency="AUD", amount=10_000, captured=10_000, at_provider=False)
+    sandbox.create_payment(provider="optty", reference=payment.reference, currency="AUD",
+                           amount=10_000, captured=10_000, pending_refunds=True)
+
+    response = hx(agent_client, "post", reverse("refund", args=[payment.pk]), refund_data(payment, "40.00"))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert ("The provider accepted the refund of 40.00\xa0AUD and will confirm it later; "
+            "the amount stays reserved meanwhile.") in html
+    assert re.search(r"<dt>Refunded</dt><dd>0.00\xa0AUD</dd>", html)
+    assert re.search(r"<dt>Refundable</dt><dd>60.00\xa0AUD</dd>", html)
+    assert Operation.objects.get(payment=payment, kind="refund").status == OperationStatus.PENDING
+
+
+def test_a_cancel_refused_by_the_provider_shows_its_reason(agent_client, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=10_000)
+    sandbox.inject_fault(provider="bambora", endpoint="cancel", mode="status", status=400,
+                         message="The authorization has already expired.")
+    confirm = hx(agent_client, "get", reverse("cancel", args=[payment.pk])).content.decode()
+
+    response = hx(agent_client, "post", reverse("cancel", args=[payment.pk]), cancel_data(payment, confirm))
+
+    html = response.content.decode()
+    assert "Not cancelled: " in html
+    assert "The authorization has already expired." in html
+    assert re.search(r"<dt>Cancelled</dt><dd>0.00\xa0EUR</dd>", html)
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["cancelled"] == 0
+    assert Operation.objects.get(payment=payment, kind="cancel").status == OperationStatus.FAILED
+
+
+def test_a_cancel_with_unknown_outcome_keeps_the_amount_reserved(agent_client, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=10_000)
+    sandbox.inject_fault(provider="bambora", endpoint="cancel", mode="lost_answer")
+    confirm = hx(agent_client, "get", reverse("cancel", args=[payment.pk])).content.decode()
+
+    response = hx(agent_client, "post", reverse("cancel", args=[payment.pk]), cancel_data(payment, confirm))
+
+    html = response.content.decode()
+    assert "Outcome unknown." in html
+    assert "Check with provider" in html
+    assert "Cancel payment" not in html  # its amount is held back: nothing is left to cancel
+    assert Operation.objects.get(payment=payment, kind="cancel").status == OperationStatus.UNKNOWN
+
+
+def test_a_requester_withdraws_their_request_from_the_order_page(agent_client, agent, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+    hx(agent_client, "post", reverse("refund", args=[payment.pk]), refund_data(payment, "600.00"))
+    request = Operation.objects.get(payment=payment, kind="refund")
+    page = agent_client.get(reverse("order", args=[payment.order_id])).content.decode()
+    assert f'hx-post="{reverse("withdraw", args=[request.pk])}"' in page
+
+    response = hx(agent_client, "post", reverse("withdraw", args=[request.pk]))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert response["HX-Trigger"].startswith('{"payment-changed"')
+    assert "Your refund request was withdrawn; its amount is available again." in html
+    assert re.search(r"<dt>Refundable</dt><dd>1,000.00\xa0EUR</dd>", html)
+    assert "Withdraw request" not in html
+    request.refresh_from_db()
+    assert request.status == OperationStatus.WITHDRAWN
+    assert AuditEvent.objects.filter(action=AuditAction.REFUND_WITHDRAWN, actor=agent).exists()
+    assert sandbox.requests("bambora") == []
