@@ -8,6 +8,7 @@ from django.urls import reverse
 from payments.models import AuditAction, AuditEvent, Operation
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
+from payments.services.refunds import refund_request
 from payments.services.sync import payment_sync
 from payments.statuses import OperationStatus
 
@@ -196,37 +197,44 @@ def test_cancel_asks_for_confirmation_then_cancels(agent_client, make_payment, s
     assert sandbox.payment(provider="bambora", reference=payment.reference)["cancelled"] == 10_000
 
 
-def test_an_auditor_reads_but_sees_no_actions(client, auditor, make_payment):
-    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+def forms_posting_to(html, *urls):
+    """The <form> tags of `html` that send to one of `urls`, by plain POST or by htmx."""
+    return [
+        tag for tag in re.findall(r"<form\b[^>]*>", html)
+        if any(f'"{url}"' in tag for url in urls)
+    ]
+
+
+@pytest.fixture
+def payment_with_every_action(make_payment, sandbox):
+    """Something to refund, to cancel, and a refund of unknown outcome to check."""
+    payment = make_payment("vipps", currency="NOK", amount=20_000, captured=11_000)
+    sandbox.inject_fault(provider="vipps", endpoint="refund", mode="lost_answer")
+    unknown = refund_request(payment_id=payment.pk, amount=1_000, reason="goodwill",
+                             actor=Actor.system("tests"), idempotency_key=new_idempotency_key())
+    assert unknown.status == OperationStatus.UNKNOWN
+    return payment
+
+
+def test_an_auditor_reads_but_sees_no_actions(client, auditor, payment_with_every_action):
+    payment = payment_with_every_action
+    payment_urls = [reverse(name, args=[payment.pk]) for name in ("refund", "cancel", "check")]
     client.force_login(auditor)
 
     page = client.get(reverse("order", args=[payment.order_id]))
     refund = client.post(reverse("refund", args=[payment.pk]), refund_data(payment, "1"))
 
+    html = page.content.decode()
     assert page.status_code == 200
-    assert "Refundable" in page.content.decode()
-    assert '<button type="submit"><span class="idle">Refund' not in page.content.decode()
+    assert re.search(r"<dt>Refundable</dt><dd>100.00\xa0NOK</dd>", html)
+    assert forms_posting_to(html, *payment_urls) == []
     assert refund.status_code == 403
-    assert not AuditEvent.objects.filter(action=AuditAction.REFUND_REQUESTED).exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.REFUND_REQUESTED, actor=auditor).exists()
     assert not Operation.objects.filter(kind="refund", status=OperationStatus.SUCCEEDED).exists()
 
 
 def hx(client, method, url, data=None):
     return getattr(client, method)(url, data or {}, headers={"HX-Request": "true"})
-
-
-def test_cancel_on_a_stale_card_answers_the_card_with_a_notice(agent_client, make_payment):
-    # The card offered "Cancel payment" before the payment was captured in full.
-    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
-
-    response = hx(agent_client, "get", reverse("cancel", args=[payment.pk]))
-
-    html = response.content.decode()
-    assert response.status_code == 200
-    assert html.lstrip().startswith(f'<section class="card payment" id="payment-{payment.pk}"')
-    assert "Nothing can be cancelled on this payment now." in html
-    assert "<html" not in html
-    assert "HX-Trigger" not in response  # nothing changed
 
 
 def form_value(html, name):
@@ -240,6 +248,64 @@ def cancel_data(payment, html):
         f"{prefix}-expected_amount": form_value(html, f"{prefix}-expected_amount"),
         f"{prefix}-idempotency_key": form_value(html, f"{prefix}-idempotency_key"),
     }
+
+
+def test_search_by_a_reference_of_exactly_2000_characters(agent_client, make_payment):
+    reference = ("acme-" + "0123456789" * 200)[:2000]
+    payment = make_payment("bambora", currency="EUR", amount=10_000, reference=reference)
+    make_payment("bambora", currency="EUR", amount=10_000, reference=reference[:-1] + "x")
+
+    response = agent_client.get(reverse("home"), {"q": reference})
+
+    assert len(reference) == 2000
+    assert response.status_code == 302
+    assert response.url == reverse("order", args=[payment.order_id])
+
+
+def test_a_pending_refund_says_the_provider_confirms_it_later(agent_client, make_payment, sandbox):
+    payment = make_payment("optty", currency="AUD", amount=10_000, captured=10_000, at_provider=False)
+    sandbox.create_payment(provider="optty", reference=payment.reference, currency="AUD",
+                           amount=10_000, captured=10_000, pending_refunds=True)
+
+    response = hx(agent_client, "post", reverse("refund", args=[payment.pk]), refund_data(payment, "40.00"))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert ("The provider accepted the refund of 40.00\xa0AUD and will confirm it later; "
+            "the amount stays reserved meanwhile.") in html
+    assert re.search(r"<dt>Refunded</dt><dd>0.00\xa0AUD</dd>", html)
+    assert re.search(r"<dt>Refundable</dt><dd>60.00\xa0AUD</dd>", html)
+    assert Operation.objects.get(payment=payment, kind="refund").status == OperationStatus.PENDING
+
+
+def test_a_cancel_refused_by_the_provider_shows_its_reason(agent_client, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=10_000)
+    sandbox.inject_fault(provider="bambora", endpoint="cancel", mode="status", status=400,
+                         message="The authorization has already expired.")
+    confirm = hx(agent_client, "get", reverse("cancel", args=[payment.pk])).content.decode()
+
+    response = hx(agent_client, "post", reverse("cancel", args=[payment.pk]), cancel_data(payment, confirm))
+
+    html = response.content.decode()
+    assert "Not cancelled: " in html
+    assert "The authorization has already expired." in html
+    assert re.search(r"<dt>Cancelled</dt><dd>0.00\xa0EUR</dd>", html)
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["cancelled"] == 0
+    assert Operation.objects.get(payment=payment, kind="cancel").status == OperationStatus.FAILED
+
+
+def test_a_cancel_with_unknown_outcome_keeps_the_amount_reserved(agent_client, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=10_000)
+    sandbox.inject_fault(provider="bambora", endpoint="cancel", mode="lost_answer")
+    confirm = hx(agent_client, "get", reverse("cancel", args=[payment.pk])).content.decode()
+
+    response = hx(agent_client, "post", reverse("cancel", args=[payment.pk]), cancel_data(payment, confirm))
+
+    html = response.content.decode()
+    assert "Outcome unknown." in html
+    assert "Check with provider" in html
+    assert "Cancel payment" not in html  # its amount is held back: nothing is left to cancel
+    assert Operation.objects.get(payment=payment, kind="cancel").status == OperationStatus.UNKNOWN
 
 
 def test_a_stale_cancel_shows_the_new_amount_and_the_next_confirmation_works(agent_client, make_payment, sandbox):
@@ -263,6 +329,20 @@ def test_a_stale_cancel_shows_the_new_amount_and_the_next_confirmation_works(age
 
     assert "Cancelled: 600.00\xa0NOK released." in again.content.decode()
     assert sandbox.payment(provider="vipps", reference=payment.reference)["cancelled"] == 60_000
+
+
+def test_cancel_on_a_stale_card_answers_the_card_with_a_notice(agent_client, make_payment):
+    # The card offered "Cancel payment" before the payment was captured in full.
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+
+    response = hx(agent_client, "get", reverse("cancel", args=[payment.pk]))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith(f'<section class="card payment" id="payment-{payment.pk}"')
+    assert "Nothing can be cancelled on this payment now." in html
+    assert "<html" not in html
+    assert "HX-Trigger" not in response  # nothing changed
 
 
 @pytest.mark.parametrize("key", ["bo-not-a-key", "", "bo-" + "0" * 60])
@@ -343,52 +423,6 @@ def test_a_damaged_cancel_confirmation_says_so_and_comes_back_renewed(
     assert sandbox.payment(provider="bambora", reference=payment.reference)["cancelled"] == 10_000
 
 
-def test_a_pending_refund_says_the_provider_confirms_it_later(agent_client, make_payment, sandbox):
-    payment = make_payment("optty", currency="AUD", amount=10_000, captured=10_000, at_provider=False)
-    sandbox.create_payment(provider="optty", reference=payment.reference, currency="AUD",
-                           amount=10_000, captured=10_000, pending_refunds=True)
-
-    response = hx(agent_client, "post", reverse("refund", args=[payment.pk]), refund_data(payment, "40.00"))
-
-    html = response.content.decode()
-    assert response.status_code == 200
-    assert ("The provider accepted the refund of 40.00\xa0AUD and will confirm it later; "
-            "the amount stays reserved meanwhile.") in html
-    assert re.search(r"<dt>Refunded</dt><dd>0.00\xa0AUD</dd>", html)
-    assert re.search(r"<dt>Refundable</dt><dd>60.00\xa0AUD</dd>", html)
-    assert Operation.objects.get(payment=payment, kind="refund").status == OperationStatus.PENDING
-
-
-def test_a_cancel_refused_by_the_provider_shows_its_reason(agent_client, make_payment, sandbox):
-    payment = make_payment("bambora", currency="EUR", amount=10_000)
-    sandbox.inject_fault(provider="bambora", endpoint="cancel", mode="status", status=400,
-                         message="The authorization has already expired.")
-    confirm = hx(agent_client, "get", reverse("cancel", args=[payment.pk])).content.decode()
-
-    response = hx(agent_client, "post", reverse("cancel", args=[payment.pk]), cancel_data(payment, confirm))
-
-    html = response.content.decode()
-    assert "Not cancelled: " in html
-    assert "The authorization has already expired." in html
-    assert re.search(r"<dt>Cancelled</dt><dd>0.00\xa0EUR</dd>", html)
-    assert sandbox.payment(provider="bambora", reference=payment.reference)["cancelled"] == 0
-    assert Operation.objects.get(payment=payment, kind="cancel").status == OperationStatus.FAILED
-
-
-def test_a_cancel_with_unknown_outcome_keeps_the_amount_reserved(agent_client, make_payment, sandbox):
-    payment = make_payment("bambora", currency="EUR", amount=10_000)
-    sandbox.inject_fault(provider="bambora", endpoint="cancel", mode="lost_answer")
-    confirm = hx(agent_client, "get", reverse("cancel", args=[payment.pk])).content.decode()
-
-    response = hx(agent_client, "post", reverse("cancel", args=[payment.pk]), cancel_data(payment, confirm))
-
-    html = response.content.decode()
-    assert "Outcome unknown." in html
-    assert "Check with provider" in html
-    assert "Cancel payment" not in html  # its amount is held back: nothing is left to cancel
-    assert Operation.objects.get(payment=payment, kind="cancel").status == OperationStatus.UNKNOWN
-
-
 def test_a_requester_withdraws_their_request_from_the_order_page(agent_client, agent, make_payment, sandbox):
     payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
     hx(agent_client, "post", reverse("refund", args=[payment.pk]), refund_data(payment, "600.00"))
@@ -408,3 +442,13 @@ def test_a_requester_withdraws_their_request_from_the_order_page(agent_client, a
     assert request.status == OperationStatus.WITHDRAWN
     assert AuditEvent.objects.filter(action=AuditAction.REFUND_WITHDRAWN, actor=agent).exists()
     assert sandbox.requests("bambora") == []
+
+
+def test_an_agent_is_offered_the_actions_an_auditor_is_not(agent_client, payment_with_every_action):
+    # The other side of the auditor's test: the same page has the forms for an agent.
+    payment = payment_with_every_action
+
+    html = agent_client.get(reverse("order", args=[payment.order_id])).content.decode()
+
+    for name in ("refund", "cancel", "check"):
+        assert len(forms_posting_to(html, reverse(name, args=[payment.pk]))) == 1, name
