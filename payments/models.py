@@ -184,8 +184,12 @@ class Operation(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="operation_amount_positive"),
+            # isnull=False spelled out: a CHECK passes when it evaluates to NULL, which
+            # "settled_amount > 0" does for a NULL amount.
             models.CheckConstraint(
-                condition=Q(status=OperationStatus.SUCCEEDED, settled_amount__gt=0)
+                condition=Q(
+                    status=OperationStatus.SUCCEEDED, settled_amount__isnull=False, settled_amount__gt=0
+                )
                 | (~Q(status=OperationStatus.SUCCEEDED) & Q(settled_amount__isnull=True)),
                 name="operation_settled_amount_iff_succeeded",
             ),

@@ -138,14 +138,6 @@ def test_an_operation_that_moved_money_cannot_be_turned_into_a_failure(payment):
     )
 
 
-SETTLED_AMOUNT_NULL_HOLE = (
-    "Bug: operation_settled_amount_iff_succeeded is `(status = 'succeeded' AND settled_amount > 0) "
-    "OR (status <> 'succeeded' AND settled_amount IS NULL)`. For a succeeded row without a settled "
-    "amount it is NULL, and a CHECK passes on NULL; the first branch needs settled_amount IS NOT NULL."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=SETTLED_AMOUNT_NULL_HOLE)
 def test_a_succeeded_operation_must_say_how_much_moved(payment):
     refused_by(
         "operation_settled_amount_iff_succeeded",
@@ -153,7 +145,6 @@ def test_a_succeeded_operation_must_say_how_much_moved(payment):
     )
 
 
-@pytest.mark.xfail(strict=True, reason=SETTLED_AMOUNT_NULL_HOLE)
 def test_a_succeeded_operation_cannot_lose_its_settled_amount(payment):
     succeeded = operation(payment, status=OperationStatus.SUCCEEDED, settled_amount=1_000)
 
