@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
 
 
 class BackofficeConfig(AppConfig):
@@ -7,3 +8,7 @@ class BackofficeConfig(AppConfig):
 
     def ready(self):
         from backoffice import logins  # noqa: F401  (connects the login audit receivers)
+
+
+class AuditAdminConfig(AdminConfig):
+    default_site = "backoffice.admin_site.AuditAdminSite"

@@ -34,7 +34,7 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "backoffice.apps.AuditAdminConfig",  # django.contrib.admin, for auditors only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

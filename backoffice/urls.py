@@ -4,9 +4,6 @@ from django.urls import path
 
 from backoffice.views import api, approvals, exports, health, orders, webhooks
 
-admin.site.site_header = "Back office: audit"
-admin.site.site_title = "Back office admin"
-
 urlpatterns = [
     path("", orders.home, name="home"),
     path("orders/<int:pk>/", orders.order_detail, name="order"),

@@ -184,6 +184,17 @@ def test_a_support_agent_cannot_open_the_admin(client, agent, orders, model):
         assert response.url.startswith(reverse("admin:login"))
 
 
+@pytest.mark.parametrize("group", ["Support agents", "Managers"])
+def test_staff_status_alone_does_not_open_the_admin_to_the_desk_roles(client, make_user, orders, group):
+    # Desk roles hold view permissions for the desk; the admin is for auditors and superusers.
+    client.force_login(make_user(group=group, is_staff=True))
+
+    response = client.get(url("payment", "changelist"))
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("admin:login"))
+
+
 def test_the_payment_list_shows_the_aggregate(client, auditor, orders):
     client.force_login(auditor)
 

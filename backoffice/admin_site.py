@@ -1,0 +1,16 @@
+"""The Django admin is the auditors' room: superusers and members of `Auditors` may enter.
+Support agents and managers hold view permissions for the desk, and staff status given to one
+of them by mistake must not open the whole ledger to them."""
+
+from django.contrib.admin import AdminSite
+
+
+class AuditAdminSite(AdminSite):
+    site_header = "Back office: audit"
+    site_title = "Back office admin"
+
+    def has_permission(self, request):
+        user = request.user
+        return super().has_permission(request) and (
+            user.is_superuser or user.groups.filter(name="Auditors").exists()
+        )
