@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
 
 from payments.providers.tokens import tokens
 from payments.sandbox.client import SandboxClient
@@ -140,3 +141,10 @@ def make_payment(db, sandbox):
         return order.payments.get()
 
     return make
+
+
+@pytest.fixture
+def ledger_is_consistent():
+    """After the test: `check_ledger` finds every aggregate equal to its ledger."""
+    yield
+    call_command("check_ledger")

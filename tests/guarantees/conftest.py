@@ -4,7 +4,6 @@ import threading
 import pytest
 import requests
 from django.conf import settings
-from django.core.management import call_command
 from django.test import Client
 
 
@@ -59,10 +58,3 @@ def at_once(*calls):
 @pytest.fixture
 def person(live_server):
     return lambda user: Person(live_server, user)
-
-
-@pytest.fixture
-def ledger_is_consistent():
-    """After the test: `check_ledger` finds every aggregate equal to its ledger."""
-    yield
-    call_command("check_ledger")
