@@ -1,7 +1,14 @@
-"""Row locks on payments, always taken in the same order so that two transactions that lock
-several payments cannot deadlock each other."""
+"""Row locks on payments and their operations, always taken in the same order (payments by
+id, then the operation) so that two transactions cannot deadlock each other.
 
-from payments.models import Payment
+They are FOR NO KEY UPDATE locks: they exclude each other, but not the key-share locks that
+PostgreSQL takes to check a foreign key when a row referring to a locked one is inserted (an
+audit event, an operation). A FOR UPDATE lock would make such an insert wait, and an insert
+that had already key-share-locked the operation while waiting for its payment deadlocked with
+an approver holding the payment and asking for the operation.
+"""
+
+from payments.models import Operation, Payment
 
 
 def lock_payments(*, ids):
@@ -9,10 +16,20 @@ def lock_payments(*, ids):
 
     Must run inside transaction.atomic(). Missing ids are left out of the result.
     """
-    payments = Payment.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    payments = Payment.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
     return {payment.pk: payment for payment in payments}
 
 
 def lock_payment(*, payment_id):
     """Lock one payment until the transaction ends, and return it fresh from the database."""
-    return Payment.objects.select_for_update(of=("self",)).select_related("order").get(pk=payment_id)
+    return (
+        Payment.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("order")
+        .get(pk=payment_id)
+    )
+
+
+def lock_operation(*, operation_id):
+    """Lock one operation until the transaction ends (after its payment: lock_payment), and
+    return it fresh from the database."""
+    return Operation.objects.select_for_update(no_key=True).get(pk=operation_id)

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from payments.exceptions import ActionRefused
-from payments.locks import lock_payment
+from payments.locks import lock_operation, lock_payment
 from payments.models import AuditAction, Operation, OperationKind, OperationSource
 from payments.services.audit import audit_record
 from payments.statuses import INITIAL_STATUSES, OperationStatus, transition_to
@@ -151,7 +151,7 @@ def operation_settle(
     with transaction.atomic(durable=True):
         payment_id = Operation.objects.values_list("payment_id", flat=True).get(pk=operation_id)
         payment = lock_payment(payment_id=payment_id)
-        operation = Operation.objects.select_for_update().get(pk=operation_id)
+        operation = lock_operation(operation_id=operation_id)
         operation.payment = payment
         if operation.status == status and status in FINAL_STATUSES:
             return operation

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from payments.locks import lock_payment
+from payments.locks import lock_operation, lock_payment
 from payments.models import AuditAction, Operation, OperationKind, Payment
 from payments.providers.base import Outcome, ProviderError
 from payments.providers.registry import provider_for
@@ -192,7 +192,7 @@ def _retry(*, operation, actor):
     Does nothing (returns None) when somebody else moved the operation meanwhile."""
     with transaction.atomic(durable=True):
         lock_payment(payment_id=operation.payment_id)
-        current = Operation.objects.select_for_update().get(pk=operation.pk)
+        current = lock_operation(operation_id=operation.pk)
         if current.updated_at != operation.updated_at or current.status != operation.status:
             return None
         if current.status != OperationStatus.IN_FLIGHT:

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from payments.exceptions import ActionForbidden, ActionRefused
-from payments.locks import lock_payment
+from payments.locks import lock_operation, lock_payment
 from payments.models import AuditAction, Operation, OperationKind, RefundReason
 from payments.money import format_money
 from payments.selectors import payment_balances, refund_without_approval
@@ -88,7 +88,7 @@ def _lock_request(operation_id):
     if payment_id is None:
         raise ActionRefused("There is no such refund request.")
     payment = lock_payment(payment_id=payment_id)
-    operation = Operation.objects.select_for_update().get(pk=operation_id)
+    operation = lock_operation(operation_id=operation_id)
     operation.payment = payment
     return operation
 
@@ -290,7 +290,7 @@ def refunds_expire(*, actor=None):
     for operation_id, payment_id in stale:
         with transaction.atomic(durable=True):
             lock_payment(payment_id=payment_id)
-            operation = Operation.objects.select_for_update().get(pk=operation_id)
+            operation = lock_operation(operation_id=operation_id)
             if operation.status == OperationStatus.AWAITING_APPROVAL:
                 _expire(operation=operation, actor=actor)
                 expired += 1
