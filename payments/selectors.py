@@ -2,11 +2,13 @@
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery, Sum, Value
 from django.db.models.functions import MD5, Coalesce
+from django.utils import timezone
 
 from payments.models import AuditEvent, Operation, OperationKind, Order, Payment
 from payments.money import to_minor
@@ -272,12 +274,20 @@ def payment_view(*, payment_id):
     return payments[0]
 
 
+def refund_request_expiry_cutoff():
+    """Refund requests made before this moment have expired (REFUND_APPROVAL_EXPIRY_DAYS),
+    whether or not `reconcile` has released them yet."""
+    return timezone.now() - timedelta(days=settings.REFUND_APPROVAL_EXPIRY_DAYS)
+
+
 def approvals_waiting_for(*, user):
-    """Refund requests waiting for approval that `user` may decide (not their own), oldest
-    first."""
+    """Refund requests waiting for approval that `user` may decide (not their own, not
+    expired), oldest first."""
     return (
         Operation.objects.filter(
-            kind=OperationKind.REFUND, status=OperationStatus.AWAITING_APPROVAL
+            kind=OperationKind.REFUND,
+            status=OperationStatus.AWAITING_APPROVAL,
+            created_at__gte=refund_request_expiry_cutoff(),
         )
         .exclude(requested_by=user)
         .order_by("created_at", "pk")

@@ -1,7 +1,6 @@
 """Refunds: asked for by an agent, approved by another person when they are large, sent to the
 provider exactly once."""
 
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -11,7 +10,7 @@ from payments.exceptions import ActionForbidden, ActionRefused
 from payments.locks import lock_operation, lock_payment
 from payments.models import AuditAction, Operation, OperationKind, RefundReason
 from payments.money import format_money
-from payments.selectors import payment_balances, refund_without_approval
+from payments.selectors import payment_balances, refund_request_expiry_cutoff, refund_without_approval
 from payments.services.audit import Actor, audit_record
 from payments.services.execution import operation_execute
 from payments.services.ledger import operation_for_submission, operation_open
@@ -253,15 +252,10 @@ def refund_withdraw(*, operation_id, actor):
     return operation
 
 
-def _expiry_cutoff():
-    """Requests made before this moment have expired."""
-    return timezone.now() - timedelta(days=settings.REFUND_APPROVAL_EXPIRY_DAYS)
-
-
 def refund_request_expired(*, operation):
     """Whether a refund request has waited longer than REFUND_APPROVAL_EXPIRY_DAYS: then it
     can no longer be approved, even before refunds_expire() has released it."""
-    return operation.created_at < _expiry_cutoff()
+    return operation.created_at < refund_request_expiry_cutoff()
 
 
 def _expire(*, operation, actor):
@@ -285,7 +279,7 @@ def refunds_expire(*, actor=None):
     stale = Operation.objects.filter(
         kind=OperationKind.REFUND,
         status=OperationStatus.AWAITING_APPROVAL,
-        created_at__lt=_expiry_cutoff(),
+        created_at__lt=refund_request_expiry_cutoff(),
     ).values_list("pk", "payment_id")
     for operation_id, payment_id in stale:
         with transaction.atomic(durable=True):

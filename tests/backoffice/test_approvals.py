@@ -140,11 +140,15 @@ def test_the_queue_is_oldest_first_25_a_page(manager_client, agent, make_payment
     assert 'rel="next"' not in second_page.content.decode()
 
 
-def test_the_count_is_the_requests_waiting_for_this_manager(manager_client, manager, agent, make_payment):
+def test_the_count_is_the_requests_waiting_for_this_manager(manager_client, manager, agent, make_payment, settings):
     payment = make_payment("vipps", currency="NOK", amount=10_000_000, captured=10_000_000, at_provider=False)
     ask(payment, 600_000, agent)
     ask(payment, 100, agent)
     ask(payment, 100, manager)  # their own: not theirs to decide
+    expired = ask(payment, 200, agent)  # past its time: nothing left to decide, even before reconcile
+    Operation.objects.filter(pk=expired.pk).update(
+        created_at=timezone.now() - timedelta(days=settings.REFUND_APPROVAL_EXPIRY_DAYS, minutes=1)
+    )
 
     response = manager_client.get(reverse("approvals_count"))
 
