@@ -180,12 +180,18 @@ def _orders_for_listing(queryset):
     )
 
 
+def _number_forms(query):
+    """An order number as typed and in capitals: shops write letters in their numbers in
+    capitals ("DEMO-1006"), people type them in lower case. Both go through the index."""
+    return sorted({query, query.upper()})
+
+
 def _exact_order_ids(query):
-    """Ids of the orders whose number is `query`, or that have a payment with reference
-    `query`: one query, each side through its own index. A handful at most, since numbers
-    are unique and a reference is unique per provider."""
+    """Ids of the orders whose number is `query` (see _number_forms), or that have a payment
+    with reference `query`: one query, each side through its own index. A handful at most,
+    since numbers are unique and a reference is unique per provider."""
     return list(
-        Order.objects.filter(number=query)
+        Order.objects.filter(number__in=_number_forms(query))
         .order_by()
         .values_list("pk", flat=True)
         .union(payments_by_reference(query).order_by().values_list("order_id", flat=True))
@@ -193,8 +199,8 @@ def _exact_order_ids(query):
 
 
 def orders_matching(query, *, exact_ids=None):
-    """Orders whose customer email is `query` (any case), whose number starts with it, or that
-    have a payment with reference `query`; newest first. Pass `exact_ids` when
+    """Orders whose customer email is `query` (any case), whose number starts with it (as
+    typed or in capitals), or that have a payment with reference `query`; newest first. Pass `exact_ids` when
     _exact_order_ids() was already asked for this query."""
     query = query.strip()
     orders = Order.objects.order_by("-created_at", "-pk")
@@ -204,7 +210,9 @@ def orders_matching(query, *, exact_ids=None):
     # the prefix's selectivity is lost, and PostgreSQL would read the whole table by date.
     if exact_ids is None:
         exact_ids = _exact_order_ids(query)
-    matches = Q(number__startswith=query)
+    matches = Q()
+    for number in _number_forms(query):
+        matches |= Q(number__startswith=number)
     if exact_ids:
         matches |= Q(pk__in=exact_ids)
     return orders.filter(matches)
