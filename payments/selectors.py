@@ -160,7 +160,13 @@ def page_of(queryset, *, number, per_page):
     know whether another page follows."""
     number = max(1, number)
     start = (number - 1) * per_page
-    rows = list(queryset[start : start + per_page + 1])
+    if start:
+        # A deep page: its ids are skipped to through the ordering's index alone, and only
+        # the page's rows are read, not every row before it.
+        queryset = queryset.filter(pk__in=queryset.values("pk")[start : start + per_page + 1])
+    else:
+        queryset = queryset[: per_page + 1]
+    rows = list(queryset)
     return Page(items=rows[:per_page], number=number, has_next=len(rows) > per_page)
 
 

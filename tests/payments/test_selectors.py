@@ -2,7 +2,8 @@
 
 import pytest
 
-from payments.selectors import order_search
+from payments.models import Order
+from payments.selectors import order_search, recent_orders
 from payments.services.audit import Actor
 from payments.services.orders import NewPayment, order_create
 
@@ -57,3 +58,17 @@ def test_a_search_for_nothing_known_lists_nothing():
     order("1001")
 
     assert listed(order_search(query="nothing-like-it")) == []
+
+
+def test_pages_of_the_order_list_follow_each_other_without_gaps_or_repeats():
+    # Orders placed at the same moment are ordered by id, on every page alike.
+    for number in range(23):
+        order(f"{number:04d}", references=[f"p-{number}"])
+    Order.objects.update(created_at=Order.objects.first().created_at)
+    newest_first = list(Order.objects.order_by("-created_at", "-pk").values_list("number", flat=True))
+
+    pages = [recent_orders(page=number, per_page=5) for number in range(1, 7)]
+
+    assert [found.number for page in pages for found in page.items] == newest_first
+    assert [page.has_next for page in pages] == [True, True, True, True, False, False]
+    assert pages[-1].items == []
