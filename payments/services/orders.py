@@ -1,7 +1,9 @@
 """Orders as they arrive from the shop, with the payments that paid for them."""
 
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from payments.models import AuditAction, OperationKind, OperationSource, Order, Payment
@@ -42,8 +44,9 @@ class PaymentTakenMeanwhile(PaymentTaken):
 def order_receive(*, number, customer_name, customer_email, currency, total, payments, actor):
     """Take an order the shop sent (the intake API): the stored order when its number is known
     already, nothing duplicated; otherwise store it with its payments (order_create) and read
-    each payment's aggregate at its provider. A provider that does not answer leaves its
-    payment not yet synced, for `manage.py sync_payments`. Returns `(order, created)`.
+    each payment's aggregate at its provider. A provider that does not answer, or payments left
+    when reading has taken a PROVIDER_TIMEOUT already, stay not yet synced, for
+    `manage.py sync_payments`. Returns `(order, created)`.
 
     The caller has checked the shape of the input (amounts fit the currency, references the
     provider takes). Raises PaymentTaken when another order holds one of the payments, and
@@ -74,7 +77,12 @@ def order_receive(*, number, customer_name, customer_email, currency, total, pay
         # reference stored by another order after the check above.
         raise PaymentTakenMeanwhile(list(range(len(payments)))) from error
     if created:
+        # The shop waits for this answer (and a server worker with it): the providers are read
+        # for about one PROVIDER_TIMEOUT at most; payments left over stay not yet synced.
+        deadline = time.monotonic() + settings.PROVIDER_TIMEOUT
         for payment_id in order.payments.order_by("pk").values_list("pk", flat=True):
+            if time.monotonic() >= deadline:
+                break
             payment_sync(payment_id=payment_id, actor=actor)
     return order, created
 

@@ -98,6 +98,28 @@ def test_a_provider_that_does_not_answer_leaves_the_payment_not_yet_synced(clien
     assert Payment.objects.get().synced_at is None
 
 
+def test_providers_are_read_for_one_provider_timeout_at_most_and_the_rest_left_for_later(
+    client, token, sandbox, settings
+):
+    # The shop waits for the answer: a provider that hangs must not hold it for every payment.
+    settings.PROVIDER_TIMEOUT = 1
+    sandbox.inject_fault(provider="vipps", endpoint="token", mode="timeout")
+    payments = [
+        {"provider": "vipps", "reference": "acme-100045-1", "amount": "625.00", "captured": "625.00"},
+        {"provider": "bambora", "reference": "acme-100045-2", "amount": "625.00", "captured": "625.00"},
+    ]
+    sandbox.create_payment(provider="bambora", reference="acme-100045-2", currency="NOK", amount=62_500,
+                           captured=62_500)
+    sandbox.clear_requests()
+
+    response = send(client, token, body(payments=payments))
+
+    assert response.status_code == 201
+    assert [p["synced"] for p in response.json()["payments"]] == [False, False]
+    assert sandbox.requests(provider="bambora") == []  # left for sync_payments, not read late
+    assert not Payment.objects.filter(synced_at__isnull=False).exists()
+
+
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
