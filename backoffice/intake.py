@@ -121,11 +121,8 @@ def _payment(item, currency, errors, field):
     adapter = PROVIDER_CLASSES.get(provider) if isinstance(provider, str) else None
     if adapter is None:
         errors.add(f"{field}.provider", f"Unknown provider; one of {', '.join(PROVIDER_CLASSES)}.")
-    elif adapter.currencies is not None and currency and currency not in adapter.currencies:
-        errors.add(
-            f"{field}.provider",
-            f"{adapter.name} takes only {', '.join(sorted(adapter.currencies))}, not {currency}.",
-        )
+    elif currency and (problem := adapter.currency_problem(currency)):
+        errors.add(f"{field}.provider", problem)
     reference = item.get("reference")
     if not isinstance(reference, str):
         errors.add(f"{field}.reference", "This field is required and must be text.")

@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from payments.money import currency_exponent
+
 
 class Outcome(StrEnum):
     SUCCEEDED = "succeeded"
@@ -115,7 +117,22 @@ class PaymentProvider(ABC):
     secret_settings: ClassVar[tuple[str, ...]]
     # The currencies the provider takes, or None when its documentation sets no limit.
     currencies: ClassVar[frozenset[str] | None] = None
+    # The most decimals its amounts may have, or None when it takes each currency's own.
+    max_decimals: ClassVar[int | None] = None
     max_reference_length: ClassVar[int] = 2000
+
+    @classmethod
+    def currency_problem(cls, currency):
+        """Why the provider would refuse payments in this (known) currency, in words; None
+        when it takes them. Checked when orders arrive."""
+        if cls.currencies is not None and currency not in cls.currencies:
+            return f"{cls.name} takes only {', '.join(sorted(cls.currencies))}, not {currency}."
+        if cls.max_decimals is not None and currency_exponent(currency) > cls.max_decimals:
+            return (
+                f"{cls.name} takes amounts with at most {cls.max_decimals} decimals; {currency} "
+                f"has {currency_exponent(currency)}."
+            )
+        return None
 
     @classmethod
     def reference_problem(cls, reference):

@@ -42,6 +42,8 @@ class Optty(PaymentProvider):
     secret_settings = ("client_secret",)
     # Optty's documentation sets no limit on an order reference; 255 is a safe bound.
     max_reference_length = 255
+    # Its amounts are decimals "with at most 2 decimals" (providers.md).
+    max_decimals = 2
 
     def refund(self, modification: Modification) -> Confirmation:
         body = self._call("POST", modification.payment_reference, "refund", {

@@ -132,6 +132,7 @@ def test_providers_are_read_for_one_provider_timeout_at_most_and_the_rest_left_f
         ({"total": 1250.0}, "total", "Send the amount as text"),
         ({"payments": [{"provider": "vipps", "reference": "acme-100045-1", "amount": "100.00", "captured": "100.01"}]}, "payments[0].captured", "cannot be more than the amount"),
         ({"currency": "SEK"}, "payments[0].provider", "takes only DKK, EUR, NOK"),
+        ({"currency": "KWD", "total": "1.000", "payments": [{"provider": "optty", "reference": "o-1", "amount": "1.000"}]}, "payments[0].provider", "Optty takes amounts with at most 2 decimals; KWD has 3."),
         ({"payments": [{"provider": "vipps", "reference": "acme-100045-1", "amount": "1250.00", "currency": "EUR"}]}, "payments[0].currency", "the order's currency (NOK)"),
         ({"payments": [{"provider": "vipps", "reference": "acme-100045-1", "amount": "1250.00", "currency": None}]}, "payments[0].currency", "the order's currency (NOK)"),
         ({"currency": "XYZ"}, "currency", "not a known currency"),
