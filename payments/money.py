@@ -61,6 +61,9 @@ def parse_amount(text, currency, *, allow_zero=False):
     match = _AMOUNT_TEXT.fullmatch(text)
     if not match:
         if "," in text and "." not in text:
+            if exponent == 0:
+                # No decimals to mistake it for: a thousands separator.
+                raise InvalidAmount(f"Write {currency} amounts in digits only, for example 1250.")
             raise InvalidAmount("Use a point for decimals, for example 12.50.")
         raise InvalidAmount("Enter the amount in digits, for example 12.50.")
     decimals = match["decimals"] or ""

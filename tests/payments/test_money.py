@@ -111,6 +111,8 @@ def test_accepted_amounts_become_exact_minor_units(text, currency, minor):
         ("1'250.00", "EUR", DIGITS_ONLY),
         ("12,50", "EUR", POINT_FOR_DECIMALS),
         ("1,234", "KWD", POINT_FOR_DECIMALS),
+        # Without decimals, a comma can only be a thousands separator.
+        ("1,250", "JPY", "Write JPY amounts in digits only, for example 1250."),
         # Absurd sizes: just over the limit, and far over it.
         ("10000000000000.01", "EUR", TOO_LARGE),
         ("1000000000000001", "JPY", TOO_LARGE),
