@@ -1,4 +1,4 @@
-"""Keeping the secret in Optty's webhook URL out of the logs.
+"""What the logs say: the secret in Optty's webhook URL never, a refused request in one line.
 
 Optty authenticates its notifications only by the address we gave it,
 /webhooks/optty/<OPTTY_WEBHOOK_SECRET>/ (README, "Registering the webhooks"). Django's request
@@ -35,6 +35,19 @@ class MaskUrlSecrets(logging.Filter):
         path = getattr(getattr(record, "request", None), "path", None)
         if isinstance(path, str) and mask_url_secrets(path) != path:
             record.request = None
+        return True
+
+
+class ClientErrorsWithoutTraceback(logging.Filter):
+    """A 4xx is an expected answer (not allowed, not found, a bad request), not a fault of the
+    back office: Django logs it with the exception that made it, and a traceback per refused
+    request would bury the real errors. Such a record keeps its one line (its level is
+    Django's: WARNING, ERROR for a suspicious request); a 5xx keeps its traceback."""
+
+    def filter(self, record):
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and 400 <= status < 500:
+            record.exc_info = record.exc_text = record.stack_info = None
         return True
 
 

@@ -229,12 +229,15 @@ SIMPLEPS_WEBHOOK_SECRET = env.str("SIMPLEPS_WEBHOOK_SECRET", default="")
 OPTTY_WEBHOOK_SECRET = env.str("OPTTY_WEBHOOK_SECRET", default="")
 
 # Logging: one line per event, key=value, secrets never included (see payments.providers.http).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
         # The secret in Optty's webhook URL never reaches a log (backoffice/log_filters.py).
         "mask_url_secrets": {"()": "backoffice.log_filters.MaskUrlSecrets"},
+        # A refused request (403, 404 ...) in one line, without the traceback Django adds.
+        "client_errors_without_traceback": {"()": "backoffice.log_filters.ClientErrorsWithoutTraceback"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
@@ -248,7 +251,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["mask_url_secrets"],
+            "filters": ["mask_url_secrets", "client_errors_without_traceback"],
         },
         # runserver's request lines, as Django logs them by default.
         "django.server": {
@@ -257,11 +260,15 @@ LOGGING = {
             "filters": ["mask_url_secrets"],
         },
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Without the handlers Django gives it (a console printing in DEBUG, and mail_admins,
+        # which sends nothing without ADMINS): each of Django's records is written once, by
+        # the root's console and its filters.
+        "django": {"handlers": [], "level": LOG_LEVEL},
         "django.db.backends": {"level": "WARNING"},
         # "Not Found: <path>" and the like: masked where they are made, before any handler
-        # (Django's own mail_admins included) sees them.
+        # sees them.
         "django.request": {"filters": ["mask_url_secrets"]},
         "django.server": {
             "handlers": ["django.server"],
