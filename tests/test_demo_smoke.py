@@ -3,6 +3,7 @@ the app, as separate processes talking HTTP, then an agent's first steps."""
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -96,3 +97,66 @@ def test_an_agent_logs_in_finds_an_order_and_refunds(demo):
     assert "Refunded 99.00\xa0NOK." in refunded.text
     for query in ("demo-10", "KARI@example.com", "demo-1016-vipps-1"):
         assert agent.get(f"{demo}/", params={"q": query}, timeout=10).status_code == 200
+
+
+@pytest.fixture
+def make_demo(tmp_path):
+    """`make demo`'s script itself (scripts/demo.py), on a database and sandbox state of its
+    own; yields its address and a function that stops it and returns everything it printed."""
+    port, sandbox_port = free_port(), free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("BAMBORA_", "OPTTY_", "SIMPLEPS_", "VIPPS_", "SECURE_"))
+        and key not in {"DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        DEMO_SANDBOX_STATE=str(tmp_path / "sandbox-state.json"),
+        PORT=str(port),
+        SANDBOX_PORT=str(sandbox_port),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "scripts/demo.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    printed = read_until(process, "Ctrl-C stops both")
+
+    def stop():
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        rest, _ = process.communicate(timeout=30)
+        return "".join(printed) + rest
+
+    try:
+        yield f"http://127.0.0.1:{port}", printed, stop
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_make_demo_prints_the_logins_last_and_keeps_the_console_calm(make_demo):
+    # given: the demo has started
+    url, printed, stop = make_demo
+    start = "".join(printed)
+    # the logins come after everything the app says on starting, where they stay in sight
+    assert start.index("Quit the server") < start.index("Demo logins")
+    assert start.rstrip().endswith("(Ctrl-C stops both)")
+
+    # when: an agent opens a page, its icon, and the managers' approvals (a 403)
+    agent = requests.Session()
+    login = agent.get(f"{url}/accounts/login/", timeout=10)
+    agent.post(f"{url}/accounts/login/", timeout=10, data={
+        "username": "agent", "password": "agent-demo", "csrfmiddlewaretoken": token_in(login.text),
+    }, headers={"Referer": f"{url}/accounts/login/"})
+    home = agent.get(f"{url}/", timeout=10)
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', home.text)[1]
+    assert agent.get(f"{url}{icon}", timeout=10).status_code == 200
+    assert agent.get(f"{url}/approvals/", timeout=10).status_code == 403
+    output = stop()
+
+    # then: the refusal is one line, and nothing else went wrong
+    later = output[output.index("Ctrl-C stops both"):]
+    assert "Traceback" not in later
+    assert later.count("Forbidden (Permission denied): /approvals/") == 1
+    assert "Not Found" not in later
