@@ -94,6 +94,23 @@ def test_refund_with_htmx_swaps_the_card(agent_client, make_payment, sandbox):
     assert sandbox.payment(provider="bambora", reference=payment.reference)["refunded"] == 2_500
 
 
+def test_after_a_request_waits_for_approval_the_card_says_what_needs_approval_once(agent_client, make_payment, sandbox):
+    # given: EUR refunds above 500.00 need approval
+    payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+
+    # when: a refund above the limit waits for approval
+    response = agent_client.post(
+        reverse("refund", args=[payment.pk]), refund_data(payment, "600.00"), headers={"HX-Request": "true"}
+    )
+
+    # then: the card says so, and its refund form that any further refund needs approval, once
+    html = response.content.decode()
+    assert "Waiting for approval: the refund of 600.00\xa0EUR is sent once a manager approves it." in html
+    refund_form = re.search(r'<form class="refund".*?</form>', html, re.S)[0]
+    assert "Any refund on this payment needs a manager’s approval: it is sent once approved." in refund_form
+    assert refund_form.count("manager’s approval") == 1
+
+
 def test_refund_without_javascript_redirects_with_a_message(agent_client, make_payment):
     payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
 
