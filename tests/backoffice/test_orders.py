@@ -196,6 +196,31 @@ def test_unknown_outcome_then_check_with_provider(agent_client, make_payment, sa
     ]
 
 
+def timeline_of(html):
+    """The lines of the timelines on a page, as text (amounts keep their no-break space)."""
+    return [
+        re.sub(r"[ \t\n]+", " ", re.sub(r"<[^>]+>", " ", line)).strip()
+        for line in re.findall(r'<li class="event[^"]*">(.*?)</li>', html, re.S)
+    ]
+
+
+@pytest.mark.parametrize(
+    "fault, reason",
+    [("drop", "The connection to the provider failed."),
+     ("error", "The provider had an internal error (HTTP 500).")],
+)
+def test_the_timeline_says_the_provider_gave_no_definite_answer(agent_client, make_payment, sandbox, fault, reason):
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+    sandbox.inject_fault(provider="bambora", endpoint="refund", mode=fault)
+    agent_client.post(reverse("refund", args=[payment.pk]), refund_data(payment, "20.00"))
+
+    html = agent_client.get(reverse("order", args=[payment.order_id])).content.decode()
+
+    [line] = [line for line in timeline_of(html) if "Outcome unknown" in line]
+    assert "No definite answer from the provider · 20.00\xa0EUR Outcome unknown " + reason in line
+    assert "Provider answered" not in line
+
+
 def test_cancel_asks_for_confirmation_then_cancels(agent_client, make_payment, sandbox):
     payment = make_payment("bambora", currency="EUR", amount=10_000)
 
