@@ -35,15 +35,34 @@
   });
 
   // A swap replaces the button that started it, and focus would fall back to the page's start:
-  // keyboard and screen reader users would lose their place. Move it to what the answer says:
-  // its notice (an outcome, a refusal), else the first field in error.
+  // keyboard and screen reader users would lose their place. Move it to where the element that
+  // asked says (data-focus-after: backing out of a confirmation returns to the button that
+  // opened it), else to what the answer says: its notice (an outcome, a refusal), else the
+  // first field in error.
   document.addEventListener("htmx:afterSettle", function (event) {
     const active = document.activeElement;
     if (active && active !== document.body) return;
     const region = event.target;
     if (!region || !region.querySelector) return;
-    const next = region.querySelector(".notice[tabindex='-1'], .errors[tabindex='-1'], [aria-invalid='true']");
+    const source = event.detail.requestConfig && event.detail.requestConfig.elt;
+    const wanted = source && source.dataset && source.dataset.focusAfter;
+    const next = (wanted && region.querySelector(wanted)) ||
+      region.querySelector(".notice[tabindex='-1'], .errors[tabindex='-1'], [aria-invalid='true']");
     if (next) next.focus();
+  });
+
+  // Escape backs out of a confirmation (of a cancel), as its "Keep the payment" link does.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || event.defaultPrevented) return;
+    let confirm = event.target.closest && event.target.closest(".confirm");
+    if (!confirm && event.target === document.body) {
+      const open = document.querySelectorAll(".confirm");
+      if (open.length === 1) confirm = open[0];
+    }
+    const dismiss = confirm && confirm.querySelector("[data-dismiss='confirm']");
+    if (!dismiss) return;
+    event.preventDefault();
+    dismiss.click();
   });
 
   // Minor units of "12.50" as a BigInt (no floats for money), or null when it is not an amount.

@@ -105,3 +105,35 @@ def test_the_approval_warning_is_announced_as_it_appears(page, log_in, agent, ma
     expect(warning).to_be_visible()
     # Shown inside a live region that was there before: screen readers announce the change.
     expect(warning.locator("xpath=ancestor::*[@aria-live='polite']")).to_have_count(1)
+
+
+def test_escape_backs_out_of_the_cancel_confirmation(page, log_in, agent, make_payment, sandbox, screenshot):
+    payment = make_payment("bambora", currency="EUR", amount=12_000)
+    log_in(agent)
+    open_order(page, payment.order.number)
+    bambora = card(page, "Bambora")
+    bambora.get_by_role("button", name="Cancel payment").click()
+    expect(bambora.get_by_role("button", name="Confirm cancellation")).to_be_focused()
+    screenshot("cancel-confirmation")
+
+    page.keyboard.press("Escape")
+
+    expect(bambora.get_by_role("button", name="Confirm cancellation")).to_have_count(0)
+    expect(bambora.get_by_role("button", name="Cancel payment")).to_be_focused()
+    expect(bambora.locator("dt:text-is('Cancelled') + dd")).to_have_text("0.00\xa0EUR")
+    assert sandbox.requests("bambora") == []
+
+
+def test_keep_the_payment_by_keyboard_returns_to_cancel_payment(page, log_in, agent, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=12_000)
+    log_in(agent)
+    open_order(page, payment.order.number)
+    bambora = card(page, "Bambora")
+    bambora.get_by_role("button", name="Cancel payment").click()
+    expect(bambora.get_by_role("button", name="Confirm cancellation")).to_be_focused()
+
+    bambora.get_by_role("link", name="Keep the payment").focus()
+    page.keyboard.press("Enter")
+
+    expect(bambora.get_by_role("button", name="Cancel payment")).to_be_focused()
+    assert sandbox.requests("bambora") == []
