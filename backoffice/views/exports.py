@@ -16,6 +16,11 @@ def _date(text):
         return False
 
 
+def _invalid(request, message):
+    """Nothing exported: the page that says why, with status 400."""
+    return render(request, "backoffice/export_invalid.html", {"message": message}, status=400)
+
+
 @require_GET
 @permission_required("payments.export_payments", raise_exception=True)
 def payments_csv(request):
@@ -25,11 +30,13 @@ def payments_csv(request):
     query = request.GET.get("q", "")[:2000]
     date_from, date_to = _date(request.GET.get("from")), _date(request.GET.get("to"))
     if date_from is False or date_to is False:
-        return render(
+        return _invalid(request, "Write dates as YYYY-MM-DD, e.g. 2026-11-24.")
+    if date_from and date_to and date_from > date_to:
+        # Nothing is placed between them: an empty file would look like an answer.
+        return _invalid(
             request,
-            "backoffice/export_invalid.html",
-            {"message": "Write dates as YYYY-MM-DD, e.g. 2026-11-24."},
-            status=400,
+            f"The range starts after it ends ({date_from.isoformat()} to {date_to.isoformat()}): "
+            "put the earlier date first.",
         )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     return payments_export(

@@ -196,6 +196,28 @@ def test_a_search_and_a_date_range_narrow_the_export(client, manager):
     assert bad.status_code == 400
 
 
+def test_reversed_dates_are_refused_with_a_reason_not_answered_with_an_empty_file(client, manager):
+    make_orders(3)
+    client.force_login(manager)
+
+    response = client.get(reverse("export_payments"), {"from": "2026-12-31", "to": "2026-01-01"})
+
+    assert response.status_code == 400
+    assert not response.streaming
+    assert "The range starts after it ends (2026-12-31 to 2026-01-01): put the earlier date first." in (
+        response.content.decode()
+    )
+    assert not AuditEvent.objects.filter(action=AuditAction.DATA_EXPORTED).exists()
+
+
+def test_a_range_of_one_day_is_fine(client, manager):
+    make_orders(3)
+    client.force_login(manager)
+    today = timezone.localdate().isoformat()
+
+    assert len(rows_of(client.get(reverse("export_payments"), {"from": today, "to": today}))) == 3
+
+
 def test_the_export_makes_the_same_queries_for_ten_rows_or_a_thousand(client, manager):
     client.force_login(manager)
     client.get(reverse("home"))  # the first request after login refreshes the session
