@@ -117,6 +117,17 @@ def test_the_page_shows_refundable_now_as_the_order_page_does(manager_client, ag
     assert facts(approvals, request)["Refundable if rejected"] == "1,000.00\xa0EUR"
 
 
+def test_the_time_a_request_was_made_names_its_time_zone(manager_client, agent, make_payment, settings):
+    settings.TIME_ZONE = "Asia/Tokyo"
+    payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+    request = ask(payment, 60_000, agent)
+    made = timezone.localtime(request.created_at)
+
+    approvals = manager_client.get(reverse("approvals")).content.decode()
+
+    assert f'title="{made:%Y-%m-%d %H:%M}, Asia/Tokyo time (JST, UTC+09:00)"' in approvals
+
+
 def test_the_queue_is_oldest_first_25_a_page(manager_client, agent, make_payment):
     payment = make_payment("vipps", currency="NOK", amount=10_000_000, captured=10_000_000, at_provider=False)
     first = ask(payment, 500_100, agent)  # over the limit: it and every later one wait

@@ -196,6 +196,18 @@ def test_a_search_and_a_date_range_narrow_the_export(client, manager):
     assert bad.status_code == 400
 
 
+def test_the_export_form_says_its_dates_are_local_and_the_files_times_utc(client, manager, settings):
+    settings.TIME_ZONE = "Asia/Tokyo"
+    make_orders(1)
+    client.force_login(manager)
+
+    form = client.get(reverse("home")).content.decode()
+    [row] = rows_of(client.get(reverse("export_payments")))
+
+    assert "Dates in Asia/Tokyo time; the file gives times in UTC." in form
+    assert row["order_date"].endswith("+00:00")
+
+
 def test_reversed_dates_are_refused_with_a_reason_not_answered_with_an_empty_file(client, manager):
     make_orders(3)
     client.force_login(manager)

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from payments.models import AuditAction, AuditEvent, Operation
 from payments.services.audit import Actor
@@ -77,6 +78,24 @@ def test_order_page_shows_the_aggregate(agent_client, make_payment):
     for label, value in [("Authorized", "125.00"), ("Captured", "100.00"), ("Refunded", "0.00"), ("Refundable", "100.00")]:
         assert re.search(rf"<dt>{label}</dt><dd>{re.escape(value)}\xa0EUR</dd>", html), label
     assert 'value="100.00"' in html  # the refund form is prefilled with the refundable amount
+
+
+def test_times_are_shown_in_the_desks_time_zone_and_say_which(agent_client, make_payment, settings):
+    settings.TIME_ZONE = "Asia/Tokyo"  # no summer time: the same words all year
+    payment = make_payment("bambora", currency="EUR", amount=12_500, captured=10_000)
+    placed = timezone.localtime(payment.order.created_at)
+    assert placed.utcoffset().total_seconds() == 9 * 3600
+
+    order_page = agent_client.get(reverse("order", args=[payment.order_id])).content.decode()
+    home = agent_client.get(reverse("home")).content.decode()
+
+    zone = 'title="Asia/Tokyo time (JST, UTC+09:00)"'
+    assert f'<time datetime="{placed.isoformat()}" {zone}>{placed:%Y-%m-%d %H:%M}</time>' in order_page
+    assert f'<time datetime="{placed.isoformat()}" {zone}>{placed:%Y-%m-%d %H:%M}</time>' in home
+    assert order_page.count("<time ") == order_page.count(zone) == 2  # "Placed" and the timeline's one event
+    assert '<dt>Placed <span class="zone">(Asia/Tokyo time)</span></dt>' in order_page
+    assert "times in Asia/Tokyo time" in order_page
+    assert 'Date <span class="zone">(Asia/Tokyo time)</span>' in home
 
 
 def test_refund_with_htmx_swaps_the_card(agent_client, make_payment, sandbox):
