@@ -203,3 +203,21 @@ def test_the_order_page_fits_a_narrow_window_and_works_by_keyboard(page, log_in,
     vipps.get_by_label("Amount").press("Enter")
 
     expect(vipps.get_by_role("status")).to_have_text("Refunded 100.00\xa0NOK.")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_user_and_log_out_sit_at_the_right_end_of_the_top_bar(page, log_in, agent, make_payment, screenshot, width):
+    payment = make_payment("bambora", currency="EUR", amount=20_000, captured=20_000)
+    page.set_viewport_size({"width": width, "height": 800})
+    log_in(agent)
+    open_order(page, payment.order.number)
+    screenshot(f"top-bar-{width}")
+
+    bar = page.locator("header.topbar").bounding_box()
+    padding = page.locator("header.topbar").evaluate("bar => parseFloat(getComputedStyle(bar).paddingRight)")
+    log_out = page.get_by_role("button", name="Log out").bounding_box()
+    user = page.locator("header.topbar").get_by_text("agent", exact=True).bounding_box()
+
+    assert abs((log_out["x"] + log_out["width"]) - (bar["x"] + bar["width"] - padding)) < 1
+    assert user["x"] + user["width"] <= log_out["x"]
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
