@@ -8,6 +8,7 @@ own database).
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -77,6 +78,8 @@ def stop(process):
 
 
 def main():
+    # Stopped with `kill` as with Ctrl-C: the app and the sandbox stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.demo_settings")
     os.environ["PORT"], os.environ["SANDBOX_PORT"] = PORT, SANDBOX_PORT
     # Each process writes as it goes, so that the console reads in the order things happen.

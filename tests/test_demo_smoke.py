@@ -123,8 +123,10 @@ def make_demo(tmp_path):
     printed = read_until(process, "Ctrl-C stops both")
 
     def stop():
-        process.send_signal(signal.SIGINT)  # Ctrl-C
+        # Not SIGINT, which a shell without job control (CI) makes its background jobs ignore.
+        process.terminate()
         rest, _ = process.communicate(timeout=30)
+        assert process.returncode == 0
         return "".join(printed) + rest
 
     try:
