@@ -137,3 +137,25 @@ def test_keep_the_payment_by_keyboard_returns_to_cancel_payment(page, log_in, ag
 
     expect(bambora.get_by_role("button", name="Cancel payment")).to_be_focused()
     assert sandbox.requests("bambora") == []
+
+
+def test_escape_works_from_the_moment_the_confirmation_appears(page, log_in, agent, make_payment, sandbox):
+    payment = make_payment("bambora", currency="EUR", amount=12_000)
+    log_in(agent)
+    open_order(page, payment.order.number)
+    # A person quicker than the page: Escape as soon as the confirmation is in it.
+    page.evaluate("""() => new MutationObserver((changes, observer) => {
+        const confirm = document.querySelector(".confirm");
+        if (!confirm) return;
+        observer.disconnect();
+        confirm.dispatchEvent(new KeyboardEvent("keydown", {key: "Escape", bubbles: true}));
+        document.body.dataset.escapedAtOnce = "yes";
+    }).observe(document.body, {childList: true, subtree: true})""")
+    bambora = card(page, "Bambora")
+
+    bambora.get_by_role("button", name="Cancel payment").click()
+    expect(page.locator("body[data-escaped-at-once]")).to_have_count(1)
+
+    expect(bambora.get_by_role("button", name="Confirm cancellation")).to_have_count(0)
+    expect(bambora.get_by_role("button", name="Cancel payment")).to_be_focused()
+    assert sandbox.requests("bambora") == []
