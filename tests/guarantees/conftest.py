@@ -5,6 +5,7 @@ import pytest
 import requests
 from django.conf import settings
 from django.test import Client
+from django.urls import reverse
 
 
 class Person:
@@ -36,6 +37,22 @@ class Person:
 
 def form_value(html, name):
     return re.search(rf'name="{re.escape(name)}" value="([^"]*)"', html)[1]
+
+
+def refund_forms(people, payment, amount):
+    """Each person opens the payment's order and fills its refund form with `amount`:
+    [(person, the page, the form's data)], ready to be sent."""
+    prefix = f"refund-{payment.pk}"
+    forms = []
+    for person in people:
+        page = person.get(reverse("order", args=[payment.order_id]))
+        forms.append((person, page, {
+            f"{prefix}-amount": amount,
+            f"{prefix}-reason": "customer_request",
+            f"{prefix}-note": "",
+            f"{prefix}-idempotency_key": form_value(page, f"{prefix}-idempotency_key"),
+        }))
+    return forms
 
 
 def at_once(*calls):

@@ -11,7 +11,7 @@ from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
 from payments.statuses import OperationStatus
-from tests.guarantees.conftest import at_once, form_value
+from tests.guarantees.conftest import at_once, form_value, refund_forms
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("ledger_is_consistent")]
 
@@ -19,17 +19,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 def test_twenty_refunds_at_once_move_only_what_is_refundable(person, make_user, make_payment, sandbox):
     payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
     agents = [person(make_user(group="Support agents")) for _ in range(20)]
-    order_url = reverse("order", args=[payment.order_id])
-    prefix = f"refund-{payment.pk}"
-    forms = []
-    for agent in agents:
-        page = agent.get(order_url)
-        forms.append((agent, page, {
-            f"{prefix}-amount": "10.00",
-            f"{prefix}-reason": "customer_request",
-            f"{prefix}-note": "",
-            f"{prefix}-idempotency_key": form_value(page, f"{prefix}-idempotency_key"),
-        }))
+    forms = refund_forms(agents, payment, "10.00")
 
     responses = at_once(*[
         (lambda a=agent, p=page, d=data: a.post(reverse("refund", args=[payment.pk]), d, csrf_from=p))

@@ -13,7 +13,7 @@ from django.db import connection
 from django.urls import reverse
 
 from payments.sandbox.server import provider_urls
-from tests.guarantees.conftest import Person, at_once, form_value
+from tests.guarantees.conftest import Person, at_once, refund_forms
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("ledger_is_consistent")]
 
@@ -59,17 +59,8 @@ def test_twenty_refunds_at_once_across_worker_processes_move_only_what_is_refund
     # Bambora: Vipps would refuse most of them for its own reason, a rate limit per payment.
     payment = make_payment("bambora", currency="EUR", amount=50_000, captured=50_000)
     agents = [Person(gunicorn, make_user(group="Support agents")) for _ in range(20)]
-    order_url = reverse("order", args=[payment.order_id])
-    prefix = f"refund-{payment.pk}"
-    forms = []
-    for agent in agents:
-        page = agent.get(order_url)  # each session, stored in the database, works in any worker
-        forms.append((agent, page, {
-            f"{prefix}-amount": "50.00",
-            f"{prefix}-reason": "customer_request",
-            f"{prefix}-note": "",
-            f"{prefix}-idempotency_key": form_value(page, f"{prefix}-idempotency_key"),
-        }))
+    # Each session, stored in the database, works in any worker.
+    forms = refund_forms(agents, payment, "50.00")
 
     responses = at_once(*[
         (lambda a=agent, p=page, d=data: a.post(reverse("refund", args=[payment.pk]), d, csrf_from=p))
