@@ -252,6 +252,27 @@ def _apply(*, operation, judgement, actor):
     return Finding(operation, message, False)
 
 
+def currency_mismatch(*, payment, seen):
+    """Why the provider's view `seen` of `payment` cannot be compared with ours, in words, when
+    it is in another currency; None when the currencies agree."""
+    if seen.currency == payment.currency:
+        return None
+    return (
+        f"The provider holds this payment in {seen.currency or 'no currency'}, the back office "
+        f"in {payment.currency}"
+    )
+
+
+def operations_under_way(*, payment_id, since):
+    """The payment's operations whose money may be at the provider but not yet in our
+    aggregate, or the other way round, for a provider read at `since`: every unresolved one,
+    whatever its age (one in flight may have been carried out already, its answer not yet
+    back), and every one settled since the provider was read."""
+    return Operation.objects.filter(payment_id=payment_id).filter(
+        Q(status__in=UNRESOLVED_STATUSES) | Q(status=OperationStatus.SUCCEEDED, updated_at__gte=since)
+    )
+
+
 def payment_reconcile(*, payment_id, actor, stale_after=None):
     """Resolve the payment's unresolved operations by reading the provider ("Check with
     provider"). Returns a Finding per operation; an empty list when there was nothing to
@@ -270,19 +291,11 @@ def payment_reconcile(*, payment_id, actor, stale_after=None):
             Finding(operation, f"The provider could not be asked: {error.message}", False)
             for operation in operations
         ]
-    if seen.currency != payment.currency:
-        message = (
-            f"The provider holds this payment in {seen.currency or 'no currency'}, the back "
-            f"office in {payment.currency}; check the payment in the provider's portal."
-        )
+    if mismatch := currency_mismatch(payment=payment, seen=seen):
+        message = f"{mismatch}; check the payment in the provider's portal."
         return [Finding(operation, message, False) for operation in operations]
-    under_way = (
-        Operation.objects.filter(payment_id=payment_id)
-        .filter(
-            Q(status__in=UNRESOLVED_STATUSES)
-            | Q(status=OperationStatus.SUCCEEDED, updated_at__gte=read_at)
-        )
-        .exclude(pk__in=[operation.pk for operation in operations])
+    under_way = operations_under_way(payment_id=payment_id, since=read_at).exclude(
+        pk__in=[operation.pk for operation in operations]
     )
     judgements = judge(
         payment=payment, operations=operations, seen=seen, under_way=list(under_way)

@@ -4,11 +4,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from payments.locks import lock_payment
-from payments.models import AuditAction, Operation, OperationKind, Payment
+from payments.models import AuditAction, OperationKind, Payment
 from payments.money import format_money
 from payments.providers.base import ProviderError
 from payments.providers.registry import provider_for
@@ -19,8 +18,7 @@ from payments.services.ledger import (
     aggregate_of,
     operation_record_external,
 )
-from payments.services.reconcile import payment_reconcile
-from payments.statuses import UNRESOLVED_STATUSES, OperationStatus
+from payments.services.reconcile import currency_mismatch, operations_under_way, payment_reconcile
 
 
 class SyncOutcome(StrEnum):
@@ -48,21 +46,6 @@ class SyncReport:
     @property
     def disagrees(self):
         return self.outcome == SyncOutcome.DISAGREES
-
-
-def _kinds_under_way(payment, read_at):
-    """The kinds of operation whose money may be at the provider but not yet in our aggregate,
-    or the other way round: any operation still unresolved, whatever its age (one in flight may
-    have been carried out already, its answer not yet back), and any settled since the
-    provider was read."""
-    return set(
-        Operation.objects.filter(payment=payment)
-        .filter(
-            Q(status__in=UNRESOLVED_STATUSES)
-            | Q(status=OperationStatus.SUCCEEDED, updated_at__gte=read_at)
-        )
-        .values_list("kind", flat=True)
-    )
 
 
 def payment_sync(*, payment_id, actor):
@@ -93,20 +76,19 @@ def payment_sync(*, payment_id, actor):
     with transaction.atomic(durable=True):
         payment = lock_payment(payment_id=payment_id)
         report.payment = payment
-        if seen.currency != payment.currency:
+        if mismatch := currency_mismatch(payment=payment, seen=seen):
             # Amounts in two currencies cannot be compared: nothing is booked from them.
             _disagree(
                 report,
                 actor=actor,
                 state=seen.state,
-                message=(
-                    f"The provider holds this payment in {seen.currency or 'no currency'}, the "
-                    f"back office in {payment.currency}; nothing compared or changed, for a "
-                    "person to check."
-                ),
+                message=f"{mismatch}; nothing compared or changed, for a person to check.",
             )
             return report
-        busy_kinds = _kinds_under_way(payment, read_at)
+        # The kinds whose outcome must be known before their totals can be compared.
+        busy_kinds = set(
+            operations_under_way(payment_id=payment.pk, since=read_at).values_list("kind", flat=True)
+        )
         disagreements = []
         if seen.authorized > payment.authorized:
             before = aggregate_of(payment)
