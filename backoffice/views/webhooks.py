@@ -68,7 +68,12 @@ def _too_long(request, provider):
     return _refuse(request, provider, refusal=refusal, status=413)
 
 
-def _receive(request, provider, *, refusal, reference_keys):
+def _receive(request, provider, *, authenticate=None, reference_keys):
+    """Keep the notification and act on it: 413 when its body is over MAX_BODY_BYTES (checked
+    before anything reads it), 401 when `authenticate(request)` says why it is not authentic."""
+    if too_long := _too_long(request, provider):
+        return too_long
+    refusal = authenticate(request) if authenticate else ""
     if refusal:
         return _refuse(request, provider, refusal=refusal, status=401)
     data = _json(request.body)
@@ -115,7 +120,7 @@ def vipps_refusal(request):
 @login_not_required
 @require_POST
 def vipps(request):
-    return _too_long(request, "vipps") or _receive(request, "vipps", refusal=vipps_refusal(request), reference_keys=["reference"])
+    return _receive(request, "vipps", authenticate=vipps_refusal, reference_keys=["reference"])
 
 
 def simpleps_refusal(request):
@@ -140,10 +145,10 @@ def simpleps_refusal(request):
 @login_not_required
 @require_POST
 def simpleps(request):
-    return _too_long(request, "simpleps") or _receive(
+    return _receive(
         request,
         "simpleps",
-        refusal=simpleps_refusal(request),
+        authenticate=simpleps_refusal,
         reference_keys=["externalPaymentId", "externalId"],
     )
 
@@ -159,6 +164,4 @@ def optty(request, secret):
         # a wrong or unset secret is 404, not 401, so that guessing learns nothing.
         _refuse(request, "optty", refusal="Wrong secret in the URL.", status=404)
         raise Http404
-    return _too_long(request, "optty") or _receive(
-        request, "optty", refusal="", reference_keys=["orderReference", "merchantReference"]
-    )
+    return _receive(request, "optty", reference_keys=["orderReference", "merchantReference"])
