@@ -310,8 +310,8 @@ def approvals_waiting_for(*, user):
 
 def approval_queue(*, user, page=1, per_page=25):
     """A Page of the refund requests waiting for approval, oldest first, each with `.payment`
-    (with its balances and order) and `.mine` (requested by `user`): in a fixed number of
-    queries however long the queue."""
+    (with its balances and order), `.mine` (requested by `user`) and `.expired` (past
+    REFUND_APPROVAL_EXPIRY_DAYS): in a fixed number of queries however long the queue."""
     requests = page_of(
         Operation.objects.filter(kind=OperationKind.REFUND, status=OperationStatus.AWAITING_APPROVAL)
         .select_related("requested_by")
@@ -325,9 +325,13 @@ def approval_queue(*, user, page=1, per_page=25):
             Payment.objects.filter(pk__in={r.payment_id for r in requests.items}).select_related("order")
         )
     }
+    # Until the next expiry run releases them, expired requests are still waiting, but they
+    # can no longer be approved.
+    cutoff = refund_request_expiry_cutoff()
     for request in requests.items:
         request.payment = payments[request.payment_id]
         request.mine = request.requested_by_id == user.pk
+        request.expired = request.created_at < cutoff
     return requests
 
 

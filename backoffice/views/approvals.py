@@ -16,12 +16,7 @@ from payments.exceptions import ActionForbidden, ActionRefused
 from payments.models import Operation
 from payments.selectors import approval_queue, approvals_waiting_for
 from payments.services.audit import Actor
-from payments.services.refunds import (
-    refund_approve,
-    refund_reject,
-    refund_request_expired,
-    refund_withdraw,
-)
+from payments.services.refunds import refund_approve, refund_reject, refund_withdraw
 
 
 @require_GET
@@ -29,10 +24,6 @@ from payments.services.refunds import (
 def approvals(request):
     """Refund requests waiting for approval, oldest first, a page at a time."""
     page = approval_queue(user=request.user, page=page_number(request))
-    for operation in page.items:
-        # Until the next expiry run releases them, expired requests are still in the queue,
-        # but they can no longer be approved.
-        operation.expired = refund_request_expired(operation=operation)
     return render(
         request,
         "backoffice/approvals.html",

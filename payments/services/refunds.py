@@ -1,7 +1,6 @@
 """Refunds: asked for by an agent, approved by another person when they are large, sent to the
 provider exactly once."""
 
-
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
