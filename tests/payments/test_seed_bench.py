@@ -51,3 +51,11 @@ def test_a_second_run_adds_after_the_first_and_new_rows_get_fresh_ids(roles, mak
     payment = make_payment(at_provider=False)
     assert payment.pk > Payment.objects.exclude(pk=payment.pk).order_by("-pk").first().pk
     assert not ledger_mismatches().exists()
+
+
+def test_unless_seeded_seeds_an_empty_database_once(roles):
+    # scripts/bench runs this on every start: the first seeds, the next leave the data alone.
+    call_command("seed_bench", orders=20, unless_seeded=True)
+    call_command("seed_bench", orders=30, unless_seeded=True)
+
+    assert Order.objects.count() == 20

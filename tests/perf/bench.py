@@ -490,6 +490,8 @@ def main():
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-export", action="store_true")
     options = parser.parse_args()
+    if not Payment.objects.exists():
+        sys.exit("The database holds no orders: seed it first (scripts/bench does, with seed_bench).")
     machine()
     bench = Bench(options.requests)
     server = start_sandbox()

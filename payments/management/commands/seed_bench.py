@@ -103,12 +103,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--orders", type=int, required=True)
         parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument(
+            "--unless-seeded",
+            action="store_true",
+            help="Do nothing when the database holds orders already (scripts/bench seeds once).",
+        )
 
-    def handle(self, *args, orders, seed, **options):
+    def handle(self, *args, orders, seed, unless_seeded, **options):
         if connection.vendor != "postgresql":
             raise CommandError("seed_bench writes with PostgreSQL's COPY: set DATABASE_URL to PostgreSQL.")
         if orders < 1:
             raise CommandError("Give a positive number of orders.")
+        if unless_seeded and Order.objects.exists():
+            return
+        if unless_seeded:
+            self.stdout.write(f"Seeding {orders:,} orders (once; 'make clean-bench' starts over)...")
         random.seed(seed)
         self.clerks = self._people()
         started = time.monotonic()
