@@ -31,4 +31,4 @@ clean-bench:
 	rm -rf .bench-pg
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .sandbox-state.json staticfiles
+	rm -rf $(VENV) db.sqlite3 .sandbox-state.json staticfiles exports

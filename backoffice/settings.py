@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "payments",
     "backoffice.apps.BackofficeConfig",
 ]
@@ -227,6 +229,47 @@ PROVIDERS = {
 VIPPS_WEBHOOK_SECRET = env.str("VIPPS_WEBHOOK_SECRET", default="")
 SIMPLEPS_WEBHOOK_SECRET = env.str("SIMPLEPS_WEBHOOK_SECRET", default="")
 OPTTY_WEBHOOK_SECRET = env.str("OPTTY_WEBHOOK_SECRET", default="")
+
+# Background work (README, "Background work") --------------------------------------------
+
+# "database": the queue is a table of this database, worked by `manage.py worker` (nothing more
+# to run). "rq": Redis through RQ (pip install '.[rq]', REDIS_URL), worked by the same command.
+TASK_BACKEND = env.str("TASK_BACKEND", default="database")
+if TASK_BACKEND == "rq":
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")}}
+elif TASK_BACKEND == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+else:
+    raise ImproperlyConfigured(f"TASK_BACKEND is {TASK_BACKEND!r}: use database or rq.")
+# A worker writes that it is alive every WORKER_HEARTBEAT_SECONDS; one unheard of for
+# WORKER_LOST_SECONDS is gone (killed, its machine lost), and the tasks it had begun are run
+# again by another. /readyz reports not ready while no worker has been heard within that time.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
+WORKER_LOST_SECONDS = env.float("WORKER_LOST_SECONDS", default=60.0)
+
+# Exports: files kept in the storage "exports" (local files in EXPORTS_ROOT unless
+# EXPORTS_STORAGE_BACKEND names another Django storage, with EXPORTS_STORAGE_OPTIONS as JSON),
+# deleted EXPORT_EXPIRY_HOURS after they are made.
+EXPORTS_ROOT = env.path("EXPORTS_ROOT", default=BASE_DIR / "exports")
+STORAGES["exports"] = {
+    "BACKEND": env.str("EXPORTS_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+    "OPTIONS": env.json("EXPORTS_STORAGE_OPTIONS", default={"location": str(EXPORTS_ROOT)}),
+}
+EXPORT_EXPIRY_HOURS = env.int("EXPORT_EXPIRY_HOURS", default=72)
+
+# Metrics for Prometheus at /metrics (README, "Metrics"), off unless METRICS_ENABLED; with
+# METRICS_TOKEN set, only a scrape that sends it as a Bearer token is answered.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=False)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_ENABLED:
+    INSTALLED_APPS += ["django_prometheus"]
+    MIDDLEWARE = [
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        *MIDDLEWARE,
+        "django_prometheus.middleware.PrometheusAfterMiddleware",
+    ]
 
 # Logging: one line per event, key=value, secrets never included (see payments.providers.http).
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

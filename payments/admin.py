@@ -8,27 +8,35 @@ sort only by indexed columns."""
 import json
 from functools import cached_property
 
-from django.contrib import admin
+from django.apps import apps
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Q
-from django.urls import path
-from django.utils import timezone
+from django.http import HttpRequest, QueryDict
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
-from payments.exports import (
-    AUDIT_HEADER,
-    PAYMENT_HEADER,
-    audit_rows,
-    csv_response,
-    export_record,
-    payment_rows,
+from payments.exports import AUDIT_HEADER, PAYMENT_HEADER, audit_rows, payment_rows
+from payments.models import (
+    ApiToken,
+    AuditEvent,
+    Export,
+    ExportKind,
+    Operation,
+    Order,
+    Payment,
+    ProviderNotification,
 )
-from payments.models import ApiToken, AuditEvent, Operation, Order, Payment, ProviderNotification
 from payments.money import format_money
 from payments.selectors import payments_by_reference, payments_for_export
 from payments.services.api_tokens import api_token_revoke
 from payments.services.audit import Actor
+from payments.services.exports import export_request
 
 
 class EstimatingPaginator(Paginator):
@@ -154,30 +162,62 @@ class FindBySearchMixin:
 
 
 class CsvExportMixin:
-    """An "Export CSV" link on the list: everything the list's filters and search select,
-    streamed. For people with the export permission (auditors)."""
+    """An "Export CSV" button on the list, for people with the export permission (auditors):
+    it queues an export of everything the list's filters and search select, which the task
+    worker makes (payments.services.exports) and the person's Exports page offers."""
 
     change_list_template = "admin/change_list_with_export.html"
-    export_name = ""
+    export_kind = ""
+    export_header = ()
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
-        export = path("export/", self.admin_site.admin_view(self.export_csv), name="%s_%s_export" % info)
-        return [export, *super().get_urls()]
+        view = require_POST(self.admin_site.admin_view(self.export_csv))
+        return [path("export/", view, name="%s_%s_export" % info), *super().get_urls()]
+
+    def export_queryset(self, queryset):
+        """What the export reads for the list's `queryset`, in the export's order."""
+        raise NotImplementedError
+
+    def export_rows(self, queryset):
+        raise NotImplementedError
+
+    def selected(self, request):
+        """The list's own filters and search, without its pagination."""
+        return self.get_changelist_instance(request).get_queryset(request)
 
     def export_csv(self, request):
         if not (self.has_view_permission(request) and request.user.has_perm("payments.export_payments")):
             raise PermissionDenied
-        # The list's own filters and search, without its pagination.
-        queryset = self.get_changelist_instance(request).get_queryset(request)
-        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-        export_record(
+        querystring = request.GET.urlencode()
+        try:
+            self.selected(request)
+        except IncorrectLookupParameters:
+            self.message_user(request, "These filters select nothing to export.", messages.ERROR)
+            return redirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
+        export_request(
             actor=Actor.of_request(request),
-            export=self.export_name.replace("-", " "),
-            selection=request.GET.urlencode() or "everything",
+            kind=self.export_kind,
+            selection={"admin": self.opts.label_lower, "querystring": querystring},
+            description=f"admin list of {self.opts.verbose_name_plural}, {querystring or 'everything'}",
         )
-        header, rows = self.export_rows(queryset)
-        return csv_response(filename=f"{self.export_name}-{stamp}.csv", header=header, rows=rows)
+        self.message_user(
+            request,
+            "The export is queued: the Exports page shows its progress and offers the file when it is made.",
+        )
+        return redirect("exports")
+
+
+def admin_export_source(*, model_label, user, querystring):
+    """(header, queryset, row function) of the export of an admin list (the model's label,
+    e.g. "payments.payment") as `user` saw it with `querystring`; for the task worker."""
+    model_admin = admin.site.get_model_admin(apps.get_model(model_label))
+    request = HttpRequest()
+    request.method = "GET"
+    request.GET = QueryDict(querystring)
+    request.user = user
+    queryset = model_admin.export_queryset(model_admin.selected(request))
+    return model_admin.export_header, queryset, model_admin.export_rows
 
 
 class PaymentInline(admin.TabularInline):
@@ -214,11 +254,14 @@ class OrderAdmin(FindBySearchMixin, ReadOnlyAdmin):
 
 @admin.register(Payment)
 class PaymentAdmin(CsvExportMixin, FindBySearchMixin, ReadOnlyAdmin):
-    export_name = "payments"
+    export_kind = ExportKind.PAYMENTS
+    export_header = PAYMENT_HEADER
+
+    def export_queryset(self, queryset):
+        return payments_for_export().filter(pk__in=queryset.order_by().values("pk"))
 
     def export_rows(self, queryset):
-        selected = payments_for_export().filter(pk__in=queryset.order_by().values("pk"))
-        return PAYMENT_HEADER, payment_rows(selected)
+        return payment_rows(queryset)
 
     list_display = [
         "id",
@@ -292,10 +335,14 @@ class OperationAdmin(FindBySearchMixin, ReadOnlyAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(CsvExportMixin, ReadOnlyAdmin):
-    export_name = "audit-log"
+    export_kind = ExportKind.AUDIT_LOG
+    export_header = AUDIT_HEADER
+
+    def export_queryset(self, queryset):
+        return queryset.order_by("created_at", "pk")
 
     def export_rows(self, queryset):
-        return AUDIT_HEADER, audit_rows(queryset.order_by("created_at", "pk"))
+        return audit_rows(queryset)
 
     list_display = ["created_at", "actor_label", "action", "order", "event_amount", "message"]
     list_select_related = ["order"]
@@ -353,3 +400,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
             actor=Actor.of_request(request),
         )
         self.message_user(request, f"{count} token(s) revoked.")
+
+
+@admin.register(Export)
+class ExportAdmin(ReadOnlyAdmin):
+    """Everybody's exports, for auditors: who took what, and its file while it lasts."""
+
+    list_display = ["id", "created_at", "requested_by", "kind", "status", "rows_total", "download"]
+    list_select_related = ["requested_by"]
+    list_filter = ["kind", "status", "created_at"]
+    sortable_by = ["id", "created_at"]
+    detail_fields = [
+        "kind", "requested_by", "description", "status", "rows_total", "rows_done", "sha256", "size",
+        "failure_message", "created_at", "started_at", "finished_at", "expires_at",
+    ]  # fmt: skip
+
+    @admin.display(description="File")
+    def download(self, export):
+        if not export.file_name:
+            return ""
+        return format_html('<a href="{}">Download</a>', reverse("export_download", args=[export.pk]))

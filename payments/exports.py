@@ -1,15 +1,14 @@
-"""CSV exports of payments and of the audit log, for the desk (managers) and the admin
-(auditors): streamed in constant memory whatever their size, safe to open in a spreadsheet,
-and audited (who took which customers' data, selected how)."""
+"""The CSV files of exports (payments, the audit log): rows read in chunks and written as they
+come, so that a million take constant memory; cells safe to open in a spreadsheet; and a last
+line that states how many rows the file holds and the SHA-256 of everything above it, so that a
+reader can tell a whole file from a cut one. The exports themselves are jobs of the task worker
+(payments.services.exports)."""
 
 import csv
+import hashlib
 
-from django.http import StreamingHttpResponse
-
-from payments.models import AuditAction
 from payments.money import format_plain
-from payments.selectors import payment_balances, payments_for_export
-from payments.services.audit import audit_record
+from payments.selectors import payment_balances
 
 # A spreadsheet treats a cell starting with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -28,18 +27,42 @@ def safe_cell(value):
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def csv_response(*, filename, header, rows):
-    """Stream `rows` (an iterable of lists, read lazily) as a CSV download."""
-    writer = csv.writer(_Line())
+_WRITER = csv.writer(_Line())
 
-    def lines():
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([safe_cell(value) for value in row])
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+def csv_line(cells):
+    """One CSV line (with its CRLF) of `cells`, each made safe."""
+    return _WRITER.writerow([safe_cell(value) for value in cells])
+
+
+def check_line(*, rows, sha256):
+    """The last line of every export: `# rows=N sha256=HEX`, N the rows below the header and
+    HEX the SHA-256 of every byte above this line. One cell, starting with no formula sign."""
+    return f"# rows={rows} sha256={sha256}\r\n"
+
+
+def csv_write(*, out, header, rows, progress=None, every=None):
+    """Write the header, `rows` (an iterable of lists, read lazily) and the check line to `out`
+    (a binary file) as UTF-8. `progress(count)` is called after every `every` rows (CHUNK by
+    default). Returns (rows written, SHA-256 hex of the bytes before the check line)."""
+    every = every or CHUNK
+    digest = hashlib.sha256()
+    count = 0
+
+    def put(text):
+        data = text.encode()
+        digest.update(data)
+        out.write(data)
+
+    put(csv_line(header))
+    for row in rows:
+        put(csv_line(row))
+        count += 1
+        if progress is not None and count % every == 0:
+            progress(count)
+    sha256 = digest.hexdigest()
+    out.write(check_line(rows=count, sha256=sha256).encode())
+    return count, sha256
 
 
 PAYMENT_HEADER = [
@@ -88,29 +111,6 @@ def payment_rows(payments):
                 )
             ),
         ]
-
-
-def export_record(*, actor, export, selection):
-    """Write the audit event of a CSV export of customer data, before its first row goes out:
-    who took `export` ("payments", "audit log"), selected by `selection` (a short text)."""
-    return audit_record(
-        actor=actor,
-        action=AuditAction.DATA_EXPORTED,
-        message=f"Exported {export} as CSV: {selection}.",
-    )
-
-
-def payments_export(*, actor, filename, query="", date_from=None, date_to=None):
-    """The payments of the orders that `query` finds, placed between the dates (see
-    payments_for_export), as a streamed CSV download; the export is audited first."""
-    criteria = [f"search {query!r}" if query.strip() else "every order"]
-    if date_from:
-        criteria.append(f"from {date_from.isoformat()}")
-    if date_to:
-        criteria.append(f"to {date_to.isoformat()}")
-    export_record(actor=actor, export="payments", selection=", ".join(criteria))
-    payments = payments_for_export(query=query, date_from=date_from, date_to=date_to)
-    return csv_response(filename=filename, header=PAYMENT_HEADER, rows=payment_rows(payments))
 
 
 def audit_rows(events):

@@ -229,6 +229,10 @@ class AuditAction(models.TextChoices):
     API_TOKEN_CREATED = "api_token.created", "API token created"
     API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
     DATA_EXPORTED = "data.exported", "Data exported"
+    EXPORT_REQUESTED = "export.requested", "Export requested"
+    EXPORT_COMPLETED = "export.completed", "Export completed"
+    EXPORT_FAILED = "export.failed", "Export failed"
+    EXPORT_DOWNLOADED = "export.downloaded", "Export downloaded"
 
 
 class AuditEvent(models.Model):
@@ -311,3 +315,89 @@ class ProviderNotification(models.Model):
     def __str__(self):
         state = "verified" if self.verified else "refused"
         return f"{self.get_provider_display()} notification {self.received_at:%Y-%m-%d %H:%M} ({state})"
+
+
+class ExportKind(models.TextChoices):
+    PAYMENTS = "payments", "Payments"
+    AUDIT_LOG = "audit_log", "Audit log"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"
+
+
+class Export(models.Model):
+    """A CSV export asked for by a person and made by the task worker (payments.services.exports):
+    its progress while it runs, then its file in the "exports" storage until it expires."""
+
+    kind = models.CharField(max_length=16, choices=ExportKind.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="exports"
+    )
+    # What to export, as the services read it back: a desk search and dates, or the admin
+    # list's query string.
+    selection = models.JSONField()
+    # The same in words, for the person and the audit log.
+    description = models.CharField(max_length=2500)
+    status = models.CharField(max_length=16, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    rows_total = models.BigIntegerField(
+        null=True, blank=True, help_text="Rows selected when the export began (rows written, once done)."
+    )
+    rows_done = models.BigIntegerField(default=0)
+    file_name = models.CharField(max_length=300, blank=True, help_text="In the exports storage.")
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.BigIntegerField(null=True, blank=True, help_text="Bytes.")
+    failure_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Moved on by the run at least every few seconds: a run not heard of for longer has died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["requested_by", "created_at"], name="export_requester_created_idx"),
+            models.Index(fields=["status", "expires_at"], name="export_status_expires_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} export {self.pk} ({self.get_status_display().lower()})"
+
+    @property
+    def download_name(self):
+        return f"{self.kind.replace('_', '-')}-{self.pk}-{self.created_at:%Y%m%d-%H%M}.csv"
+
+
+class OutgoingEmail(models.Model):
+    """An email the tasks send at most once: its key ("approval-request:12") is claimed, in a
+    committed row, before the mail server is called, so that a task run again (its worker
+    killed mid-send) finds it claimed and sends nothing."""
+
+    key = models.CharField(max_length=100, unique=True)
+    subject = models.CharField(max_length=300)
+    recipients = models.JSONField()
+    claimed_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failure_message = models.TextField(blank=True)
+
+    def __str__(self):
+        return self.key
+
+
+class TaskWorker(models.Model):
+    """A task worker process (`manage.py worker`), as last heard of."""
+
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    hostname = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return f"{self.hostname}:{self.pid}"

@@ -43,6 +43,14 @@ def providers_at_sandbox(sandbox_server, settings):
     tokens.clear()
 
 
+@pytest.fixture(autouse=True)
+def exports_root(settings, tmp_path):
+    """Each test's exports in a folder of its own."""
+    root = tmp_path / "exports"
+    settings.STORAGES = {**settings.STORAGES, "exports": {**settings.STORAGES["exports"], "OPTIONS": {"location": str(root)}}}
+    return root
+
+
 @pytest.fixture
 def sandbox(sandbox_server):
     """The sandbox's control API, over HTTP like everything else."""
@@ -59,7 +67,10 @@ def roles(db):
     from django.contrib.auth.models import Permission
 
     groups = importlib.import_module("payments.migrations.0003_roles").GROUPS
-    auditors_also = importlib.import_module("payments.migrations.0006_auditors_read_notifications").CODENAMES
+    auditors_also = [
+        *importlib.import_module("payments.migrations.0006_auditors_read_notifications").CODENAMES,
+        *importlib.import_module("payments.migrations.0012_auditors_read_exports").CODENAMES,
+    ]
     for name, codenames in groups.items():
         group, created = Group.objects.get_or_create(name=name)
         if created:

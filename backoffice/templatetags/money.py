@@ -35,3 +35,9 @@ def status_label(value):
 def exponent(currency):
     """The currency's number of decimals: {{ "JPY"|exponent }} -> 0."""
     return currency_exponent(currency)
+
+
+@register.filter
+def thousands(count):
+    """A count with thousands separated: {{ 1199921|thousands }} -> "1,199,921"."""
+    return "" if count is None else f"{count:,}"

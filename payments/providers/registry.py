@@ -2,6 +2,7 @@
 
 from django.conf import settings
 
+from payments.metrics import MeteredProvider
 from payments.providers.bambora import Bambora
 from payments.providers.http import ProviderHttp
 from payments.providers.optty import Optty
@@ -12,7 +13,8 @@ PROVIDER_CLASSES = {cls.code: cls for cls in (Bambora, Optty, SimplePS, Vipps)}
 
 
 def provider_for(code):
-    """The adapter for provider `code`, configured from the current settings."""
+    """The adapter for provider `code`, configured from the current settings; its calls are
+    timed and counted for the metrics."""
     cls = PROVIDER_CLASSES[code]
     config = settings.PROVIDERS[code]
     http = ProviderHttp(
@@ -20,4 +22,4 @@ def provider_for(code):
         timeout=settings.PROVIDER_TIMEOUT,
         secrets=[config[name] for name in cls.secret_settings],
     )
-    return cls(config=config, http=http)
+    return MeteredProvider(cls(config=config, http=http))

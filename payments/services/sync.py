@@ -1,9 +1,12 @@
 """Comparing our aggregates with the providers' and recording what moved without us."""
 
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from payments.locks import lock_payment
@@ -171,3 +174,21 @@ def _disagree(report, *, actor, state, message):
     )
     report.notes.append(message)
     report.outcome = SyncOutcome.DISAGREES
+
+
+def payments_sync(*, days, actor, payment_ids=None, report=None):
+    """payment_sync for each payment created in the last `days` days and each never synced (or
+    for `payment_ids` only), one at a time. `report(SyncReport)` is called after each.
+    Returns a Counter of outcomes."""
+    if payment_ids:
+        payments = Payment.objects.filter(pk__in=payment_ids)
+    else:
+        since = timezone.now() - timedelta(days=days)
+        payments = Payment.objects.filter(Q(synced_at__isnull=True) | Q(created_at__gte=since))
+    counts = Counter()
+    for payment_id in payments.order_by("pk").values_list("pk", flat=True).iterator():
+        sync_report = payment_sync(payment_id=payment_id, actor=actor)
+        counts[sync_report.outcome] += 1
+        if report is not None:
+            report(sync_report)
+    return counts

@@ -1,10 +1,14 @@
-"""CSV exports: everything the database holds, streamed, and inert in a spreadsheet."""
+"""CSV exports: everything the database holds, whole (the check line says so), and inert in a
+spreadsheet. Asked for in a request, made by the task (here run as it is queued: see
+tests/settings.py; the worker itself in tests/payments/test_tasks.py), downloaded later."""
 
 import csv
+import hashlib
 import io
 import itertools
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
@@ -12,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from payments.models import AuditAction, AuditEvent, Operation, OperationKind, Order, Payment
+from payments.models import AuditAction, AuditEvent, Export, Operation, OperationKind, Order, Payment
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
@@ -34,11 +38,38 @@ def make_orders(count, *, start=0):
     )
 
 
-def rows_of(response):
+def checked_rows(body):
+    """The rows of an export's file, once its last line has been checked: the number of rows,
+    and the SHA-256 of everything above it."""
+    above, check = body[: body.rindex(b"# rows=")], body[body.rindex(b"# rows="):]
+    rows = list(csv.DictReader(io.StringIO(above.decode())))
+    assert check.decode() == f"# rows={len(rows)} sha256={hashlib.sha256(above).hexdigest()}\r\n"
+    return rows
+
+
+def downloaded(client, export):
+    response = client.get(reverse("export_download", args=[export.pk]))
     assert response.status_code == 200
-    assert response.streaming
-    text = b"".join(response.streaming_content).decode()
-    return list(csv.DictReader(io.StringIO(text)))
+    assert response["Content-Disposition"].startswith("attachment;")
+    return checked_rows(b"".join(response.streaming_content))
+
+
+@pytest.fixture
+def exported(client, django_capture_on_commit_callbacks):
+    """Ask for an export (on the desk, or at an admin list's `url`), let its task run, and
+    return the rows of its file."""
+
+    def export(data=None, *, url=None):
+        with django_capture_on_commit_callbacks(execute=True):
+            if url is None:
+                response = client.post(reverse("export_payments"), data or {})
+            else:
+                response = client.post(url + (f"?{urlencode(data)}" if data else ""))
+        assert response.status_code == 302, response
+        assert response["Location"] == reverse("exports")
+        return downloaded(client, Export.objects.latest("pk"))
+
+    return export
 
 
 # Each currency with its exponent; the providers that take it.
@@ -102,11 +133,11 @@ def make_varied_payments(count):
     return refundable
 
 
-def test_a_thousand_varied_rows_come_back_equal_to_the_database(client, manager, ledger_is_consistent):
+def test_a_thousand_varied_rows_come_back_equal_to_the_database(client, exported, manager, ledger_is_consistent):
     refundable = make_varied_payments(1_000)
     client.force_login(manager)
 
-    rows = rows_of(client.get(reverse("export_payments")))
+    rows = exported()
 
     exponents = {currency: exponent for currency, exponent, _ in CURRENCIES}
     expected = []
@@ -136,13 +167,13 @@ def test_a_thousand_varied_rows_come_back_equal_to_the_database(client, manager,
     assert sum(row["refundable"] != row["captured"] for row in rows if row["captured"] not in ("0.00", "0", "0.000")) > 100
 
 
-def test_refundable_counts_amounts_under_way(client, manager, agent, make_payment):
+def test_refundable_counts_amounts_under_way(client, exported, manager, agent, make_payment):
     payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000, at_provider=False)
     refund_request(payment_id=payment.pk, amount=60_000, reason="goodwill",
                    actor=Actor.of_user(agent), idempotency_key=new_idempotency_key())  # awaits approval
     client.force_login(manager)
 
-    [row] = rows_of(client.get(reverse("export_payments")))
+    [row] = exported()
 
     assert (row["captured"], row["refunded"], row["refundable"]) == ("1000.00", "0.00", "400.00")
 
@@ -158,107 +189,122 @@ FORMULAS = {
 
 
 @pytest.mark.parametrize("text", FORMULAS.values(), ids=FORMULAS.keys())
-def test_cells_that_a_spreadsheet_would_run_are_inert(client, manager, make_payment, text):
+def test_cells_that_a_spreadsheet_would_run_are_inert(client, exported, manager, make_payment, text):
     make_payment("bambora", currency="EUR", customer_name=text, customer_email="a@example.com",
                  reference=text + "-ref", at_provider=False)
     make_payment("bambora", currency="EUR", customer_name="Anne-Marie =1", at_provider=False)
     client.force_login(manager)
 
-    rows = rows_of(client.get(reverse("export_payments")))
+    rows = exported()
 
     assert [(row["customer_name"], row["reference"]) for row in rows][0] == ("'" + text, "'" + text + "-ref")
     assert rows[1]["customer_name"] == "Anne-Marie =1"  # only a cell's first character matters
 
 
-def test_an_export_is_audited_with_who_and_what(client, manager, make_payment):
+def test_an_export_is_audited_with_who_and_what(client, exported, manager, make_payment):
     make_payment("bambora", currency="EUR", at_provider=False)
     client.force_login(manager)
 
-    rows_of(client.get(reverse("export_payments"), {"q": "0000", "from": "2026-01-01"}))
+    exported({"q": "0000", "from": "2026-01-01"})
 
-    event = AuditEvent.objects.get(action=AuditAction.DATA_EXPORTED)
-    assert (event.actor, event.actor_label) == (manager, "manager")
-    assert event.ip == "127.0.0.1"
-    assert event.message == "Exported payments as CSV: search '0000', from 2026-01-01."
+    export = Export.objects.get()
+    requested, completed, downloaded_ = AuditEvent.objects.filter(action__startswith="export.").order_by("pk")
+    assert (requested.action, requested.actor, requested.actor_label, requested.ip) == (
+        AuditAction.EXPORT_REQUESTED, manager, "manager", "127.0.0.1"
+    )
+    assert requested.message == (
+        f"Asked for export {export.pk} (payments as CSV): search '0000', from 2026-01-01."
+    )
+    assert (completed.action, completed.actor_label) == (AuditAction.EXPORT_COMPLETED, "system: exports")
+    assert completed.message == f"Export {export.pk} for manager is ready: 1 rows, SHA-256 {export.sha256}."
+    assert (downloaded_.action, downloaded_.actor) == (AuditAction.EXPORT_DOWNLOADED, manager)
+    assert downloaded_.message == (
+        f"Downloaded export {export.pk} (payments, 1 rows, asked for by manager): search '0000', from 2026-01-01."
+    )
 
 
-def test_a_search_and_a_date_range_narrow_the_export(client, manager):
+def test_a_search_and_a_date_range_narrow_the_export(client, exported, manager):
     make_orders(30)
     Order.objects.filter(number="EXP-00003").update(created_at=timezone.now() - timezone.timedelta(days=40))
     client.force_login(manager)
 
-    prefix = rows_of(client.get(reverse("export_payments"), {"q": "EXP-0001"}))
-    recent = rows_of(client.get(reverse("export_payments"), {"from": (timezone.localdate() - timezone.timedelta(days=1)).isoformat()}))
-    bad = client.get(reverse("export_payments"), {"from": "yesterday"})
+    prefix = exported({"q": "EXP-0001"})
+    recent = exported({"from": (timezone.localdate() - timezone.timedelta(days=1)).isoformat()})
+    bad = client.post(reverse("export_payments"), {"from": "yesterday"})
 
     assert sorted(row["order_number"] for row in prefix) == [f"EXP-{i:05d}" for i in range(10, 20)]
     assert len(recent) == 29
     assert bad.status_code == 400
 
 
-def test_the_export_form_says_its_dates_are_local_and_the_files_times_utc(client, manager, settings):
+def test_the_export_form_says_its_dates_are_local_and_the_files_times_utc(client, exported, manager, settings):
     settings.TIME_ZONE = "Asia/Tokyo"
     make_orders(1)
     client.force_login(manager)
 
     form = client.get(reverse("home")).content.decode()
-    [row] = rows_of(client.get(reverse("export_payments")))
+    [row] = exported()
 
     assert "Dates in Asia/Tokyo time; the file gives times in UTC." in form
     assert row["order_date"].endswith("+00:00")
 
 
-def test_reversed_dates_are_refused_with_a_reason_not_answered_with_an_empty_file(client, manager):
+def test_reversed_dates_are_refused_with_a_reason_not_answered_with_an_empty_file(client, exported, manager):
     make_orders(3)
     client.force_login(manager)
 
-    response = client.get(reverse("export_payments"), {"from": "2026-12-31", "to": "2026-01-01"})
+    response = client.post(reverse("export_payments"), {"from": "2026-12-31", "to": "2026-01-01"})
 
     assert response.status_code == 400
-    assert not response.streaming
     assert "The range starts after it ends (2026-12-31 to 2026-01-01): put the earlier date first." in (
         response.content.decode()
     )
-    assert not AuditEvent.objects.filter(action=AuditAction.DATA_EXPORTED).exists()
+    assert not Export.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.EXPORT_REQUESTED).exists()
 
 
-def test_a_range_of_one_day_is_fine(client, manager):
+def test_a_range_of_one_day_is_fine(client, exported, manager):
     make_orders(3)
     client.force_login(manager)
     today = timezone.localdate().isoformat()
 
-    assert len(rows_of(client.get(reverse("export_payments"), {"from": today, "to": today}))) == 3
+    assert len(exported({"from": today, "to": today})) == 3
 
 
-def test_the_export_makes_the_same_queries_for_ten_rows_or_a_thousand(client, manager):
+def test_the_export_makes_the_same_queries_for_ten_rows_or_a_thousand(client, exported, manager):
     client.force_login(manager)
     client.get(reverse("home"))  # the first request after login refreshes the session
     make_orders(10)
     with CaptureQueriesContext(connection) as few:
-        rows_of(client.get(reverse("export_payments")))
+        exported()
     make_orders(2_490, start=10)
     with CaptureQueriesContext(connection) as many:
-        rows_of(client.get(reverse("export_payments")))
+        exported()
 
-    # The rows come in chunks of 2,000 through one server-side cursor.
-    assert len(many.captured_queries) == len(few.captured_queries)
+    # The rows come in chunks of 2,000 through one server-side cursor; the only query more is
+    # the progress written after the first 2,000.
+    extra = [query["sql"] for query in many.captured_queries[len(few.captured_queries):]]
+    assert len(many.captured_queries) == len(few.captured_queries) + 1
+    progress = [query["sql"] for query in many.captured_queries if 'SET "rows_done" = 2000' in query["sql"]]
+    assert len(progress) == 1, extra
 
 
-def test_auditors_export_from_the_admin_with_its_filters(client, auditor, make_payment):
+def test_auditors_export_from_the_admin_with_its_filters(client, exported, auditor, make_payment):
     make_orders(5)
     make_payment("vipps", currency="NOK", at_provider=False)
     client.force_login(auditor)
 
-    payments = rows_of(client.get(reverse("admin:payments_payment_export"), {"provider__exact": "vipps"}))
-    audit = rows_of(client.get(reverse("admin:payments_auditevent_export")))
+    payments = exported({"provider__exact": "vipps"}, url=reverse("admin:payments_payment_export"))
+    audit = exported(url=reverse("admin:payments_auditevent_export"))
 
     assert [row["provider"] for row in payments] == ["vipps"]
     assert audit and {"time", "actor", "action", "message"} <= set(audit[0])
     page = client.get(reverse("admin:payments_payment_changelist")).content.decode()
     assert "Export CSV" in page
     # Each export is in the audit log: who took what, selected how.
-    exports = AuditEvent.objects.filter(action=AuditAction.DATA_EXPORTED, actor=auditor).order_by("pk")
+    first, second = Export.objects.order_by("pk")
+    exports = AuditEvent.objects.filter(action=AuditAction.EXPORT_REQUESTED, actor=auditor).order_by("pk")
     assert [event.message for event in exports] == [
-        "Exported payments as CSV: provider__exact=vipps.",
-        "Exported audit log as CSV: everything.",
+        f"Asked for export {first.pk} (payments as CSV): admin list of payments, provider__exact=vipps.",
+        f"Asked for export {second.pk} (audit log as CSV): admin list of audit events, everything.",
     ]

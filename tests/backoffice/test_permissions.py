@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from payments.models import AuditAction, AuditEvent, Operation
 from payments.services.audit import Actor
+from payments.services.exports import export_run, payments_export_request
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
 from payments.statuses import OperationStatus
@@ -30,7 +31,12 @@ def world(make_user, make_payment):
         actor=Actor.of_user(requester),
         idempotency_key=new_idempotency_key(),
     )
-    return {"payment": payment.pk, "order": payment.order_id, "request": request.pk, "secret": "wrong"}
+    export = payments_export_request(actor=Actor.of_user(requester))
+    export_run(export_id=export.pk)
+    return {
+        "payment": payment.pk, "order": payment.order_id, "request": request.pk, "secret": "wrong",
+        "export": export.pk,
+    }  # fmt: skip
 
 
 # (name, method, url name, argument) -> expected per role, in the order of ROLES
@@ -52,15 +58,20 @@ MATRIX = [
     ("admin payments", "get", "admin:payments_payment_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
     ("admin operations", "get", "admin:payments_operation_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
     ("admin audit", "get", "admin:payments_auditevent_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
-    ("admin audit export", "get", "admin:payments_auditevent_export", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
-    ("admin payments export", "get", "admin:payments_payment_export", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
+    ("admin audit export", "post", "admin:payments_auditevent_export", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 302, 302]),
+    ("admin payments export", "post", "admin:payments_payment_export", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 302, 302]),
+    ("admin exports", "get", "admin:payments_export_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
     ("admin notifications", "get", "admin:payments_providernotification_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
     ("admin API tokens", "get", "admin:payments_apitoken_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
     ("admin users", "get", "admin:auth_user_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403, 200]),
     ("login page", "get", "login", None, [200, 200, 200, 200, 200]),
     ("health check", "get", "healthz", None, [200, 200, 200, 200, 200]),
+    ("readiness (no task worker)", "get", "readyz", None, [503, 503, 503, 503, 503]),
+    ("metrics (off by default)", "get", "metrics", None, [404, 404, 404, 404, 404]),
     ("log out", "post", "logout", None, [LOGIN, 302, 302, 302, 302]),
-    ("export payments", "get", "export_payments", None, [LOGIN, 403, 200, 200, 200]),
+    ("export payments", "post", "export_payments", None, [LOGIN, 403, 302, 302, 302]),
+    ("exports", "get", "exports", None, [LOGIN, 403, 200, 200, 200]),
+    ("another's export", "get", "export_download", "export", [LOGIN, 403, 403, 200, 200]),
     # Machines, not people: a token or a signature, whoever is logged in.
     ("intake API without token", "post", "api_orders", None, [401, 401, 401, 401, 401]),
     ("Vipps webhook unsigned", "post", "webhook_vipps", None, [401, 401, 401, 401, 401]),

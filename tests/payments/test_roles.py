@@ -13,8 +13,8 @@ EXPECTED = {
     "Support agents": VIEW_LEDGER | {"request_refund", "cancel_payment"},
     "Managers": VIEW_LEDGER | {"request_refund", "cancel_payment", "approve_refund", "export_payments"},
     # Read-only: the ledger, the audit log, provider notifications and API tokens (their hashes),
-    # and the CSV export of what they can read.
-    "Auditors": VIEW_LEDGER | {"export_payments", "view_providernotification", "view_apitoken"},
+    # the CSV export of what they can read, and everybody's exports.
+    "Auditors": VIEW_LEDGER | {"export_payments", "view_providernotification", "view_apitoken", "view_export"},
 }
 
 

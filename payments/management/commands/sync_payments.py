@@ -1,13 +1,7 @@
-from collections import Counter
-from datetime import timedelta
-
 from django.core.management.base import BaseCommand
-from django.db.models import Q
-from django.utils import timezone
 
-from payments.models import Payment
 from payments.services.audit import Actor
-from payments.services.sync import SyncOutcome, payment_sync
+from payments.services.sync import SyncOutcome, payments_sync
 
 
 class Command(BaseCommand):
@@ -28,18 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("--payment", type=int, action="append", help="Sync this payment id.")
 
     def handle(self, *args, days, payment, **options):
-        if payment:
-            payments = Payment.objects.filter(pk__in=payment)
-        else:
-            since = timezone.now() - timedelta(days=days)
-            payments = Payment.objects.filter(Q(synced_at__isnull=True) | Q(created_at__gte=since))
-        actor = Actor.system("sync_payments")
-        counts = Counter()
-        for payment_id in payments.order_by("pk").values_list("pk", flat=True).iterator():
-            report = payment_sync(payment_id=payment_id, actor=actor)
-            counts[report.outcome] += 1
-            for note in report.notes:
-                self.stdout.write(f"payment {payment_id}: {note}")
+        def report(sync_report):
+            for note in sync_report.notes:
+                self.stdout.write(f"payment {sync_report.payment.pk}: {note}")
+
+        counts = payments_sync(days=days, actor=Actor.system("sync_payments"), payment_ids=payment, report=report)
         self.stdout.write(
             f"{counts[SyncOutcome.SYNCED]} payment(s) synced, {counts[SyncOutcome.UNREADABLE]} could not be "
             f"read, {counts[SyncOutcome.DISAGREES]} disagree with their provider."

@@ -1,0 +1,244 @@
+"""Exports as jobs: asked for in a request, made by the task worker, downloaded later.
+
+A request only records what to export (export_request) and queues the task; the worker writes
+the file (export_run) into the "exports" storage, row by row, moving the export's progress on
+as it goes; the person who asked (or an auditor) downloads it until it expires. Each step is
+in the audit log.
+
+A run is safe to repeat: the worker that was killed mid-export leaves its export "running"
+with a heartbeat that stops moving, and the run that takes it up again writes the file under
+the same name, replacing any earlier attempt's, so that an export never has two files.
+"""
+
+import logging
+import tempfile
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import storages
+from django.db import transaction
+from django.utils import timezone
+
+from payments.exceptions import ActionForbidden, ActionRefused
+from payments.exports import PAYMENT_HEADER, csv_write, payment_rows
+from payments.models import AuditAction, Export, ExportKind, ExportStatus
+from payments.selectors import payments_for_export
+from payments.services.audit import Actor, audit_record
+from payments.services.notifications import notify_requester_of_export
+
+logger = logging.getLogger("payments")
+
+
+def exports_storage():
+    return storages["exports"]
+
+
+def _enqueue_run(export_id):
+    from payments.tasks import export_make
+
+    export_make.enqueue(export_id=export_id)
+
+
+def export_request(*, actor, kind, selection, description):
+    """Queue an export of `kind` (an ExportKind) of what `selection` selects (a desk search,
+    see payments_export_request, or an admin list's query string) for `actor`. Audited; the
+    task is queued once the export is committed. Returns the Export (queued)."""
+    with transaction.atomic():
+        export = Export.objects.create(
+            kind=kind, requested_by=actor.user, selection=selection, description=description
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.EXPORT_REQUESTED,
+            message=f"Asked for export {export.pk} ({export.get_kind_display().lower()} as CSV): "
+            f"{description}.",
+        )
+        transaction.on_commit(lambda: _enqueue_run(export.pk))
+    return export
+
+
+def payments_export_request(*, actor, query="", date_from=None, date_to=None):
+    """Queue an export of the payments of the orders that `query` finds (see
+    payments_for_export), placed between the dates (inclusive). Returns the Export."""
+    criteria = [f"search {query!r}" if query.strip() else "every order"]
+    if date_from:
+        criteria.append(f"from {date_from.isoformat()}")
+    if date_to:
+        criteria.append(f"to {date_to.isoformat()}")
+    selection = {
+        "query": query,
+        "date_from": date_from.isoformat() if date_from else None,
+        "date_to": date_to.isoformat() if date_to else None,
+    }
+    return export_request(
+        actor=actor, kind=ExportKind.PAYMENTS, selection=selection, description=", ".join(criteria)
+    )
+
+
+def _selected(export):
+    """(header, queryset, row function) of what the export selects."""
+    selection = export.selection
+    if "admin" in selection:
+        from payments.admin import admin_export_source
+
+        return admin_export_source(
+            model_label=selection["admin"],
+            user=export.requested_by,
+            querystring=selection["querystring"],
+        )
+    payments = payments_for_export(
+        query=selection["query"],
+        date_from=_date(selection["date_from"]),
+        date_to=_date(selection["date_to"]),
+    )
+    return PAYMENT_HEADER, payments, payment_rows
+
+
+def _date(text):
+    return date.fromisoformat(text) if text else None
+
+
+def _run_is_alive(export):
+    lost_after = timedelta(seconds=settings.WORKER_LOST_SECONDS)
+    return export.heartbeat_at is not None and export.heartbeat_at > timezone.now() - lost_after
+
+
+def _claim(export_id):
+    """Mark the export running for this run, or None when there is nothing to do: it is made
+    (or failed, or expired) already, or another run is alive on it."""
+    with transaction.atomic():
+        export = Export.objects.select_for_update().filter(pk=export_id).first()
+        if export is None or export.status not in (ExportStatus.QUEUED, ExportStatus.RUNNING):
+            return None
+        if export.status == ExportStatus.RUNNING and _run_is_alive(export):
+            return None
+        now = timezone.now()
+        export.status = ExportStatus.RUNNING
+        export.started_at = export.heartbeat_at = now
+        export.rows_done = 0
+        export.save(update_fields=["status", "started_at", "heartbeat_at", "rows_done"])
+        return export
+
+
+def export_run(*, export_id):
+    """Make the export's file (the task worker's job): count the selected rows, write them to
+    the exports storage with the check line, and mark the export done, audited. Progress
+    (rows_done, heartbeat_at) moves on every chunk of rows. Does nothing for an export that is
+    not waiting (made, failed or expired already) or that another live run is making.
+    A failure marks the export failed, audited, and is raised again for the task's record."""
+    export = _claim(export_id)
+    if export is None:
+        return None
+    try:
+        header, queryset, rows = _selected(export)
+        Export.objects.filter(pk=export.pk).update(rows_total=queryset.count())
+        storage = exports_storage()
+        name = f"{export.pk}/{export.download_name}"
+
+        def progress(count):
+            Export.objects.filter(pk=export.pk).update(rows_done=count, heartbeat_at=timezone.now())
+
+        # An unnamed temporary file: a killed run leaves nothing behind.
+        with tempfile.TemporaryFile() as out:
+            count, sha256 = csv_write(out=out, header=header, rows=rows(queryset), progress=progress)
+            size = out.tell()
+            out.seek(0)
+            # The same name on every attempt: an earlier attempt's file is replaced, never kept.
+            storage.delete(name)
+            saved = storage.save(name, File(out, name=export.download_name))
+    except Exception as error:
+        _fail(export_id=export.pk, error=error)
+        raise
+    return _finish(export_id=export.pk, name=saved, rows=count, sha256=sha256, size=size)
+
+
+def _finish(*, export_id, name, rows, sha256, size):
+    with transaction.atomic():
+        export = Export.objects.select_for_update().get(pk=export_id)
+        if export.status != ExportStatus.RUNNING:
+            # Expired meanwhile: the file goes too.
+            transaction.on_commit(lambda: exports_storage().delete(name))
+            return export
+        now = timezone.now()
+        export.status = ExportStatus.DONE
+        export.file_name, export.sha256, export.size = name, sha256, size
+        export.rows_total = export.rows_done = rows
+        export.finished_at = export.heartbeat_at = now
+        export.expires_at = now + timedelta(hours=settings.EXPORT_EXPIRY_HOURS)
+        export.save()
+        audit_record(
+            actor=Actor.system("exports"),
+            action=AuditAction.EXPORT_COMPLETED,
+            message=f"Export {export.pk} for {export.requested_by.get_username()} is ready: "
+            f"{rows:,} rows, SHA-256 {sha256}.",
+        )
+        transaction.on_commit(lambda: notify_requester_of_export(export_id=export.pk))
+    return export
+
+
+def _fail(*, export_id, error):
+    logger.exception("export_failed export=%s", export_id)
+    with transaction.atomic():
+        export = Export.objects.select_for_update().get(pk=export_id)
+        export.status = ExportStatus.FAILED
+        export.finished_at = timezone.now()
+        export.failure_message = "The export could not be made; ask for it again, or tell IT if it fails again."
+        export.save(update_fields=["status", "finished_at", "failure_message"])
+        audit_record(
+            actor=Actor.system("exports"),
+            action=AuditAction.EXPORT_FAILED,
+            message=f"Export {export.pk} failed: {type(error).__name__}.",
+        )
+
+
+def export_may_download(*, export, user):
+    """The person who asked for it, and auditors (who read everything), may download it."""
+    return export.requested_by_id == user.pk or user.has_perm("payments.view_export")
+
+
+def export_open(*, export_id, actor):
+    """The export's file, opened for reading, for `actor` to download; audited.
+
+    Raises ActionForbidden when the actor may not have it, ActionRefused when it is not
+    ready or has expired."""
+    export = Export.objects.select_related("requested_by").filter(pk=export_id).first()
+    if export is None:
+        raise ActionRefused("There is no such export.")
+    if not export_may_download(export=export, user=actor.user):
+        raise ActionForbidden("Only the person who asked for this export, or an auditor, can download it.")
+    if export.status == ExportStatus.EXPIRED or (
+        export.status == ExportStatus.DONE and export.expires_at <= timezone.now()
+    ):
+        raise ActionRefused("This export has expired; ask for it again.")
+    if export.status != ExportStatus.DONE:
+        raise ActionRefused("This export is not ready yet.")
+    audit_record(
+        actor=actor,
+        action=AuditAction.EXPORT_DOWNLOADED,
+        message=f"Downloaded export {export.pk} ({export.get_kind_display().lower()}, "
+        f"{export.rows_total:,} rows, asked for by {export.requested_by.get_username()}): "
+        f"{export.description}.",
+    )
+    return export, exports_storage().open(export.file_name, "rb")
+
+
+def exports_expire():
+    """Delete the files of exports past their expiry and mark them expired. Returns how many
+    expired."""
+    now = timezone.now()
+    expired = 0
+    due = Export.objects.filter(status=ExportStatus.DONE, expires_at__lte=now).values_list("pk", flat=True)
+    storage = exports_storage()
+    for export_id in list(due):
+        with transaction.atomic():
+            export = Export.objects.select_for_update().get(pk=export_id)
+            if export.status != ExportStatus.DONE or export.expires_at > now:
+                continue
+            name = export.file_name
+            export.status = ExportStatus.EXPIRED
+            export.file_name = ""
+            export.save(update_fields=["status", "file_name"])
+            transaction.on_commit(lambda name=name: storage.delete(name))
+            expired += 1
+    return expired
