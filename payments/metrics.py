@@ -73,9 +73,9 @@ def _age(oldest, now):
 
 def task_queue_depth():
     """Tasks waiting for a worker, in the configured backend's queue."""
-    from django_tasks import default_task_backend
+    from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 
-    if type(default_task_backend).__name__ == "RQBackend":
+    if type(task_backends[DEFAULT_TASK_BACKEND_ALIAS]).__name__ == "RQBackend":
         import django_rq
 
         return django_rq.get_queue("default").count

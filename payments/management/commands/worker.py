@@ -12,13 +12,17 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, connection
 from django.utils.crypto import get_random_string
-from django_tasks import default_task_backend
+from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.management.commands.db_worker import Worker
 
 from payments.services.workers import lost_tasks_requeue, worker_seen
 
 logger = logging.getLogger("payments")
+
+
+def _database_queue():
+    return isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend)
 
 
 class Heartbeat(threading.Thread):
@@ -32,7 +36,7 @@ class Heartbeat(threading.Thread):
 
     def beat(self):
         worker_seen(worker_id=self.worker_id, hostname=socket.gethostname(), pid=os.getpid())
-        if isinstance(default_task_backend, DatabaseBackend):
+        if _database_queue():
             lost_tasks_requeue(by_worker_id=self.worker_id)
 
     def run(self):
@@ -76,7 +80,7 @@ class Command(BaseCommand):
         heartbeat.start()
         self.stdout.write(f"Task worker {worker_id} started ({settings.TASK_BACKEND} queue).")
         try:
-            if isinstance(default_task_backend, DatabaseBackend):
+            if _database_queue():
                 self._database_queue(worker_id=worker_id, batch=batch, interval=interval)
             else:
                 call_command("rqworker", "default", job_class="django_tasks_rq.Job", burst=batch, name=worker_id)
@@ -88,7 +92,7 @@ class Command(BaseCommand):
             queue_names=["default"],
             interval=interval,
             batch=batch,
-            backend_name=default_task_backend.alias,
+            backend_name=DEFAULT_TASK_BACKEND_ALIAS,
             startup_delay=False,
             max_tasks=None,
             worker_id=worker_id,

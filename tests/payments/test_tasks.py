@@ -1,0 +1,166 @@
+"""The task worker for real: `manage.py worker` working the database queue, as in production.
+Exports are whole after it, and a worker killed mid-export leaves neither a second file nor a
+second email once another has taken its tasks up."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
+
+from payments.models import Export, ExportStatus, OutgoingEmail, TaskWorker
+from tests.backoffice.test_exports import checked_rows, expected_rows, make_orders, make_varied_payments
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def database_queue(settings):
+    """Tasks go to the database queue, for a worker to run, as in production."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
+
+def download(client, export):
+    response = client.get(reverse("export_download", args=[export.pk]))
+    assert response.status_code == 200
+    return checked_rows(b"".join(response.streaming_content))
+
+
+def wait_for(condition, what, seconds=60):
+    """Until condition() is true (checked every 50 ms), for a process running beside the test."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"Gave up waiting for {what}."
+        time.sleep(0.05)
+
+
+def test_an_export_larger_than_one_read_is_queued_then_made_whole_by_the_worker(
+    client, manager, database_queue, ledger_is_consistent
+):
+    # given more payments than one read of the export takes (2,000)
+    refundable = make_varied_payments(2_600)
+    manager.email = "manager@example.com"
+    manager.save()
+    client.force_login(manager)
+
+    # when the manager asks: nothing is made in the request
+    response = client.post(reverse("export_payments"))
+    export = Export.objects.get()
+    assert response.status_code == 302
+    assert (export.status, export.file_name) == (ExportStatus.QUEUED, "")
+    assert "Waiting for the task worker" in client.get(reverse("exports")).content.decode()
+
+    call_command("worker", batch=True)
+
+    # then the file holds every row, as the database has it, and says how many
+    export.refresh_from_db()
+    assert (export.status, export.rows_total, export.rows_done) == (ExportStatus.DONE, 2_600, 2_600)
+    rows = download(client, export)
+    assert rows == expected_rows(refundable)
+    page = client.get(reverse("exports")).content.decode()
+    assert "Download" in page and "2,600" in page
+    # and the person who asked is told, once
+    [email] = mail.outbox
+    assert email.to == ["manager@example.com"]
+    assert email.subject == "Your export of payments is ready (2,600 rows)"
+
+
+def test_the_exports_page_shows_the_progress_of_an_export_under_way(client, manager):
+    client.force_login(manager)
+    Export.objects.create(
+        kind="payments", requested_by=manager, selection={}, description="every order",
+        status=ExportStatus.RUNNING, rows_total=1_199_921, rows_done=152_000,
+    )  # fmt: skip
+
+    page = client.get(reverse("exports")).content.decode()
+
+    assert "152,000 of 1,199,921 rows" in page
+    assert 'hx-trigger="every 2s"' in page  # asks again while it runs
+
+
+def worker_env(exports_root):
+    database = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="backoffice.settings",
+        DATABASE_URL=f"postgres://{database['USER']}:{database['PASSWORD'] or ''}@{database['HOST']}:"
+        f"{database['PORT']}/{database['NAME']}",
+        EXPORTS_ROOT=str(exports_root),
+        TASK_BACKEND="database",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def waiting_for_a_lock(pid):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_worker_killed_mid_export_leaves_one_file_and_one_email(
+    client, manager, database_queue, exports_root, settings
+):
+    make_orders(6_000)
+    manager.email = "manager@example.com"
+    manager.save()
+    client.force_login(manager)
+    client.post(reverse("export_payments"))
+    export = Export.objects.get()
+
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "worker", "--interval", "0.1"], cwd=ROOT, env=worker_env(exports_root)
+    )
+    try:
+        # The worker has begun: hold the export's row, so that the worker stops at its next
+        # progress (after some of the rows, before the file is stored), and kill it there.
+        wait_for(lambda: Export.objects.get(pk=export.pk).status == ExportStatus.RUNNING, "the export to begin")
+        with transaction.atomic():
+            Export.objects.select_for_update().get(pk=export.pk)
+            wait_for(lambda: waiting_for_a_lock(worker.pid), "the worker to wait for the export's row")
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    export.refresh_from_db()
+    assert export.status == ExportStatus.RUNNING and export.rows_done < 6_000
+    [lost] = DBTaskResult.objects.running()
+    assert not list(exports_root.rglob("*.csv"))
+
+    # Another worker finds the first one lost (its heartbeat is older than WORKER_LOST_SECONDS)
+    # and runs its task again.
+    settings.WORKER_LOST_SECONDS = 0
+    call_command("worker", batch=True)
+
+    export.refresh_from_db()
+    assert export.status == ExportStatus.DONE
+    assert [path.name for path in exports_root.rglob("*.csv")] == [export.download_name]
+    assert len(download(client, export)) == 6_000
+    lost.refresh_from_db()
+    assert lost.status == "SUCCESSFUL" and len(lost.worker_ids) == 2
+    assert len(mail.outbox) == 1
+    assert OutgoingEmail.objects.get().key == f"export-ready:{export.pk}"
+
+    # A third run of the same task (its worker lost once more after it had finished) makes
+    # nothing again.
+    from payments.tasks import export_make, export_ready_email
+
+    export_make.call(export_id=export.pk)
+    export_ready_email.call(export_id=export.pk)
+    assert [path.name for path in exports_root.rglob("*.csv")] == [export.download_name]
+    assert len(mail.outbox) == 1
+    assert TaskWorker.objects.count() == 2
