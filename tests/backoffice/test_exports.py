@@ -314,3 +314,62 @@ def test_auditors_export_from_the_admin_with_its_filters(client, exported, audit
         f"Asked for export {first.pk} (payments as CSV): admin list of payments, provider__exact=vipps.",
         f"Asked for export {second.pk} (audit log as CSV): admin list of audit events, everything.",
     ]
+
+
+def test_only_the_requester_and_auditors_download_an_export(client, exported, manager, make_user, auditor):
+    make_orders(2)
+    other_manager = make_user("other", group="Managers")
+    client.force_login(manager)
+    exported()
+    export = Export.objects.get()
+
+    client.force_login(other_manager)
+    refused = client.get(reverse("export_download", args=[export.pk]))
+    listed = client.get(reverse("exports")).content.decode()
+    client.force_login(auditor)
+    rows = downloaded(client, export)
+
+    assert refused.status_code == 403
+    assert f"export-{export.pk}" not in listed  # the page lists one's own exports only
+    assert len(rows) == 2
+    downloads = AuditEvent.objects.filter(action=AuditAction.EXPORT_DOWNLOADED).order_by("pk")
+    assert [event.actor for event in downloads] == [manager, auditor]
+
+
+def test_an_export_expires_after_its_time_and_its_file_is_deleted(
+    client, exported, manager, settings, exports_root, django_capture_on_commit_callbacks
+):
+    settings.EXPORT_EXPIRY_HOURS = 2
+    make_orders(2)
+    client.force_login(manager)
+    exported()
+    export = Export.objects.get()
+    assert export.expires_at == export.finished_at + timedelta(hours=2)
+    [file] = exports_root.rglob("*.csv")
+
+    from payments.services.exports import exports_expire
+
+    assert exports_expire() == 0  # not yet
+    Export.objects.filter(pk=export.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert exports_expire() == 1
+    response = client.get(reverse("export_download", args=[export.pk]), follow=True)
+
+    assert not file.exists()
+    export.refresh_from_db()
+    assert (export.status, export.file_name) == ("expired", "")
+    assert "This export has expired; ask for it again." in response.content.decode()
+    assert "Expired" in client.get(reverse("exports")).content.decode()
+
+
+def test_asking_for_an_export_answers_at_once_and_queues_it(client, manager, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    make_orders(3)
+    client.force_login(manager)
+
+    response = client.post(reverse("export_payments"), {"q": "EXP-"}, follow=True)
+
+    export = Export.objects.get()
+    assert (export.status, export.rows_done, export.file_name) == ("queued", 0, "")
+    page = response.content.decode()
+    assert "Export queued" in page and "Waiting for the task worker" in page

@@ -4,8 +4,10 @@ second email once another has taken its tasks up."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,6 +19,9 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from payments.models import Export, ExportStatus, OutgoingEmail, TaskWorker
+from payments.services.audit import Actor
+from payments.services.ledger import new_idempotency_key
+from payments.services.refunds import refund_request
 from tests.backoffice.test_exports import checked_rows, expected_rows, make_orders, make_varied_payments
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -164,3 +169,68 @@ def test_a_worker_killed_mid_export_leaves_one_file_and_one_email(
     assert [path.name for path in exports_root.rglob("*.csv")] == [export.download_name]
     assert len(mail.outbox) == 1
     assert TaskWorker.objects.count() == 2
+
+
+class SwallowingSmtp(threading.Thread):
+    """A mail server that takes a message and then never confirms it: the sender waits, as
+    one does when killed between handing over an email and hearing that it went."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.messages = []
+        self.received = threading.Event()
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rb") as lines:
+                conn.sendall(b"220 test\r\n")
+                for line in lines:
+                    command = line[:4].upper()
+                    if command == b"DATA":
+                        conn.sendall(b"354 go on\r\n")
+                        body = b"".join(iter(lines.readline, b".\r\n"))
+                        self.messages.append(body)
+                        self.received.set()
+                        lines.read()  # no answer: wait until the sender is gone
+                        break
+                    conn.sendall(b"221 bye\r\n" if command == b"QUIT" else b"250 ok\r\n")
+
+    def stop(self):
+        self.listener.close()
+
+
+def test_a_worker_killed_while_sending_an_email_does_not_send_it_twice(
+    agent, make_user, make_payment, database_queue, exports_root, settings
+):
+    make_user("boss", group="Managers", email="boss@example.com")
+    payment = make_payment("vipps", currency="NOK", amount=1_000_000, captured=1_000_000)
+    server = SwallowingSmtp()
+    server.start()
+    refund_request(payment_id=payment.pk, amount=900_000, reason="goodwill", actor=Actor.of_user(agent),
+                   idempotency_key=new_idempotency_key())  # fmt: skip
+    env = {**worker_env(exports_root), "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+           "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(server.port)}  # fmt: skip
+    worker = subprocess.Popen([sys.executable, "manage.py", "worker", "--interval", "0.1"], cwd=ROOT, env=env)
+    try:
+        assert server.received.wait(60), "The worker sent no email."
+    finally:
+        worker.kill()
+        worker.wait()
+        server.stop()
+
+    settings.WORKER_LOST_SECONDS = 0
+    call_command("worker", batch=True)
+
+    [task] = DBTaskResult.objects.filter(task_path="payments.tasks.approval_request_email")
+    assert task.status == "SUCCESSFUL" and len(task.worker_ids) == 2
+    assert len(server.messages) == 1 and b"Approve or reject it here" in server.messages[0]
+    assert mail.outbox == []
+    email = OutgoingEmail.objects.get()
+    assert email.recipients == ["boss@example.com"]
+    assert email.sent_at is None  # begun, never confirmed: not sent again
