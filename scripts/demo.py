@@ -1,5 +1,5 @@
-"""`make demo`: migrate, start the provider sandbox, seed demo data, serve the app, and once it
-answers, print the logins: last, where they stay in sight.
+"""`make demo`: migrate, start the provider sandbox, seed demo data, start the task worker, serve
+the app, and once it answers, print the logins: last, where they stay in sight.
 
 The demo's database (SQLite by default) and the sandbox's state file belong together: when
 one of them is missing, both start afresh, so that the sandbox always knows the demo's
@@ -30,7 +30,8 @@ Demo logins (http://127.0.0.1:{port}/):
   manager2 / manager2-demo  another manager, to approve the first one's requests
   auditor  / auditor-demo   auditor: read-only Django admin at /admin/
   admin    / admin-demo     superuser: Django admin (the ledger stays read-only)
-Provider sandbox: http://127.0.0.1:{sandbox_port}/  (Ctrl-C stops both)
+Provider sandbox: http://127.0.0.1:{sandbox_port}/; the task worker runs exports and emails.
+(Ctrl-C stops them all)
 """
 
 
@@ -78,7 +79,7 @@ def stop(process):
 
 
 def main():
-    # Stopped with `kill` as with Ctrl-C: the app and the sandbox stop too.
+    # Stopped with `kill` as with Ctrl-C: the app, the worker and the sandbox stop too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.demo_settings")
     os.environ["PORT"], os.environ["SANDBOX_PORT"] = PORT, SANDBOX_PORT
@@ -98,6 +99,8 @@ def main():
         processes.append(sandbox)
         wait_for_port(SANDBOX_PORT, sandbox)
         manage("seed_demo")
+        worker = subprocess.Popen([PYTHON, "manage.py", "worker"], cwd=ROOT)
+        processes.append(worker)
         app = subprocess.Popen(
             [PYTHON, "manage.py", "runserver", f"127.0.0.1:{PORT}", "--noreload"], cwd=ROOT
         )

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -120,7 +121,7 @@ def make_demo(tmp_path):
         [sys.executable, "scripts/demo.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
-    printed = read_until(process, "Ctrl-C stops both")
+    printed = read_until(process, "Ctrl-C stops them all")
 
     def stop():
         # Not SIGINT, which a shell without job control (CI) makes its background jobs ignore.
@@ -143,7 +144,7 @@ def test_make_demo_prints_the_logins_last_and_keeps_the_console_calm(make_demo):
     start = "".join(printed)
     # the logins come after everything the app says on starting, where they stay in sight
     assert start.index("Quit the server") < start.index("Demo logins")
-    assert start.rstrip().endswith("(Ctrl-C stops both)")
+    assert start.rstrip().endswith("(Ctrl-C stops them all)")
 
     # when: an agent opens a page, its icon, and the managers' approvals (a 403)
     agent = requests.Session()
@@ -158,7 +159,31 @@ def test_make_demo_prints_the_logins_last_and_keeps_the_console_calm(make_demo):
     output = stop()
 
     # then: the refusal is one line, and nothing else went wrong
-    later = output[output.index("Ctrl-C stops both"):]
+    later = output[output.index("Ctrl-C stops them all"):]
     assert "Traceback" not in later
     assert later.count("Forbidden (Permission denied): /approvals/") == 1
     assert "Not Found" not in later
+
+
+def test_make_demo_runs_the_task_worker_that_makes_exports(make_demo):
+    url, _, stop = make_demo
+    manager = requests.Session()
+    login = manager.get(f"{url}/accounts/login/", timeout=10)
+    manager.post(f"{url}/accounts/login/", timeout=10, data={
+        "username": "manager", "password": "manager-demo", "csrfmiddlewaretoken": token_in(login.text),
+    }, headers={"Referer": f"{url}/accounts/login/"})
+    home = manager.get(f"{url}/", timeout=10)
+
+    queued = manager.post(f"{url}/exports/payments/", timeout=10, data={"csrfmiddlewaretoken": token_in(home.text)},
+                          headers={"Referer": f"{url}/"})
+    assert queued.status_code == 200 and "Export queued" in queued.text
+
+    # The demo's worker makes it: the list offers the file once it is made.
+    deadline = time.monotonic() + 60
+    while "Download" not in (page := manager.get(f"{url}/exports/", timeout=10).text):
+        assert time.monotonic() < deadline, "The demo's task worker did not make the export."
+        time.sleep(0.2)
+    link = re.search(r'href="(/exports/\d+/download/)"', page)[1]
+    body = manager.get(f"{url}{link}", timeout=10).content
+    assert body.rstrip().split(b"\n")[-1].startswith(b"# rows=")
+    stop()
