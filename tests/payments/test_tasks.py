@@ -234,3 +234,28 @@ def test_a_worker_killed_while_sending_an_email_does_not_send_it_twice(
     email = OutgoingEmail.objects.get()
     assert email.recipients == ["boss@example.com"]
     assert email.sent_at is None  # begun, never confirmed: not sent again
+
+
+def test_the_timer_queues_the_periodic_tasks_and_the_worker_runs_them(
+    agent, make_user, make_payment, database_queue, settings, capsys
+):
+    make_user("boss", group="Managers")
+    payment = make_payment("vipps", currency="NOK", amount=1_000_000, captured=1_000_000)
+    request = refund_request(payment_id=payment.pk, amount=900_000, reason="goodwill", actor=Actor.of_user(agent),
+                             idempotency_key=new_idempotency_key())  # fmt: skip
+    settings.REFUND_APPROVAL_EXPIRY_DAYS = 0  # the request has waited long enough
+
+    call_command("enqueue", "reconcile", "expire", "sync_payments")
+    queued = set(DBTaskResult.objects.ready().values_list("task_path", flat=True))
+    call_command("worker", batch=True)
+
+    assert {"payments.tasks.reconcile", "payments.tasks.expire", "payments.tasks.sync_payments"} <= queued
+    results = {result.task_path: result for result in DBTaskResult.objects.all()}
+    assert {path: result.status for path, result in results.items() if path in queued} == dict.fromkeys(
+        queued, "SUCCESSFUL"
+    )
+    assert results["payments.tasks.expire"].return_value == {"refund_requests": 1, "exports": 0}
+    request.refresh_from_db()
+    assert request.status == "expired"
+    payment.refresh_from_db()
+    assert payment.synced_at is not None
