@@ -82,4 +82,4 @@ def export_download(request, pk):
             raise Http404(refusal.message) from None
         messages.error(request, refusal.message)
         return redirect("exports")
-    return FileResponse(file, as_attachment=True, filename=export.download_name, content_type="text/csv")
+    return FileResponse(file, as_attachment=True, filename=export.download_name, content_type="text/csv; charset=utf-8")
