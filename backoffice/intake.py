@@ -7,11 +7,20 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from payments.money import InvalidAmount, UnknownCurrency, currency_exponent, parse_amount
+from payments.money import (
+    MAX_MINOR_UNITS,
+    InvalidAmount,
+    UnknownCurrency,
+    currency_exponent,
+    format_plain,
+    parse_amount,
+)
 from payments.providers.registry import PROVIDER_CLASSES
-from payments.services.orders import NewPayment
+from payments.services.orders import NewLine, NewPayment
 
 MAX_PAYMENTS = 20
+MAX_LINES = 500
+MAX_QUANTITY = 1_000_000
 
 
 class IntakeInvalid(Exception):
@@ -28,6 +37,8 @@ class IntakeOrder:
     currency: str
     total: int
     payments: list[NewPayment]
+    lines: list[NewLine]
+    shipping: int
 
 
 class _Errors(dict):
@@ -100,6 +111,7 @@ def parse_intake(data):
         if (payment.provider, payment.reference) in seen:
             errors.add(f"payments[{index}].reference", "The same payment is listed twice.")
         seen.add((payment.provider, payment.reference))
+    lines, shipping = _lines_and_shipping(data, currency, total, errors)
     if errors:
         raise IntakeInvalid(dict(errors))
     return IntakeOrder(
@@ -109,7 +121,70 @@ def parse_intake(data):
         currency=currency,
         total=total,
         payments=payments,
+        lines=lines,
+        shipping=shipping,
     )
+
+
+def _lines_and_shipping(data, currency, total, errors):
+    """The order's `lines` and `shipping`, both optional: ([NewLine], shipping in minor
+    units). Given lines, their amounts (quantity × unit price, plus tax) and shipping must add
+    up to the total."""
+    shipping = 0
+    if data.get("shipping") is not None and currency:
+        shipping = _amount(data, "shipping", currency, errors, "shipping", allow_zero=True) or 0
+    items = data.get("lines")
+    if items is None:
+        if shipping:
+            errors.add("shipping", "Send shipping together with the order's lines.")
+        return [], shipping
+    if not isinstance(items, list) or not items:
+        errors.add("lines", "Send the lines as a list of at least one line, or leave them out.")
+        return [], shipping
+    if len(items) > MAX_LINES:
+        errors.add("lines", f"At most {MAX_LINES} lines per order.")
+        return [], shipping
+    count = sum(len(messages) for messages in errors.values())
+    lines = [_line(item, currency, errors, f"lines[{index}]") for index, item in enumerate(items)]
+    if sum(len(messages) for messages in errors.values()) > count or currency is None or total is None:
+        return [], shipping
+    added = sum(line.total for line in lines) + shipping
+    if added != total:
+        errors.add(
+            "total",
+            f"The lines and shipping add up to {format_plain(added, currency)}, "
+            f"not {format_plain(total, currency)}.",
+        )
+    return lines, shipping
+
+
+def _line(item, currency, errors, field):
+    if not isinstance(item, dict):
+        errors.add(field, "Each line must be an object with name, quantity and unit_price.")
+        return None
+    sku = item.get("sku", "")
+    if not isinstance(sku, str):
+        errors.add(f"{field}.sku", "Send the SKU as text, or leave it out.")
+    elif len(sku) > 64:
+        errors.add(f"{field}.sku", "At most 64 characters.")
+    name = _text(item, "name", errors, f"{field}.name", max_length=200)
+    quantity = item.get("quantity")
+    # bool is an int to Python; a JSON true is no quantity.
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
+        errors.add(f"{field}.quantity", f"Send the quantity as a whole number from 1 to {MAX_QUANTITY:,}.")
+        quantity = None
+    if currency is None:
+        return None
+    unit_price = _amount(item, "unit_price", currency, errors, f"{field}.unit_price", allow_zero=True)
+    tax = 0
+    if item.get("tax") is not None:
+        tax = _amount(item, "tax", currency, errors, f"{field}.tax", allow_zero=True)
+    if None in (quantity, unit_price, tax) or not isinstance(sku, str):
+        return None
+    line = NewLine(sku=sku.strip(), name=name.strip(), quantity=quantity, unit_price=unit_price, tax=tax)
+    if line.total > MAX_MINOR_UNITS:
+        errors.add(f"{field}.quantity", "That line's amount is too large.")
+    return line
 
 
 def _payment(item, currency, errors, field):

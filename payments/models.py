@@ -29,6 +29,11 @@ class Order(models.Model):
     customer_email = models.EmailField(max_length=254)
     currency = models.CharField(max_length=3)
     total = models.BigIntegerField(help_text="Minor units of the currency.")
+    # Sent with lines (and maybe shipping): refunds can be made by line. Saves looking for
+    # lines that orders without them do not have.
+    # Defaults in the database too: bulk loads (seed_bench's COPY) name only the older columns.
+    itemized = models.BooleanField(default=False, db_default=False)
+    shipping = models.BigIntegerField(default=0, db_default=0, help_text="Minor units of the currency.")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -49,10 +54,41 @@ class Order(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+            models.CheckConstraint(condition=Q(shipping__gte=0), name="order_shipping_not_negative"),
         ]
 
     def __str__(self):
         return self.number
+
+
+class OrderLine(models.Model):
+    """One line of an order as the shop sent it: so many units at a unit price, plus the
+    line's tax. Never changed: what has been refunded of it is in its RefundLines."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="lines")
+    position = models.PositiveSmallIntegerField(help_text="Where the shop listed it, from 0.")
+    sku = models.CharField("SKU", max_length=64, blank=True)
+    name = models.CharField(max_length=200)
+    quantity = models.PositiveIntegerField()
+    unit_price = models.BigIntegerField(help_text="Minor units of the order's currency.")
+    tax = models.BigIntegerField(default=0, help_text="The whole line's tax, in minor units.")
+
+    class Meta:
+        ordering = ["order", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "position"], name="order_line_position_uniq"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0, tax__gte=0), name="order_line_amounts_not_negative"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} × {self.name}"
+
+    @property
+    def total(self):
+        return self.quantity * self.unit_price + self.tax
 
 
 class Payment(models.Model):
@@ -205,6 +241,38 @@ class Operation(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.idempotency_key}"
+
+
+class RefundLine(models.Model):
+    """What a refund by line gives back: units of one order line, or (`order_line` empty) the
+    order's shipping. The units are the line's for as long as the refund may still move money
+    or has moved it; a refund that failed or was never sent gives them back (see
+    selectors.order_refund_offer)."""
+
+    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="refund_lines")
+    order_line = models.ForeignKey(
+        OrderLine, on_delete=models.PROTECT, null=True, blank=True, related_name="refund_lines"
+    )
+    quantity = models.PositiveIntegerField()
+    amount = models.BigIntegerField(help_text="What these units come to, in minor units.")
+
+    class Meta:
+        ordering = ["operation", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="refund_line_quantity_positive"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="refund_line_amount_not_negative"),
+            # Shipping is one unit.
+            models.CheckConstraint(
+                condition=Q(order_line__isnull=False) | Q(quantity=1), name="refund_line_shipping_once"
+            ),
+            models.UniqueConstraint(fields=["operation", "order_line"], name="refund_line_uniq"),
+            models.UniqueConstraint(
+                fields=["operation"], condition=Q(order_line__isnull=True), name="refund_line_shipping_uniq"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} × {self.order_line.name if self.order_line else 'shipping'}"
 
 
 class AuditAction(models.TextChoices):

@@ -115,7 +115,8 @@ def superuser(make_user):
 @pytest.fixture
 def make_payment(db, sandbox):
     """An order with one payment, stored here and (unless `at_provider=False`) set up at the
-    sandbox with the same amounts. Amounts in minor units."""
+    sandbox with the same amounts, and with `lines` (NewLine) and `shipping` when given.
+    Amounts in minor units."""
 
     def make(
         provider="vipps",
@@ -127,6 +128,8 @@ def make_payment(db, sandbox):
         at_provider=True,
         customer_name="Kari Nordmann",
         customer_email="kari@example.com",
+        lines=(),
+        shipping=0,
     ):
         number = f"{next(_numbers):06d}"
         reference = reference or f"test-{provider}-{number}"
@@ -140,6 +143,8 @@ def make_payment(db, sandbox):
                 NewPayment(provider=provider, reference=reference, amount=amount, captured=captured)
             ],
             actor=Actor.system("tests"),
+            lines=lines,
+            shipping=shipping,
         )
         if at_provider:
             sandbox.create_payment(

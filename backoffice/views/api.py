@@ -67,6 +67,8 @@ def orders(request):
             currency=intake.currency,
             total=intake.total,
             payments=intake.payments,
+            lines=intake.lines,
+            shipping=intake.shipping,
             actor=Actor.system(f"api: {api_token.name}"),
         )
     except PaymentTakenMeanwhile as taken:

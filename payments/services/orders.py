@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from payments.models import AuditAction, OperationKind, OperationSource, Order, Payment
+from payments.models import AuditAction, OperationKind, OperationSource, Order, OrderLine, Payment
 from payments.money import format_money
 from payments.selectors import payments_by_reference
 from payments.services.audit import audit_record
@@ -21,6 +21,19 @@ class NewPayment:
     reference: str
     amount: int  # authorized, minor units of the order's currency
     captured: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewLine:
+    sku: str
+    name: str
+    quantity: int
+    unit_price: int  # minor units of the order's currency
+    tax: int = 0  # the whole line's, minor units
+
+    @property
+    def total(self):
+        return self.quantity * self.unit_price + self.tax
 
 
 class PaymentTaken(Exception):
@@ -41,7 +54,9 @@ class PaymentTakenMeanwhile(PaymentTaken):
     message = "Another order has just been stored with one of these payments."
 
 
-def order_receive(*, number, customer_name, customer_email, currency, total, payments, actor):
+def order_receive(
+    *, number, customer_name, customer_email, currency, total, payments, actor, lines=(), shipping=0
+):
     """Take an order the shop sent (the intake API): the stored order when its number is known
     already, nothing duplicated; otherwise store it with its payments (order_create) and read
     each payment's aggregate at its provider. A provider that does not answer, or payments left
@@ -49,7 +64,7 @@ def order_receive(*, number, customer_name, customer_email, currency, total, pay
     `manage.py sync_payments`. Returns `(order, created)`.
 
     The caller has checked the shape of the input (amounts fit the currency, references the
-    provider takes). Raises PaymentTaken when another order holds one of the payments, and
+    provider takes, lines and shipping add up to the total). Raises PaymentTaken when another order holds one of the payments, and
     PaymentTakenMeanwhile when a concurrent request stored one of them first.
     """
     existing = Order.objects.filter(number=number).first()
@@ -71,6 +86,8 @@ def order_receive(*, number, customer_name, customer_email, currency, total, pay
             total=total,
             payments=payments,
             actor=actor,
+            lines=lines,
+            shipping=shipping,
         )
     except IntegrityError as error:
         # The order number's own race is settled by get_or_create; what is left is a payment
@@ -87,9 +104,12 @@ def order_receive(*, number, customer_name, customer_email, currency, total, pay
     return order, created
 
 
-def order_create(*, number, customer_name, customer_email, currency, total, payments, actor):
-    """Store an order and its payments, or return the stored one when the order number is
-    already known (the shop sent it again). Returns `(order, created)`.
+def order_create(
+    *, number, customer_name, customer_email, currency, total, payments, actor, lines=(), shipping=0
+):
+    """Store an order, its lines (NewLine, in the shop's order) and shipping, and its payments,
+    or return the stored one when the order number is already known (the shop sent it again).
+    Returns `(order, created)`.
 
     The caller has validated the input (see backoffice.api); money the shop has already
     captured is booked as a succeeded capture, so the aggregate equals the ledger from the
@@ -103,10 +123,24 @@ def order_create(*, number, customer_name, customer_email, currency, total, paym
                 "customer_email": customer_email,
                 "currency": currency,
                 "total": total,
+                "itemized": bool(lines),
+                "shipping": shipping,
             },
         )
         if not created:
             return order, False
+        OrderLine.objects.bulk_create(
+            OrderLine(
+                order=order,
+                position=position,
+                sku=line.sku,
+                name=line.name,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                tax=line.tax,
+            )
+            for position, line in enumerate(lines)
+        )
         for new in payments:
             payment = Payment.objects.create(
                 order=order,
