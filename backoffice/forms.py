@@ -3,10 +3,20 @@
 import re
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from payments.models import RefundReason
-from payments.money import InvalidAmount, format_plain, parse_amount
+from payments.money import (
+    MONEY_LOCALES,
+    InvalidAmount,
+    currency_exponent,
+    format_money,
+    format_typed,
+    locale_name,
+    parse_typed_amount,
+)
+from payments.order_lines import RefundItems
 from payments.services.ledger import new_idempotency_key
 
 IDEMPOTENCY_KEY = re.compile(r"bo-[0-9a-f]{32}")
@@ -58,8 +68,22 @@ class RenewableForm(forms.Form):
 
 
 class RefundForm(RenewableForm):
-    amount = forms.CharField(label="Amount", max_length=40)
-    reason = forms.ChoiceField(label="Reason", choices=[("", "Choose…"), *RefundReason.choices])
+    """A refund of one payment: an amount typed in the agent's locale, or (on an order with
+    lines) the units of each line and the shipping to give back, from which the amount is
+    computed. The amount starts empty: nothing is refunded that the agent did not ask for.
+
+    Sent with the "Compute amount" button (`action=compute`), or with an empty amount and
+    items chosen, the form asks for nothing to be done: the view shows it again with the
+    amount the items come to (computed()).
+    """
+
+    COMPUTE = "compute"
+
+    amount = forms.CharField(label="Amount", max_length=40, required=False)
+    # Checked in clean(): computing an amount needs no reason.
+    reason = forms.ChoiceField(
+        label="Reason", choices=[("", "Choose…"), *RefundReason.choices], required=False
+    )
     note = forms.CharField(
         label="Note",
         required=False,
@@ -68,33 +92,157 @@ class RefundForm(RenewableForm):
     )
     idempotency_key = SubmissionKeyField()
 
-    def __init__(self, *args, payment, **kwargs):
+    def __init__(self, *args, payment, approval_above, offer=None, **kwargs):
+        """`approval_above`: refunds of more than this (minor units) on the payment need a
+        manager's approval (selectors.refund_without_approval). `offer`: the RefundOffer of
+        the payment's order when it has lines."""
         self.payment = payment
+        self.approval_above = approval_above
+        self.offer = offer
         kwargs.setdefault("prefix", f"refund-{payment.pk}")
         kwargs.setdefault("label_suffix", "")
         if not args and "data" not in kwargs:
-            kwargs.setdefault(
-                "initial",
-                {
-                    "amount": format_plain(payment.balances.refundable, payment.currency),
-                    "idempotency_key": new_idempotency_key(),
-                },
-            )
+            kwargs["initial"] = {"idempotency_key": new_idempotency_key(), **kwargs.get("initial", {})}
         super().__init__(*args, **kwargs)
-        self.fields["amount"].help_text = f"In {payment.currency}, e.g. {format_plain(1250, payment.currency)}"
+        example = format_typed(123450 * 10 ** currency_exponent(payment.currency) // 100, payment.currency)
+        self.fields["amount"].help_text = f"In {payment.currency}, for example {example}." + (
+            " Left empty, it is computed from the items." if offer else ""
+        )
         self.fields["amount"].widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})
+        for line in offer.lines if offer else []:
+            if line.remaining:
+                self.fields[f"quantity-{line.line.pk}"] = forms.IntegerField(
+                    label=f"Refund quantity for {line.line.name}",
+                    required=False,
+                    min_value=0,
+                    max_value=line.remaining,
+                    error_messages={
+                        "invalid": "Enter a whole number of units.",
+                        "min_value": "Enter a whole number of units.",
+                        "max_value": f"At most {line.remaining} can be refunded.",
+                    },
+                    widget=forms.NumberInput(
+                        attrs={
+                            "class": "quantity",
+                            "placeholder": "0",
+                            "data-remaining": line.remaining,
+                            "data-remaining-amount": line.remaining_amount,
+                        }
+                    ),
+                )
+        if offer and offer.shipping_refundable:
+            self.fields["shipping"] = forms.BooleanField(
+                label="Include shipping",
+                required=False,
+                widget=forms.CheckboxInput(attrs={"data-amount": offer.shipping}),
+            )
+
+    @property
+    def computing(self):
+        """Sent to compute the amount from the items, not to refund."""
+        return self.is_bound and self.data.get(self.add_prefix("action")) == self.COMPUTE
+
+    def item_rows(self):
+        """(LineOffer, its quantity field) for each line with units left to refund."""
+        return [
+            (line, self[f"quantity-{line.line.pk}"])
+            for line in (self.offer.lines if self.offer else [])
+            if f"quantity-{line.line.pk}" in self.fields
+        ]
+
+    @property
+    def shipping_field(self):
+        """The "Include shipping" field while the order's shipping can be refunded, or None."""
+        return self["shipping"] if "shipping" in self.fields else None
 
     def clean_amount(self):
+        text = self.cleaned_data["amount"].strip()
+        if not text:
+            return None
         try:
-            return parse_amount(self.cleaned_data["amount"], self.payment.currency)
+            return parse_typed_amount(text, self.payment.currency)
         except InvalidAmount as error:
             raise ValidationError(str(error)) from error
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("reason") == RefundReason.OTHER and not cleaned.get("note", "").strip():
+        items = RefundItems(
+            quantities={
+                line.line.pk: cleaned.get(f"quantity-{line.line.pk}") or 0
+                for line, _ in self.item_rows()
+            },
+            shipping=bool(cleaned.get("shipping")),
+        )
+        cleaned["items"] = items if items else None
+        cleaned["items_amount"] = self.offer.amount_for(items) if items else None
+        for line in self.offer.lines if self.offer else []:
+            # Sent from a page shown before the last units were refunded: its field is gone.
+            sent = self.data.get(self.add_prefix(f"quantity-{line.line.pk}"), "")
+            if not line.remaining and sent.strip() not in ("", "0"):
+                self.add_error(None, f"“{line.line.name}” is refunded already, or being refunded.")
+        if self.computing:
+            if not items and not self.errors:
+                self.add_error(None, "Choose the items to refund first: their amount is computed from them.")
+            return cleaned
+        if not cleaned.get("reason"):
+            self.add_error("reason", "Choose a reason for the refund.")
+        elif cleaned["reason"] == RefundReason.OTHER and not cleaned.get("note", "").strip():
             self.add_error("note", "Describe the reason when it is “Other”.")
+        amount = cleaned.get("amount")
+        if "amount" in self.errors:
+            return cleaned
+        if amount is None and not items:
+            self.add_error("amount", "Enter an amount, or choose items to refund." if self.offer else "Enter an amount.")
+        elif amount is not None and items and amount > cleaned["items_amount"]:
+            self.add_error(
+                "amount",
+                f"The items you chose come to {format_money(cleaned['items_amount'], self.payment.currency)}: "
+                "refund at most that, or choose more items.",
+            )
         return cleaned
+
+    @property
+    def wants_amount_computed(self):
+        """Valid, and sent to learn what the chosen items come to rather than to refund them.
+        Call after is_valid()."""
+        return self.computing or (self.cleaned_data["amount"] is None and self.cleaned_data["items"])
+
+    def computed(self):
+        """This form shown again, unsent, with the amount that its items come to (and a
+        reason and note if the agent chose them already)."""
+        initial = {name: self.cleaned_data.get(name) for name in self.fields}
+        initial["amount"] = format_typed(self.cleaned_data["items_amount"], self.payment.currency)
+        return RefundForm(
+            payment=self.payment, approval_above=self.approval_above, offer=self.offer, initial=initial
+        )
+
+    @property
+    def typed_amount(self):
+        """The amount as it stands in the form (sent or filled in), in minor units, or None
+        when there is none yet or it is not one."""
+        text = self.data.get(self.add_prefix("amount")) if self.is_bound else self.initial.get("amount")
+        try:
+            return parse_typed_amount(text, self.payment.currency)
+        except InvalidAmount:
+            return None
+
+    @property
+    def needs_approval(self):
+        amount = self.typed_amount
+        return amount is not None and amount > self.approval_above
+
+    @property
+    def submit_label(self):
+        """"Refund 40.00 EUR" once there is an amount, "Request approval" when it needs a
+        manager's approval."""
+        amount = self.typed_amount
+        if amount is not None and amount > self.approval_above:
+            return "Request approval"
+        return f"Refund {format_money(amount, self.payment.currency)}" if amount else "Refund"
+
+    def whole_amount(self):
+        """The whole refundable amount as the agent would type it."""
+        return format_typed(self.payment.balances.refundable, self.payment.currency)
 
 
 class CancelForm(RenewableForm):
@@ -125,3 +273,19 @@ class CancelForm(RenewableForm):
 
 class RejectForm(forms.Form):
     note = forms.CharField(label="Note", max_length=500)
+
+
+class PreferencesForm(forms.Form):
+    money_locale = forms.ChoiceField(label="Amounts", required=False)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        default = settings.MONEY_LOCALE
+        self.fields["money_locale"].choices = [
+            ("", f"{format_typed(123450, 'EUR', locale=default)} (the default, {locale_name(default)})"),
+            *((code, f"{format_typed(123450, 'EUR', locale=code)} ({name})") for code, name in MONEY_LOCALES.items()),
+        ]
+        self.fields["money_locale"].help_text = (
+            "How you write amounts, and how they are shown to you: the decimal symbol and the grouping of thousands."
+        )

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.utils import timezone
 
+from payments.money import money_locale
+
 # Refresh the session's expiry at most this often: an idle timeout accurate to the minute,
 # without writing the session on every request.
 REFRESH_EVERY_SECONDS = 60
@@ -21,3 +23,21 @@ class SessionIdleTimeoutMiddleware:
                 request.session["last_seen"] = now
                 request.session.set_expiry(settings.SESSION_COOKIE_AGE)
         return self.get_response(request)
+
+
+def preferred_money_locale(user):
+    """The locale `user` writes and reads amounts in; None: MONEY_LOCALE."""
+    preferences = getattr(user, "desk_preferences", None) if user.is_authenticated else None
+    return preferences.money_locale if preferences is not None else None
+
+
+class MoneyLocaleMiddleware:
+    """Amounts are written, and read from forms, in the locale the person chose (their
+    preferences), else in MONEY_LOCALE."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with money_locale(preferred_money_locale(request.user)):
+            return self.get_response(request)

@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "backoffice.middleware.SessionIdleTimeoutMiddleware",
+    "backoffice.middleware.MoneyLocaleMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -174,7 +175,8 @@ CONTENT_SECURITY_POLICY = {
 
 # Money and refunds ------------------------------------------------------------------------
 
-# Locale used to format amounts for display; digits always follow the currency's exponent.
+# The locale amounts are written and typed in, for people who have not chosen their own;
+# digits always follow the currency's exponent.
 MONEY_LOCALE = env.str("MONEY_LOCALE", default="en")
 # Major units per currency; a refund that brings a payment's refunds above the limit needs a
 # manager's approval. A currency without an entry always needs approval.

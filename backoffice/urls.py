@@ -2,11 +2,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from backoffice.views import api, approvals, exports, health, orders, webhooks
+from backoffice.views import api, approvals, exports, health, orders, preferences, webhooks
 
 urlpatterns = [
     path("", orders.home, name="home"),
     path("orders/<int:pk>/", orders.order_detail, name="order"),
+    path("orders/<int:pk>/items/", orders.order_items, name="order_items"),
     path("payments/<int:pk>/", orders.payment_card, name="payment_card"),
     path("payments/<int:pk>/refund/", orders.refund, name="refund"),
     path("payments/<int:pk>/cancel/", orders.cancel, name="cancel"),
@@ -23,6 +24,7 @@ urlpatterns = [
     path("webhooks/vipps/", webhooks.vipps, name="webhook_vipps"),
     path("webhooks/simpleps/", webhooks.simpleps, name="webhook_simpleps"),
     path("webhooks/optty/<str:secret>/", webhooks.optty, name="webhook_optty"),
+    path("settings/", preferences.preferences, name="preferences"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),

@@ -6,12 +6,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery, Sum, Value
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, Subquery, Sum, Value
 from django.db.models.functions import MD5, Coalesce
 from django.utils import timezone
 
-from payments.models import AuditEvent, Operation, OperationKind, Order, Payment
+from payments.models import AuditEvent, Operation, OperationKind, Order, OrderLine, Payment, RefundLine
 from payments.money import to_minor
+from payments.order_lines import LineOffer, RefundOffer
 from payments.providers.registry import PROVIDER_CLASSES
 from payments.statuses import RESERVING_STATUSES, OperationStatus
 
@@ -131,6 +132,44 @@ def refund_without_approval(*, payment, balances):
     if limit is None:
         return 0
     return max(0, min(limit - balances.refunds_so_far, balances.refundable))
+
+
+def order_refund_offer(*, order):
+    """What can still be refunded of an order sent with lines, line by line and its shipping
+    (RefundOffer), read from the ledger in one query; None for an order without lines.
+
+    Units are claimed by refunds that succeeded or may still move money; a refund that failed,
+    or was rejected, withdrawn or expired before it was sent, gives its units back."""
+    if not order.itemized:
+        return None
+    refunded = Q(refund_lines__operation__status=OperationStatus.SUCCEEDED)
+    held = Q(refund_lines__operation__status__in=RESERVING_STATUSES)
+    shipping_claims = RefundLine.objects.filter(order_line=None, operation__payment__order_id=order.pk)
+    lines = list(
+        OrderLine.objects.filter(order_id=order.pk)
+        .annotate(
+            refunded_quantity=Coalesce(Sum("refund_lines__quantity", filter=refunded), Value(0)),
+            held_quantity=Coalesce(Sum("refund_lines__quantity", filter=held), Value(0)),
+            claimed_amount=Coalesce(Sum("refund_lines__amount", filter=refunded | held), Value(0)),
+            shipping_refunded=Exists(shipping_claims.filter(operation__status=OperationStatus.SUCCEEDED)),
+            shipping_held=Exists(shipping_claims.filter(operation__status__in=RESERVING_STATUSES)),
+        )
+        .order_by("position")
+    )
+    return RefundOffer(
+        lines=[
+            LineOffer(
+                line=line,
+                refunded=line.refunded_quantity,
+                held=line.held_quantity,
+                claimed_amount=line.claimed_amount,
+            )
+            for line in lines
+        ],
+        shipping=order.shipping,
+        shipping_refunded=bool(lines) and lines[0].shipping_refunded,
+        shipping_held=bool(lines) and lines[0].shipping_held,
+    )
 
 
 def payments_by_reference(reference):

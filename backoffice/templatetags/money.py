@@ -1,6 +1,15 @@
+from babel.numbers import get_group_symbol
 from django import template
+from django.utils.html import format_html
 
-from payments.money import currency_exponent, format_money, format_plain
+from payments.money import (
+    currency_exponent,
+    currency_marks,
+    current_money_locale,
+    format_money,
+    format_plain,
+    typing_symbols,
+)
 from payments.statuses import OperationStatus
 
 register = template.Library()
@@ -41,3 +50,22 @@ def exponent(currency):
 def thousands(count):
     """A count with thousands separated: {{ 1199921|thousands }} -> "1,199,921"."""
     return "" if count is None else f"{count:,}"
+
+
+@register.simple_tag
+def amount_typing_attributes(currency):
+    """The data attributes desk.js reads and writes amounts of `currency` with, as they are
+    typed in the current locale: its exponent, decimal symbol, the grouping symbol it writes
+    and every one it reads, and the currency's signs and codes (separated by "|")."""
+    locale = current_money_locale()
+    decimal, groups = typing_symbols(locale)
+    return format_html(
+        'data-currency="{}" data-exponent="{}" data-decimal="{}" data-group="{}" data-groups="{}" '
+        'data-marks="{}"',
+        currency,
+        currency_exponent(currency),
+        decimal,
+        get_group_symbol(locale),
+        groups,
+        "|".join(currency_marks(currency, locale)),
+    )

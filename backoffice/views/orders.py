@@ -17,8 +17,9 @@ from backoffice.auth import permission_required
 from backoffice.forms import CancelForm, RefundForm, SearchForm
 from payments.exceptions import ActionRefused
 from payments.models import Order, Payment
-from payments.money import format_money
+from payments.money import format_money, format_typed
 from payments.selectors import (
+    order_refund_offer,
     order_search,
     order_view,
     payment_view,
@@ -68,9 +69,14 @@ def order_detail(request, pk):
         view = order_view(order_id=pk)
     except Order.DoesNotExist:
         raise Http404("No such order.") from None
+    offer = order_refund_offer(order=view.order)
+    # "Whole refundable amount" without JavaScript: the order again, that form filled in.
+    whole = request.GET.get("whole")
     for payment in view.payments:
-        _prepare_card(request, payment)
-    return render(request, "backoffice/order_detail.html", {"view": view, "order": view.order})
+        _prepare_card(request, payment, offer=offer, whole=whole == str(payment.pk))
+    return render(
+        request, "backoffice/order_detail.html", {"view": view, "order": view.order, "offer": offer}
+    )
 
 
 def _load(pk):
@@ -80,18 +86,39 @@ def _load(pk):
         raise Http404("No such payment.") from None
 
 
+def _refund_form(payment, offer, *args, **kwargs):
+    """The payment's refund form (RefundForm's arguments after the payment's own)."""
+    return RefundForm(
+        *args,
+        payment=payment,
+        approval_above=refund_without_approval(payment=payment, balances=payment.balances),
+        offer=offer,
+        **kwargs,
+    )
+
+
 def _prepare_card(
-    request, payment, *, refund_form=None, cancel_form=None, confirm_cancel=False, notice=None
+    request,
+    payment,
+    *,
+    offer=None,
+    refund_form=None,
+    cancel_form=None,
+    confirm_cancel=False,
+    notice=None,
+    whole=False,
 ):
     """Give the card what it shows: the forms of the actions that make sense now and that
-    this person may take, whether it asks to confirm a cancel, and a notice."""
+    this person may take (`offer`: the RefundOffer of an order with lines; `whole`: the refund
+    form filled with the whole refundable amount), whether it asks to confirm a cancel, and a
+    notice."""
     balances = payment.balances
     payment.refund_form = payment.cancel_form = None
     # A refused form is shown with its errors even when nothing is left to do: the agent must
     # see why.
     if refund_form or (balances.refundable and request.user.has_perm("payments.request_refund")):
-        payment.refund_form = refund_form or RefundForm(payment=payment)
-        payment.without_approval = refund_without_approval(payment=payment, balances=balances)
+        initial = {"amount": format_typed(balances.refundable, payment.currency)} if whole else {}
+        payment.refund_form = refund_form or _refund_form(payment, offer, initial=initial)
     if cancel_form or (balances.cancellable and request.user.has_perm("payments.cancel_payment")):
         payment.cancel_form = cancel_form or CancelForm(payment=payment)
     payment.confirm_cancel = confirm_cancel and payment.cancel_form is not None
@@ -100,7 +127,9 @@ def _prepare_card(
 
 def _card(request, payment, *, status=200, changed=False, **card):
     """The payment's card alone. `changed`: an action changed the payment, so the regions
-    that listen for `payment-changed` (the approvals count) refresh themselves."""
+    that listen for `payment-changed` (the approvals count, the order's items) refresh
+    themselves."""
+    card.setdefault("offer", order_refund_offer(order=payment.order))
     _prepare_card(request, payment, **card)
     response = render(
         request, "backoffice/order_detail.html#payment-card", {"payment": payment}, status=status
@@ -128,13 +157,23 @@ def _invalid(request, payment, **card):
         card["refund_form"].renew()
     if card.get("cancel_form"):
         card["cancel_form"].renew(expected_amount=payment.balances.cancellable)
+    return _order_with_card(request, payment, status=422, **card)
+
+
+def _order_with_card(request, payment, *, status, **card):
+    """The card alone (htmx), or the whole order page (no JavaScript) with this card as
+    `card` says."""
     if request.htmx:
-        return _card(request, payment, status=422, **card)
+        return _card(request, payment, status=status, **card)
     view = order_view(order_id=payment.order_id)
+    offer = card.pop("offer", None) or order_refund_offer(order=view.order)
     for other in view.payments:
-        _prepare_card(request, other, **(card if other.pk == payment.pk else {}))
+        _prepare_card(request, other, offer=offer, **(card if other.pk == payment.pk else {}))
     return render(
-        request, "backoffice/order_detail.html", {"view": view, "order": view.order}, status=422
+        request,
+        "backoffice/order_detail.html",
+        {"view": view, "order": view.order, "offer": offer},
+        status=status,
     )
 
 
@@ -170,10 +209,15 @@ def outcome_notice(operation):
     "payments.request_refund", refusal="You may not refund payments.", target=Payment
 )
 def refund(request, pk):
+    """Refund, or (asked to compute, or sent with items and no amount) show the form again
+    with the amount its items come to: nothing is refunded that the agent has not seen."""
     payment = _load(pk)
-    form = RefundForm(request.POST, payment=payment)
+    offer = order_refund_offer(order=payment.order)
+    form = _refund_form(payment, offer, request.POST)
     if not form.is_valid():
-        return _invalid(request, payment, refund_form=form)
+        return _invalid(request, payment, refund_form=form, offer=offer)
+    if form.wants_amount_computed:
+        return _order_with_card(request, payment, status=200, refund_form=form.computed(), offer=offer)
     try:
         operation = refund_request(
             payment_id=payment.pk,
@@ -182,10 +226,16 @@ def refund(request, pk):
             note=form.cleaned_data["note"],
             actor=Actor.of_request(request),
             idempotency_key=form.cleaned_data["idempotency_key"],
+            items=form.cleaned_data["items"],
         )
     except ActionRefused as refusal:
-        form.add_error("amount", refusal.message)
-        return _invalid(request, _load(pk), refund_form=form)
+        # Shown again as the payment and its order's lines are now (another agent may have
+        # just refunded them), with what was sent and why it was refused.
+        fresh = _load(pk)
+        form = _refund_form(fresh, order_refund_offer(order=fresh.order), request.POST)
+        if form.is_valid():
+            form.add_error("amount", refusal.message)
+        return _invalid(request, fresh, refund_form=form, offer=form.offer)
     return _done(request, payment, outcome_notice(operation))
 
 
@@ -255,3 +305,17 @@ def check_with_provider(request, pk):
 def payment_card(request, pk):
     """The payment's card alone, for refreshing it in place."""
     return _card(request, _load(pk))
+
+
+@require_GET
+@permission_required("payments.view_order")
+def order_items(request, pk):
+    """The order's "Items" table alone, for refreshing it in place after a refund."""
+    order = Order.objects.filter(pk=pk).first()
+    if order is None:
+        raise Http404("No such order.")
+    return render(
+        request,
+        "backoffice/order_detail.html#order-items",
+        {"order": order, "offer": order_refund_offer(order=order)},
+    )

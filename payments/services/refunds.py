@@ -6,10 +6,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from payments.exceptions import ActionForbidden, ActionRefused
-from payments.locks import lock_operation, lock_payment
-from payments.models import AuditAction, Operation, OperationKind, RefundReason
+from payments.locks import lock_operation, lock_order, lock_payment
+from payments.models import AuditAction, Operation, OperationKind, RefundLine, RefundReason
 from payments.money import format_money
-from payments.selectors import payment_balances, refund_request_expiry_cutoff, refund_without_approval
+from payments.selectors import (
+    order_refund_offer,
+    payment_balances,
+    refund_request_expiry_cutoff,
+    refund_without_approval,
+)
 from payments.services.audit import Actor, audit_record
 from payments.services.execution import operation_execute
 from payments.services.ledger import operation_for_submission, operation_open
@@ -17,16 +22,23 @@ from payments.services.notifications import notify_managers_of_request
 from payments.statuses import OperationStatus, transition_to
 
 
-def refund_request(*, payment_id, amount, reason, note="", actor, idempotency_key):
+def refund_request(*, payment_id, amount, reason, note="", actor, idempotency_key, items=None):
     """Refund `amount` (minor units) of a payment, or file the refund for a manager's approval
     when the payment's refunds, this one included, would exceed the currency's limit.
+
+    `items` (RefundItems), on an order with lines: the units of each line, and the shipping,
+    that the refund gives back. They are recorded with the operation, and `amount` may be at
+    most what they come to (less is fine: a deduction). A line's units are never refunded
+    beyond its quantity, by this payment or another of the order: they are claimed under the
+    order's lock, and given back when the refund fails or is never sent.
 
     `idempotency_key` comes with the form the agent submitted: the same form sent twice makes
     one refund, and the second call returns the first one's operation. Returns the operation:
     succeeded, failed, pending, unknown, or awaiting_approval (nothing sent yet).
 
     Raises ActionRefused when the amount is more than can be refunded now (amounts under way
-    are held back), or when the reason is missing.
+    are held back), when the items are no longer there to refund or come to less than the
+    amount, or when the reason is missing.
     """
     if reason not in RefundReason.values:
         raise ActionRefused("Choose a reason for the refund.")
@@ -43,6 +55,8 @@ def refund_request(*, payment_id, amount, reason, note="", actor, idempotency_ke
         )
         if existing is not None:
             return existing
+        # Items first: that they were refunded meanwhile says more than what is left to refund.
+        claims = _claim_items(payment=payment, items=items, amount=amount) if items else []
         balances = payment_balances(payment=payment)
         if amount > balances.refundable:
             raise ActionRefused(
@@ -62,17 +76,75 @@ def refund_request(*, payment_id, amount, reason, note="", actor, idempotency_ke
             note=note.strip(),
             idempotency_key=idempotency_key,
         )
+        for claim in claims:
+            claim.operation = operation
+        RefundLine.objects.bulk_create(claims)
         audit_record(
             actor=actor,
             action=AuditAction.REFUND_REQUESTED,
             operation=operation,
             amount=amount,
-            message="Waiting for a manager's approval." if needs_approval else "",
+            message=" ".join(
+                filter(None, [_items_text(claims), "Waiting for a manager's approval." if needs_approval else ""])
+            ),
         )
         if needs_approval:
             transaction.on_commit(lambda: notify_managers_of_request(operation_id=operation.pk))
             return operation
     return operation_execute(operation_id=operation.pk, actor=actor)
+
+
+def _claim_items(*, payment, items, amount):
+    """The RefundLines (unsaved) that give back `items` of the payment's order, claimed under
+    the order's lock, which the caller's transaction holds from here on. Raises ActionRefused
+    when a line has fewer units left, the shipping is refunded already, or the items come to
+    less than `amount`."""
+    offer = order_refund_offer(order=lock_order(order_id=payment.order_id))
+    if offer is None:
+        raise ActionRefused("This order has no lines to refund by. Refund an amount instead.")
+    claims = []
+    for line_id, quantity in items.quantities.items():
+        if not quantity:
+            continue
+        line = offer.line(line_id)
+        if line is None or quantity < 0:
+            raise ActionRefused("This form lists items of another order. Reload the page and try again.")
+        if quantity > line.remaining:
+            raise ActionRefused(
+                f"“{line.line.name}” is refunded already, or being refunded."
+                if line.remaining == 0
+                else f"Only {line.remaining} of “{line.line.name}” can still be refunded; the "
+                "others are refunded already, or being refunded."
+            )
+        claims.append(
+            RefundLine(order_line=line.line, quantity=quantity, amount=line.amount_for(quantity))
+        )
+    if items.shipping:
+        if not offer.shipping_refundable:
+            raise ActionRefused(
+                "The shipping is refunded already, or being refunded."
+                if offer.shipping
+                else "This order has no shipping to refund."
+            )
+        claims.append(RefundLine(order_line=None, quantity=1, amount=offer.shipping))
+    worth = sum(claim.amount for claim in claims)
+    if amount > worth:
+        raise ActionRefused(
+            f"The items chosen come to {format_money(worth, payment.currency)}: refund at most "
+            "that, or choose more items."
+        )
+    return claims
+
+
+def _items_text(claims):
+    """The items of a refund by line in words, for its history: "2 × Tent pegs; shipping."."""
+    if not claims:
+        return ""
+    parts = [
+        f"{claim.quantity} × {claim.order_line.name}" if claim.order_line else "shipping"
+        for claim in claims
+    ]
+    return "Items: " + "; ".join(parts) + "."
 
 
 def _lock_request(operation_id):

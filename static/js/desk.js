@@ -2,6 +2,9 @@
 (function () {
   "use strict";
 
+  // What only works without this file (the "Compute amount" button) hides while it runs.
+  document.documentElement.classList.add("js");
+
   // Say plainly when an htmx request fails, instead of silently doing nothing.
   const problems = {
     403: "You are not allowed to do that.",
@@ -65,30 +68,114 @@
     dismiss.click();
   });
 
-  // Minor units of "12.50" as a BigInt (no floats for money), or null when it is not an amount.
-  function toMinor(text, exponent) {
-    const match = /^\s*([0-9]+)(?:\.([0-9]*))?\s*$/.exec(text || "");
-    if (!match || (match[2] || "").length > exponent) return null;
-    return BigInt(match[1] + (match[2] || "").padEnd(exponent, "0"));
+  // Amounts as the agent types them, in their locale: the form carries the symbols the server
+  // reads amounts with (babel's), and the approval limit the server worked out. Only forms the
+  // server reads the same way are read here; anything else waits for the server's answer.
+  function amountFormat(form) {
+    const data = form.dataset;
+    return {
+      currency: data.currency,
+      exponent: parseInt(data.exponent, 10),
+      decimal: data.decimal,
+      group: data.group,
+      groups: data.groups,
+      marks: (data.marks || "").split("|").filter(Boolean),  // longest first
+    };
+  }
+  function escaped(text) { return text.replace(/[.*+?^${}()|[\]\\\-]/g, "\\$&"); }
+
+  // Minor units (a BigInt: no floats for money) of a typed amount, or null.
+  function toMinor(text, format) {
+    let number = (text || "").trim();
+    const folded = number.toLowerCase();
+    for (const mark of format.marks) {
+      const wanted = mark.toLowerCase();
+      if (folded.startsWith(wanted)) { number = number.slice(mark.length).trim(); break; }
+      if (folded.endsWith(wanted)) { number = number.slice(0, number.length - mark.length).trim(); break; }
+    }
+    const group = "[" + escaped(format.groups) + "]";
+    const decimals = format.exponent ? "(?:" + escaped(format.decimal) + "([0-9]{1," + format.exponent + "}))?" : "";
+    const match = new RegExp("^([0-9]+|[0-9]{1,3}(?:" + group + "[0-9]{3})+)" + decimals + "$").exec(number);
+    if (!match) return null;
+    // "1,234" is also 1.234 as written elsewhere: with three decimals, the server asks which.
+    if (format.exponent >= 3 && /^[0-9]+[.,][0-9]{3}$/.test(number) && !number.includes(format.decimal)) return null;
+    const minor = BigInt(match[1].replace(new RegExp(group, "g"), "") + (match[2] || "").padEnd(format.exponent, "0"));
+    return minor > 0n && minor <= 10n ** 15n ? minor : null;
   }
 
-  // Tell the agent before submitting when a refund amount needs a manager's approval.
-  function checkApproval(form) {
+  // Minor units as the agent types them: "1 234,50" in Norwegian.
+  function typed(minor, format) {
+    const digits = minor.toString().padStart(format.exponent + 1, "0");
+    const whole = digits.slice(0, digits.length - format.exponent);
+    const grouped = whole.replace(/\B(?=([0-9]{3})+(?![0-9]))/g, format.group);
+    return format.exponent ? grouped + format.decimal + digits.slice(whole.length) : grouped;
+  }
+
+  // The amount the chosen items come to, as the server computes it: for each line, its share
+  // of what is left of it (rounded down; the last units take the rest), plus the shipping.
+  // null when no item is chosen.
+  function itemsAmount(form) {
+    let total = 0n;
+    let chosen = false;
+    form.querySelectorAll("input.quantity").forEach(function (input) {
+      if (!/^[0-9]+$/.test(input.value.trim())) return;
+      const quantity = BigInt(input.value.trim());
+      const remaining = BigInt(input.dataset.remaining);
+      const left = BigInt(input.dataset.remainingAmount);
+      if (quantity === 0n || quantity > remaining) return;
+      chosen = true;
+      total += quantity === remaining ? left : left * quantity / remaining;
+    });
+    const shipping = form.querySelector("input[type=checkbox][data-amount]");
+    if (shipping && shipping.checked) {
+      chosen = true;
+      total += BigInt(shipping.dataset.amount);
+    }
+    return chosen ? total : null;
+  }
+
+  // The button says what will happen: "Refund 40.00 EUR", or "Request approval" when the
+  // amount is above the limit, and the approval hint shows.
+  function describeRefund(form) {
     const input = form.querySelector("input[name$='-amount']");
+    const button = form.querySelector("button.refund-submit");
+    if (!input || !button || form.dataset.approvalAbove === undefined) return;
+    const format = amountFormat(form);
+    const amount = toMinor(input.value, format);
+    const needsApproval = amount !== null && amount > BigInt(form.dataset.approvalAbove);
+    button.querySelector(".idle").textContent = needsApproval ? "Request approval"
+      : amount !== null ? "Refund " + typed(amount, format) + "\u00a0" + format.currency : "Refund";
+    button.querySelector(".busy").textContent = needsApproval ? "Requesting approval…" : "Refunding…";
     const warning = form.querySelector(".needs-approval");
-    if (!input || !warning) return;
-    const exponent = parseInt(form.dataset.exponent, 10);
-    const limit = toMinor(form.dataset.approvalAbove, exponent);
-    const amount = toMinor(input.value, exponent);
-    warning.hidden = !(limit !== null && amount !== null && amount > limit);
+    if (warning) warning.hidden = !needsApproval;
   }
-  document.addEventListener("input", function (event) {
-    const form = event.target.closest("form.refund");
-    if (form) checkApproval(form);
+
+  function refundFormChanged(event) {
+    const form = event.target.closest && event.target.closest("form.refund");
+    if (!form) return;
+    if (event.target.matches("input.quantity, input[type=checkbox][data-amount]")) {
+      const amount = itemsAmount(form);
+      form.querySelector("input[name$='-amount']").value = amount === null ? "" : typed(amount, amountFormat(form));
+    }
+    describeRefund(form);
+  }
+  document.addEventListener("input", refundFormChanged);
+  document.addEventListener("change", refundFormChanged);
+
+  // "Whole refundable amount" fills the field (without this, it asks the server for the form
+  // filled in).
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("button.whole");
+    const form = button && button.closest("form.refund");
+    if (!form) return;
+    event.preventDefault();
+    form.querySelector("input[name$='-amount']").value = form.dataset.whole;
+    describeRefund(form);
   });
-  function checkAll(root) {
-    root.querySelectorAll("form.refund").forEach(checkApproval);
+
+  function describeAll(root) {
+    root.querySelectorAll("form.refund").forEach(describeRefund);
   }
-  document.addEventListener("DOMContentLoaded", function () { checkAll(document); });
-  document.addEventListener("htmx:afterSettle", function (event) { checkAll(event.target); });
+  document.addEventListener("DOMContentLoaded", function () { describeAll(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { describeAll(event.target); });
 })();

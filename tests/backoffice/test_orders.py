@@ -77,7 +77,13 @@ def test_order_page_shows_the_aggregate(agent_client, make_payment):
     html = response.content.decode()
     for label, value in [("Authorized", "125.00"), ("Captured", "100.00"), ("Refunded", "0.00"), ("Refundable", "100.00")]:
         assert re.search(rf"<dt>{label}</dt><dd>{re.escape(value)}\xa0EUR</dd>", html), label
-    assert 'value="100.00"' in html  # the refund form is prefilled with the refundable amount
+    # Nothing is refunded by accident: the amount starts empty, the whole amount is one click away.
+    amount = re.search(rf'<input type="text" name="refund-{payment.pk}-amount"[^>]*>', html)[0]
+    assert "value=" not in amount
+    assert re.search(r'<button type="submit" class="refund-submit"><span class="idle">Refund</span>', html)
+    whole = agent_client.get(reverse("order", args=[payment.order_id]), {"whole": payment.pk}).content.decode()
+    assert f'name="refund-{payment.pk}-amount" value="100.00"' in whole
+    assert '<span class="idle">Refund 100.00\xa0EUR</span>' in whole
 
 
 def test_times_are_shown_in_the_desks_time_zone_and_say_which(agent_client, make_payment, settings):
@@ -122,11 +128,14 @@ def test_after_a_request_waits_for_approval_the_card_says_what_needs_approval_on
         reverse("refund", args=[payment.pk]), refund_data(payment, "600.00"), headers={"HX-Request": "true"}
     )
 
-    # then: the card says so, and its refund form that any further refund needs approval, once
+    # then: the card says so; its refund form, empty, says nothing of approval until there is
+    # an amount, and then that any further refund needs it
     html = response.content.decode()
     assert "Waiting for approval: the refund of 600.00\xa0EUR is sent once a manager approves it." in html
     refund_form = re.search(r'<form class="refund".*?</form>', html, re.S)[0]
-    assert "Any refund on this payment needs a manager’s approval: it is sent once approved." in refund_form
+    assert 'data-approval-above="0"' in refund_form
+    assert re.search(r'<strong class="needs-approval" hidden>This amount needs a manager’s approval:\s+'
+                     r"any refund on this payment does\.\s+It is sent once approved\.</strong>", refund_form)
     assert refund_form.count("manager’s approval") == 1
 
 
@@ -143,7 +152,7 @@ def test_refund_without_javascript_redirects_with_a_message(agent_client, make_p
     [
         ("12.345", "EUR amounts have at most 2 decimals."),
         ("-5", "The amount must be greater than zero."),
-        ("1e3", "Enter the amount in digits, for example 12.50."),
+        ("1e3", "Enter the amount in digits, for example 1,234.50."),
         ("100.01", "At most 100.00\xa0EUR can be refunded now."),
     ],
 )

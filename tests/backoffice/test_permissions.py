@@ -43,6 +43,7 @@ def world(make_user, make_payment):
 MATRIX = [
     ("home", "get", "home", None, [LOGIN, 200, 200, 200, 200]),
     ("order", "get", "order", "order", [LOGIN, 200, 200, 200, 200]),
+    ("order items", "get", "order_items", "order", [LOGIN, 200, 200, 200, 200]),
     ("payment card", "get", "payment_card", "payment", [LOGIN, 200, 200, 200, 200]),
     ("refund (empty form)", "post", "refund", "payment", [LOGIN, 422, 422, 403, 422]),
     ("cancel confirmation", "get", "cancel", "payment", [LOGIN, 200, 200, 403, 200]),
@@ -72,6 +73,8 @@ MATRIX = [
     ("export payments", "post", "export_payments", None, [LOGIN, 403, 302, 302, 302]),
     ("exports", "get", "exports", None, [LOGIN, 403, 200, 200, 200]),
     ("another's export", "get", "export_download", "export", [LOGIN, 403, 403, 200, 200]),
+    ("settings", "get", "preferences", None, [LOGIN, 200, 200, 200, 200]),
+    ("save settings", "post", "preferences", None, [LOGIN, 302, 302, 302, 302]),
     # Machines, not people: a token or a signature, whoever is logged in.
     ("intake API without token", "post", "api_orders", None, [401, 401, 401, 401, 401]),
     ("Vipps webhook unsigned", "post", "webhook_vipps", None, [401, 401, 401, 401, 401]),

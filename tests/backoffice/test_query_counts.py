@@ -7,9 +7,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from payments.order_lines import RefundItems
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
-from payments.services.orders import NewPayment, order_create
+from payments.services.orders import NewLine, NewPayment, order_create
 from payments.services.refunds import refund_request
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +104,34 @@ def test_admin_lists_query_counts_do_not_grow_with_rows(client, auditor, grow):
     counts_many = [queries_for(client, url) for url in pages]
 
     assert counts_many == counts_few
+
+
+def test_an_order_with_lines_costs_one_query_more_whatever_its_lines_and_refunds(client, agent):
+    """The "Items" table and the refund forms' quantities come from one query."""
+    client.force_login(agent)
+    client.get(reverse("home"))
+
+    def itemized(number, lines):
+        order, _ = order_create(
+            number=number, customer_name="Many Lines", customer_email="lines@example.com", currency="NOK",
+            total=10_000 * lines,
+            lines=[NewLine(sku=f"L{i}", name=f"Line {i}", quantity=2, unit_price=5_000) for i in range(lines)],
+            payments=[NewPayment(provider="vipps", reference=f"lines-{number}-{i}", amount=5_000 * lines,
+                                 captured=5_000 * lines) for i in range(2)],
+            actor=Actor.system("tests"),
+        )
+        for payment, line in zip(order.payments.all(), order.lines.all(), strict=False):
+            refund_request(payment_id=payment.pk, amount=5_000, reason="goodwill", actor=Actor.of_user(agent),
+                           idempotency_key=new_idempotency_key(), items=RefundItems(quantities={line.pk: 1}))
+        return order.pk
+
+    plain = order_create(
+        number="PLAIN-1", customer_name="No Lines", customer_email="plain@example.com", currency="NOK",
+        total=10_000, payments=[NewPayment(provider="vipps", reference="plain-1", amount=10_000)],
+        actor=Actor.system("tests"),
+    )[0].pk
+    few, many = itemized("LINES-1", 1), itemized("LINES-2", 40)
+
+    counts = [queries_for(client, reverse("order", args=[pk])) for pk in (plain, few, many)]
+
+    assert counts[1] == counts[2] == counts[0] + 1 <= MAX_DESK_QUERIES

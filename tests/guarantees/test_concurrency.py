@@ -6,9 +6,11 @@ import re
 import pytest
 from django.urls import reverse
 
-from payments.models import Operation
+from payments.models import Operation, RefundLine
+from payments.order_lines import RefundItems
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
+from payments.services.orders import NewLine, NewPayment, order_create
 from payments.services.refunds import refund_request
 from payments.statuses import OperationStatus
 from tests.guarantees.conftest import at_once, form_value, refund_forms
@@ -117,3 +119,55 @@ def test_cancel_against_refund_both_land_in_the_aggregate(person, agent, make_pa
     at_provider = sandbox.payment(provider="vipps", reference=payment.reference)
     assert (at_provider["cancelled"], at_provider["refunded"]) == (60_000, 40_000)
     assert Operation.objects.filter(payment=payment, status=OperationStatus.SUCCEEDED).count() == 3
+
+
+@pytest.fixture
+def last_tent(sandbox):
+    """An order of two tents, one refunded already, paid by Vipps and Bambora half each: the
+    last tent can be refunded from either payment."""
+    order, _ = order_create(
+        number="TENTS-1", customer_name="Kari Nordmann", customer_email="kari@example.com", currency="EUR",
+        total=60_000, lines=[NewLine(sku="TENT", name="Tent", quantity=2, unit_price=30_000)],
+        payments=[NewPayment(provider=provider, reference=f"tents-1-{provider}", amount=30_000, captured=30_000)
+                  for provider in ("vipps", "bambora")],
+        actor=Actor.system("tests"),
+    )
+    for payment in order.payments.all():
+        sandbox.create_payment(provider=payment.provider, reference=payment.reference, currency="EUR",
+                               amount=30_000, captured=30_000)
+    tent = order.lines.get()
+    refund_request(payment_id=order.payments.get(provider="vipps").pk, amount=10_000, reason="returned_goods",
+                   actor=Actor.system("tests"), idempotency_key=new_idempotency_key(),
+                   items=RefundItems(quantities={tent.pk: 1}))
+    return order, tent
+
+
+@pytest.mark.parametrize("payments", [("bambora", "bambora"), ("vipps", "bambora")], ids=["one payment", "two"])
+def test_two_agents_refunding_the_last_unit_of_a_line_at_once_refund_it_once(
+    person, make_user, last_tent, sandbox, payments
+):
+    order, tent = last_tent
+    agents = [person(make_user(group="Support agents")) for _ in payments]
+    sent = []
+    for agent, provider in zip(agents, payments, strict=True):
+        payment = order.payments.get(provider=provider)
+        [(_, page, data)] = refund_forms([agent], payment, "200.00")
+        data[f"refund-{payment.pk}-quantity-{tent.pk}"] = "1"
+        sent.append((agent, payment, page, data))
+
+    responses = at_once(*[
+        (lambda a=agent, p=payment, pg=page, d=data: a.post(reverse("refund", args=[p.pk]), d, csrf_from=pg))
+        for agent, payment, page, data in sent
+    ])
+
+    assert sorted(response.status_code for response in responses) == [302, 422]
+    [refused] = [response for response in responses if response.status_code == 422]
+    assert "“Tent” is refunded already, or being refunded." in refused.text
+    assert RefundLine.objects.filter(order_line=tent).count() == 2
+    refunds_sent = [
+        operation
+        for provider in ("vipps", "bambora")
+        for operation in sandbox.payment(provider=provider, reference=f"tents-1-{provider}")["operations"]
+        if operation["kind"] == "refund"
+    ]
+    assert sorted(operation["amount"] for operation in refunds_sent) == [10_000, 20_000]

@@ -13,9 +13,13 @@ from payments.money import (
     InvalidAmount,
     UnknownCurrency,
     currency_exponent,
+    MONEY_LOCALES,
     format_money,
     format_plain,
+    format_typed,
+    money_locale,
     parse_amount,
+    parse_typed_amount,
     to_major,
     to_minor,
 )
@@ -261,3 +265,148 @@ def test_what_is_shown_is_the_plain_amount_grouped_by_thousands(minor, currency)
     whole = number.split(".")[0]
     assert all(len(group) == 3 for group in whole.split(",")[1:])
     assert 1 <= len(whole.split(",")[0]) <= 3
+
+
+# Amounts as agents type them, in their locale (parse_typed_amount) ----------------------------
+
+COMMA_LOCALES = ["nb", "da", "sv", "de"]
+
+
+@pytest.mark.parametrize("locale", COMMA_LOCALES)
+@pytest.mark.parametrize(
+    ("text", "currency", "minor"),
+    [
+        ("12,50", "NOK", 1250),
+        ("12,5", "NOK", 1250),
+        ("12", "NOK", 1200),
+        ("1 234,50", "NOK", 123450),
+        (f"1{NBSP}234,50", "NOK", 123450),
+        ("1\u202f234,50", "NOK", 123450),  # the narrow no-break space some systems group with
+        ("1.234,50", "NOK", 123450),
+        ("1234,50", "NOK", 123450),
+        ("1.234.567,89", "EUR", 123456789),
+        ("1 234 567", "EUR", 123456700),
+        ("1.234", "EUR", 123400),  # grouped: 1.234 euros cannot be written with three decimals
+        ("1 234", "JPY", 1234),
+        ("1,234", "KWD", 1234),
+        # The currency's sign or code before or after the number.
+        ("kr 12,50", "NOK", 1250),
+        ("12,50 kr", "NOK", 1250),
+        ("NOK 1 234,50", "NOK", 123450),
+        ("1.234,50 nok", "NOK", 123450),
+        ("12,50 kr.", "DKK", 1250),
+        ("12,50 €", "EUR", 1250),
+        ("€12,50", "EUR", 1250),
+        ("EUR12", "EUR", 1200),
+    ],
+)
+def test_agents_in_comma_locales_type_amounts_as_they_write_them(locale, text, currency, minor):
+    assert parse_typed_amount(text, currency, locale=locale) == minor
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "minor"),
+    [
+        ("12.50", "EUR", 1250),
+        ("1,234.50", "EUR", 123450),
+        ("1 234.50", "EUR", 123450),
+        ("1234.5", "EUR", 123450),
+        ("1,234", "EUR", 123400),
+        ("1,234,567.89", "USD", 123456789),
+        ("$12.50", "USD", 1250),
+        ("US$ 12.50", "USD", 1250),
+        ("12.50 usd", "USD", 1250),
+        ("£1,234.50", "GBP", 123450),
+        ("A$ 12.50", "AUD", 1250),
+        ("1,250", "JPY", 1250),
+        ("¥1,250", "JPY", 1250),
+        ("1.234", "KWD", 1234),
+    ],
+)
+def test_agents_in_english_type_amounts_as_they_write_them(text, currency, minor):
+    assert parse_typed_amount(text, currency, locale="en") == minor
+
+
+@pytest.mark.parametrize(
+    ("locale", "text", "currency", "message"),
+    [
+        # A point for decimals where a comma is written, and the other way round: two readings.
+        ("nb", "12.50", "NOK", f"“12.50” is not written as amounts are here: did you mean 1{NBSP}250,00 or 12,50? "
+                               f"Write amounts like 1{NBSP}234,50."),
+        ("de", "12.50", "EUR", "“12.50” is not written as amounts are here: did you mean 1.250,00 or 12,50? "
+                               "Write amounts like 1.234,50."),
+        ("en", "12,50", "EUR", "“12,50” is not written as amounts are here: did you mean 1,250.00 or 12.50? "
+                               "Write amounts like 1,234.50."),
+        ("en", "1.234,50", "EUR", "“1.234,50” is not written as amounts are here: did you mean 1,234.50? "
+                                  "Write amounts like 1,234.50."),
+        ("sv", "1 234.50", "SEK", f"“1 234.50” is not written as amounts are here: did you mean 123{NBSP}450,00 or "
+                                  f"1{NBSP}234,50? Write amounts like 1{NBSP}234,50."),
+        ("de", "1.23.4", "EUR", "“1.23.4” is not written as amounts are here: did you mean 1.234,00? "
+                                "Write amounts like 1.234,50."),
+        # Three decimals, or a grouping of three: with a three-decimal currency, both are amounts.
+        ("en", "1,234", "KWD", "“1,234” can be read two ways: write 1,234.000 or 1.234."),
+        ("de", "1.234", "KWD", "“1.234” can be read two ways: write 1.234,000 or 1,234."),
+        # More decimals than the currency has, counted as written.
+        ("de", "12,500", "EUR", "EUR amounts have at most 2 decimals. Write amounts like 1.234,50."),
+        ("en", "12.505", "EUR", "EUR amounts have at most 2 decimals. Write amounts like 1,234.50."),
+        ("nb", "1 234,5", "JPY", f"JPY amounts have no decimals. Write amounts like 1{NBSP}234."),
+        # Another currency's code; signs and words that are no amount.
+        ("en", "USD 12.50", "EUR", "This payment is in EUR, not USD."),
+        ("nb", "12,50 SEK", "NOK", "This payment is in NOK, not SEK."),
+        ("en", "$12.50", "EUR", "Enter the amount in digits, for example 1,234.50."),
+        ("en", "€", "EUR", "Enter the amount in digits, for example 1,234.50."),
+        ("en", "twelve", "EUR", "Enter the amount in digits, for example 1,234.50."),
+        ("nb", "12,", "NOK", f"Enter the amount in digits, for example 1{NBSP}234,50."),
+        ("nb", ",50", "NOK", f"Enter the amount in digits, for example 1{NBSP}234,50."),
+        ("en", "1e3", "EUR", "Enter the amount in digits, for example 1,234.50."),
+        ("en", "NaN", "EUR", "Enter the amount in digits, for example 1,234.50."),
+        ("en", "Infinity", "EUR", "Enter the amount in digits, for example 1,234.50."),
+        ("en", "١٢", "EUR", "Enter the amount in digits, for example 1,234.50."),
+        ("en", "１２", "JPY", "Enter the amount in digits, for example 1,234."),
+        ("en", "1'234.50", "EUR", "Enter the amount in digits, for example 1,234.50."),
+        ("en", "1_000", "EUR", "Enter the amount in digits, for example 1,234.50."),
+        ("en", "+12", "EUR", "Enter the amount in digits, for example 1,234.50."),
+        # Nothing, zero, less than nothing, too much.
+        ("en", "  ", "EUR", "Enter an amount."),
+        ("en", None, "EUR", "Enter an amount."),
+        ("nb", "0,00", "NOK", NOT_POSITIVE),
+        ("en", "-5", "EUR", NOT_POSITIVE),
+        ("nb", "kr -5", "NOK", NOT_POSITIVE),
+        ("nb", "\u221212,50", "NOK", NOT_POSITIVE),
+        ("en", "10,000,000,000,000.01", "EUR", "That amount is too large. Write amounts like 1,234.50."),
+        ("en", "9" * 41, "EUR", TOO_LARGE),
+    ],
+)
+def test_typed_amounts_that_are_ambiguous_or_wrong_are_refused_with_how_to_write_them(
+    locale, text, currency, message
+):
+    with pytest.raises(InvalidAmount) as refused:
+        parse_typed_amount(text, currency, locale=locale)
+
+    assert str(refused.value) == message
+
+
+def test_typed_amounts_are_read_in_the_current_locale(settings):
+    settings.MONEY_LOCALE = "en"
+    assert parse_typed_amount("1,234.50", "EUR") == 123450
+
+    with money_locale("nb"):
+        assert parse_typed_amount("1.234,50", "EUR") == 123450
+        assert format_money(123450, "EUR") == f"1{NBSP}234,50{NBSP}EUR"
+        assert format_typed(123450, "EUR") == f"1{NBSP}234,50"
+    with money_locale(None):  # nobody's own choice: MONEY_LOCALE
+        assert format_typed(123450, "EUR") == "1,234.50"
+
+
+@hypothesis_settings(max_examples=200, deadline=None, database=None)
+@given(
+    minor=st.integers(min_value=1, max_value=MAX_MINOR_UNITS),
+    currency=CURRENCIES,
+    locale=st.sampled_from(sorted(MONEY_LOCALES)),
+)
+def test_what_is_filled_in_for_an_agent_reads_back_as_the_same_amount(minor, currency, locale):
+    typed = format_typed(minor, currency, locale=locale)
+    if currency == "KWD" and typed.count(".") + typed.count(",") == 1 and typed[-4] in ".,":
+        # "1,234" in en: a grouping of three or three decimals, which the agent is asked about.
+        return
+    assert parse_typed_amount(typed, currency, locale=locale) == minor
