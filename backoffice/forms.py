@@ -105,9 +105,7 @@ class RefundForm(RenewableForm):
             kwargs["initial"] = {"idempotency_key": new_idempotency_key(), **kwargs.get("initial", {})}
         super().__init__(*args, **kwargs)
         example = format_typed(123450 * 10 ** currency_exponent(payment.currency) // 100, payment.currency)
-        self.fields["amount"].help_text = f"In {payment.currency}, for example {example}." + (
-            " Left empty, it is computed from the items." if offer else ""
-        )
+        self.fields["amount"].help_text = f"In {payment.currency}, for example {example}."
         self.fields["amount"].widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})
         for line in offer.lines if offer else []:
             if line.remaining:

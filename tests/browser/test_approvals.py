@@ -10,7 +10,7 @@ from payments.models import Operation
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
-from tests.browser.test_desk import card, open_order
+from tests.browser.test_desk import card, open_order, refund_button
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,7 +19,7 @@ def request_refund(page, amount, reason="Returned goods"):
     bambora = card(page, "Bambora")
     bambora.get_by_label("Amount").fill(amount)
     bambora.get_by_label("Reason").select_option(label=reason)
-    bambora.get_by_role("button", name="Refund").click()
+    refund_button(bambora).click()
     return bambora
 
 

@@ -4,7 +4,7 @@ happening, and focus lands on the answer, not at the top of the page."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_desk import card, open_order
+from tests.browser.test_desk import card, open_order, refund_button
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,7 +23,7 @@ def test_while_the_provider_is_called_the_button_shows_progress(
     bambora.get_by_label("Reason").select_option(label="Goodwill")
 
     # when
-    bambora.get_by_role("button", name="Refund").click()
+    refund_button(bambora).click()
     assert sandbox_server.sandbox.wait_for_held(1, provider="bambora", endpoint="refund")
 
     # then: while Bambora holds its answer
@@ -38,7 +38,7 @@ def test_while_the_provider_is_called_the_button_shows_progress(
     expect(bambora.get_by_role("status")).to_have_text("Refunded 30.00\xa0EUR.")
     expect(bambora).not_to_have_attribute("aria-busy", "true")
     expect(bambora.locator("dt:text-is('Refundable') + dd")).to_have_text("170.00\xa0EUR")
-    expect(bambora.get_by_role("button", name="Refund")).to_be_enabled()
+    expect(refund_button(bambora)).to_be_enabled()
     assert sandbox.payment(provider="bambora", reference=payment.reference)["refunded"] == 3_000
 
 
@@ -52,12 +52,14 @@ def test_after_a_refund_by_keyboard_focus_is_on_its_notice(page, log_in, agent, 
     page.keyboard.press("Control+A")
     page.keyboard.type("20.00")
     page.keyboard.press("Tab")
+    expect(bambora.get_by_role("button", name="Whole refundable amount")).to_be_focused()
+    page.keyboard.press("Tab")
     expect(bambora.get_by_label("Reason")).to_be_focused()
     bambora.get_by_label("Reason").select_option(label="Customer request")
     page.keyboard.press("Tab")
     expect(bambora.get_by_label("Note")).to_be_focused()
     page.keyboard.press("Tab")
-    expect(bambora.get_by_role("button", name="Refund")).to_be_focused()
+    expect(refund_button(bambora)).to_be_focused()
     page.keyboard.press("Enter")
 
     notice = bambora.get_by_role("status")
@@ -74,7 +76,7 @@ def test_an_invalid_amount_by_keyboard_puts_focus_on_the_field(page, log_in, age
     bambora.get_by_label("Amount").fill("10.001")
     bambora.get_by_label("Reason").select_option(label="Goodwill")
 
-    bambora.get_by_role("button", name="Refund").focus()
+    refund_button(bambora).focus()
     page.keyboard.press("Enter")
 
     expect(bambora.get_by_text("EUR amounts have at most 2 decimals.")).to_be_visible()

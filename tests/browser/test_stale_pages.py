@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from payments.services.audit import Actor
 from payments.services.cancels import payment_cancel
 from payments.services.ledger import new_idempotency_key
-from tests.browser.test_desk import card, open_order
+from tests.browser.test_desk import card, open_order, refund_button
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,7 +23,7 @@ def test_after_the_session_ended_an_action_leads_to_the_login_and_back(page, log
 
     bambora = card(page, "Bambora")
     bambora.get_by_label("Reason").select_option(label="Goodwill")
-    bambora.get_by_role("button", name="Refund").click()
+    refund_button(bambora).click()
 
     expect(page).to_have_url(re.compile(rf"/accounts/login/\?next=/orders/{payment.order_id}/$"))
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()

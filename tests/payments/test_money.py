@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from payments.money import (
     MAX_MINOR_UNITS,
+    MONEY_LOCALES,
     InvalidAmount,
     UnknownCurrency,
     currency_exponent,
-    MONEY_LOCALES,
     format_money,
     format_plain,
     format_typed,

@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from payments.models import Order, Payment
+from payments.selectors import order_refund_offer
 from payments.statuses import OperationStatus
 
 pytestmark = pytest.mark.django_db
@@ -50,3 +51,16 @@ def test_seeding_twice_changes_nothing(seeded, capsys):
 
     assert Order.objects.count() == before
     assert "nothing to do" in capsys.readouterr().out
+
+
+def test_the_demo_has_orders_with_lines_to_refund_by_line(seeded):
+    itemized = Order.objects.filter(itemized=True).order_by("number")
+
+    assert itemized.count() >= 2
+    for order in itemized:
+        assert sum(line.total for line in order.lines.all()) + order.shipping == order.total
+    offer = order_refund_offer(order=itemized[0])
+    assert len([line for line in offer.lines if line.remaining]) >= 2  # two items to refund
+    refunded = [line for order in itemized for line in order_refund_offer(order=order).lines if line.refunded]
+    assert refunded  # and one whose Items table shows a line refunded in part
+    call_command("check_ledger")

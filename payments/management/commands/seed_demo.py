@@ -7,11 +7,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from payments.models import Order, RefundReason
 from payments.money import parse_amount
+from payments.order_lines import RefundItems
 from payments.sandbox.client import SandboxClient
+from payments.selectors import order_refund_offer
 from payments.services.audit import Actor
 from payments.services.cancels import payment_cancel
 from payments.services.ledger import new_idempotency_key
-from payments.services.orders import NewPayment, order_create
+from payments.services.orders import NewLine, NewPayment, order_create
 from payments.services.refunds import refund_request
 
 PEOPLE = [
@@ -50,6 +52,22 @@ ORDERS = [
     ("DEMO-1015", "Astrid Lund", "astrid@example.se", "simpleps", "SEK", "799.00", "0", [("cancel",)]),
     ("DEMO-1016", "Freja Nielsen", "freja@example.dk", "vipps", "EUR", "560.00", "560.00",
      [("refund", "60.00"), ("refund", "100.00")]),
+]
+
+# Orders sent with lines, to refund by line: number, customer, email, provider, currency,
+# lines (sku, name, quantity, unit price, the line's tax), shipping, then refunds by line
+# already made ({sku: units}, with the shipping or not). All captured.
+ITEMIZED = [
+    ("DEMO-1017", "Nora Berg", "nora@example.no", "vipps", "NOK",
+     [("TENT-2P", "Tent, 2 persons", 1, "2499.00", "0"),
+      ("BAG-SYN", "Sleeping bag", 2, "899.00", "0"),
+      ("PEG-10", "Tent pegs, 10", 3, "49.00", "0")],
+     "99.00", []),
+    ("DEMO-1018", "Jonas Weber", "jonas@example.de", "bambora", "EUR",
+     [("JACKET-M", "Rain jacket, M", 1, "189.00", "0"),
+      ("SOCKS-3", "Wool socks, 3 pairs", 2, "24.90", "0"),
+      ("LAMP-200", "Headlamp", 1, "32.00", "8.00")],
+     "5.90", [({"SOCKS-3": 1}, False)]),
 ]
 
 
@@ -95,7 +113,47 @@ class Command(BaseCommand):
             payment = order.payments.get()
             for step in then:
                 self._play(step, payment=payment, sandbox=sandbox, people=people)
-        self.stdout.write(f"{len(ORDERS)} demo orders created.")
+        for spec in ITEMIZED:
+            self._itemized(*spec, sandbox=sandbox, people=people)
+        self.stdout.write(f"{len(ORDERS) + len(ITEMIZED)} demo orders created.")
+
+    def _itemized(self, number, name, email, provider, currency, lines, shipping, refunds, *, sandbox, people):
+        lines = [
+            NewLine(sku=sku, name=line_name, quantity=quantity, unit_price=parse_amount(unit_price, currency),
+                    tax=parse_amount(tax, currency, allow_zero=True))
+            for sku, line_name, quantity, unit_price, tax in lines
+        ]
+        shipping = parse_amount(shipping, currency)
+        total = sum(line.total for line in lines) + shipping
+        reference = f"{number.lower()}-{provider}-1"
+        sandbox.create_payment(
+            provider=provider, reference=reference, currency=currency, amount=total, captured=total
+        )
+        order, _ = order_create(
+            number=number,
+            customer_name=name,
+            customer_email=email,
+            currency=currency,
+            total=total,
+            lines=lines,
+            shipping=shipping,
+            payments=[NewPayment(provider=provider, reference=reference, amount=total, captured=total)],
+            actor=Actor.system("shop"),
+        )
+        payment = order.payments.get()
+        by_sku = {line.sku: line for line in order.lines.all()}
+        for units, with_shipping in refunds:
+            items = RefundItems(
+                quantities={by_sku[sku].pk: count for sku, count in units.items()}, shipping=with_shipping
+            )
+            refund_request(
+                payment_id=payment.pk,
+                amount=order_refund_offer(order=order).amount_for(items),
+                reason=RefundReason.RETURNED_GOODS,
+                actor=Actor.of_user(people["agent"]),
+                idempotency_key=new_idempotency_key(),
+                items=items,
+            )
 
     def _people(self):
         people = {}
