@@ -38,12 +38,11 @@ class SandboxClient:
         payload = {"provider": provider, "reference": reference, "outcome": outcome}
         return self._call("POST", "advance", payload)
 
-    def inject_fault(
-        self, *, provider, endpoint, mode, status=None, message=None, code=None, body=None, times=1
-    ):
+    def inject_fault(self, *, provider, endpoint, mode, times=1, **fields):
+        """Make the next `times` calls to `endpoint` go wrong as `mode` says; `fields` are the
+        mode's own (status, message, code, body, off_spec; see payments.sandbox.server)."""
         payload = {"provider": provider, "endpoint": endpoint, "mode": mode, "times": times}
-        more = {"status": status, "message": message, "code": code, "body": body}
-        self._call("POST", "faults", {**payload, **more})
+        self._call("POST", "faults", {**payload, **fields})
 
     def release(self):
         """Let every held request go on (fault modes timeout, late_answer, held)."""

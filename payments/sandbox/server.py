@@ -119,6 +119,9 @@ class Fault:
     code: str | None = None
     body: Any = None
     times: int = 1
+    # The answer this fault gives is outside every spec on purpose (the tests' spec check
+    # leaves it alone): always for garbage, on request for answer.
+    off_spec: bool = False
 
 
 class Sandbox:
@@ -139,7 +142,10 @@ class Sandbox:
             code: cls(config=providers_config[code]) for code, cls in SIMULATOR_CLASSES.items()
         }
         self.faults = []
+        # What the providers received, with what they answered: `journal` for the tests to
+        # read and clear, `exchanges` all of it since the last reset (for the spec check).
         self.journal = []
+        self.exchanges = []
         self.state_file = state_file
         if state_file and os.path.exists(state_file):
             with open(state_file) as file:
@@ -153,11 +159,22 @@ class Sandbox:
                 simulator.reset()
             self.faults.clear()
             self.journal.clear()
+            self.exchanges.clear()
             self.release_held()
             self.save()
 
     def add_fault(
-        self, *, provider, endpoint, mode, status=None, message=None, code=None, body=None, times=1
+        self,
+        *,
+        provider,
+        endpoint,
+        mode,
+        status=None,
+        message=None,
+        code=None,
+        body=None,
+        times=1,
+        off_spec=False,
     ):
         if provider not in self.simulators:
             raise ValueError(f"unknown provider {provider!r}")
@@ -176,6 +193,7 @@ class Sandbox:
                     code=code,
                     body=body,
                     times=times,
+                    off_spec=bool(off_spec) or mode == "garbage",
                 )
             )
 
@@ -271,24 +289,55 @@ class Sandbox:
         return None
 
     def record(self, provider, request):
+        """Journal a request as it arrived; returns the entry, which record_answer() completes."""
         endpoint = self.simulators[provider].endpoint_name(request)
         try:
             body_json = request.json()
         except BadRequestBody:
             body_json = None
+        entry = {
+            "provider": provider,
+            "endpoint": endpoint,
+            "method": request.method,
+            "path": request.path,
+            "raw_path": request.raw_path,
+            "query": request.query,
+            "headers": dict(request.headers),
+            "body": request.body.decode(errors="replace"),
+            "json": body_json,
+            # What the provider answered: None until it has, and for good when the connection
+            # was closed without an answer ("dropped").
+            "answer": None,
+            "dropped": False,
+        }
         with self.activity:
-            self.journal.append(
-                {
-                    "provider": provider,
-                    "endpoint": endpoint,
-                    "method": request.method,
-                    "path": request.path,
-                    "raw_path": request.raw_path,
-                    "headers": dict(request.headers),
-                    "body": request.body.decode(errors="replace"),
+            self.journal.append(entry)
+            self.exchanges.append(entry)
+            self.activity.notify_all()
+        return entry
+
+    def record_answer(self, entry, response, *, off_spec=False):
+        """Complete a journal entry with the answer given (None: the connection was closed
+        without one). `off_spec`: a fault gave it outside every spec on purpose."""
+        with self.activity:
+            if response is None:
+                entry["dropped"] = True
+            else:
+                text = response.encoded().decode(errors="replace")
+                try:
+                    body_json = simplejson.loads(text, use_decimal=True) if text.strip() else None
+                except ValueError:
+                    body_json = None
+                headers = dict(response.headers)
+                if text:
+                    headers["Content-Type"] = response.content_type
+                entry["answer"] = {
+                    "status": response.status,
+                    "headers": headers,
+                    "body": text,
                     "json": body_json,
+                    "off_spec": off_spec,
                 }
-            )
             self.activity.notify_all()
 
     def handle(self, provider, request):
@@ -349,44 +398,45 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return self._answer(control(sandbox, request))
         if prefix not in sandbox.simulators:
             return self._answer(SandboxResponse(404, {"message": "Not Found"}))
-        sandbox.record(prefix, request)
+        entry = sandbox.record(prefix, request)
         simulator = sandbox.simulators[prefix]
         endpoint = simulator.endpoint_name(request)
         fault = sandbox.take_fault(prefix, endpoint)
         if fault is None:
-            return self._answer(sandbox.handle(prefix, request))
+            return self._answer(sandbox.handle(prefix, request), entry)
         hang = self.server.hang_seconds
         match fault.mode:
             case "timeout":
                 # Hold the request until the client gives up (or it is released).
                 sandbox.hold(prefix, endpoint, timeout=hang)
-                return self._drop()
+                return self._drop(entry)
             case "drop":
-                return self._drop()
+                return self._drop(entry)
             case "lost_answer":
                 sandbox.handle(prefix, request)
-                return self._drop()
+                return self._drop(entry)
             case "late_answer":
                 sandbox.handle(prefix, request)
                 sandbox.hold(prefix, endpoint, timeout=hang)
-                return self._drop()
+                return self._drop(entry)
             case "held":
                 response = sandbox.handle(prefix, request)
                 sandbox.hold(prefix, endpoint, timeout=hang)
-                return self._answer(response)
+                return self._answer(response, entry)
             case "garbage":
-                return self._answer(
-                    SandboxResponse(200, b"<html><body>502 Bad Gatew", content_type="text/html")
-                )
+                response = SandboxResponse(200, b"<html><body>502 Bad Gatew", content_type="text/html")
+                return self._answer(response, entry, off_spec=True)
             case "answer":
-                return self._answer(SandboxResponse(fault.status or 200, fault.body))
+                response = SandboxResponse(fault.status or 200, fault.body)
+                return self._answer(response, entry, off_spec=fault.off_spec)
         default_status = 500 if fault.mode == "error" else 400
-        return self._answer(
-            simulator.error_response(fault.status or default_status, fault.message, fault.code)
-        )
+        response = simulator.error_response(fault.status or default_status, fault.message, fault.code)
+        return self._answer(response, entry)
 
-    def _answer(self, response):
+    def _answer(self, response, entry=None, *, off_spec=False):
         payload = response.encoded()
+        if entry is not None:
+            self.server.sandbox.record_answer(entry, response, off_spec=off_spec)
         try:
             self.send_response(response.status)
             if payload:
@@ -400,7 +450,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             # The client gave up waiting (a held answer after its timeout).
             self.close_connection = True
 
-    def _drop(self):
+    def _drop(self, entry):
+        self.server.sandbox.record_answer(entry, None)
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
