@@ -158,6 +158,8 @@ class VippsSimulator(Simulator):
                 "resource": "00000002-0000-0000-c000-000000000000",
                 "access_token": self.tokens.issue(TOKEN_LIFETIME_SECONDS),
             },
+            # As the access token spec declares it (the ePayment API answers plain JSON).
+            content_type="application/json;charset=UTF-8",
         )
 
     def _refuse_headers(self, request):

@@ -82,6 +82,7 @@ def test_the_token_answer(sandbox_server, config):
 
     answer = response.json()
     assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json;charset=UTF-8"
     assert (answer["token_type"], answer["expires_in"]) == ("Bearer", "3600")
     assert answer["access_token"] and answer["expires_on"].isdigit()
 
