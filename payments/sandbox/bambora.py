@@ -13,19 +13,33 @@ import copy
 from payments.sandbox.base import Simulator
 from payments.sandbox.server import SandboxResponse
 
-ERROR_BASE = "https://api-beta.bambora.com/errors/"
-ERRORS = {
-    400: ("bad_request", "Bad Request"),
-    401: ("unauthorized", "Unauthorized"),
-    402: ("cannot_refund", "Payment Required"),
-    403: ("forbidden", "Forbidden"),
-    404: ("payment_not_found", "Not Found"),
-    409: ("payment_operation_blocked", "Conflict"),
-    422: ("invalid_payment_state_transition", "Unprocessable Entity"),
-    429: ("too_many_requests", "Too Many Requests"),
-    500: ("internal_error", "Internal Server Error"),
-    503: ("service_unavailable", "Service Unavailable"),
+# Bambora's swagger shows its errors so: a domain error's `type` is a URL naming it, a generic
+# one (bad request, credentials, ...) is "about:blank" with a title of its own.
+ERROR_BASE = "http://api.bambora.com/definitions/payments/"
+ERROR_TITLES = {
+    "cannot_capture": "Cannot capture",
+    "cannot_cancel": "Cannot cancel",
+    "cannot_refund": "Cannot refund",
+    "insufficient_funds": "Insufficient funds",
+    "invalid_payment_state_transition": "Invalid payment state transition",
+    "payment_not_found": "Payment not found",
+    "payment_operation_blocked": "Payment operation blocked",
 }
+# The error of each status when nothing more precise is known: a name above, or a title.
+DEFAULT_ERRORS = {
+    400: "Bad Request",
+    401: "Cannot authorize",
+    402: "cannot_refund",
+    403: "Forbidden.",
+    404: "payment_not_found",
+    409: "payment_operation_blocked",
+    422: "invalid_payment_state_transition",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+# The swagger's PaymentResponse allows these regions only.
+REGION = "emea_0"
 
 
 class BamboraSimulator(Simulator):
@@ -43,16 +57,14 @@ class BamboraSimulator(Simulator):
         return "other"
 
     def error_response(self, status, message, error_type=None):
-        default_type, title = ERRORS.get(status, ("error", "Error"))
+        error = error_type or DEFAULT_ERRORS.get(status, "Error")
+        if error in ERROR_TITLES:
+            type_, title = ERROR_BASE + error, ERROR_TITLES[error]
+        else:
+            type_, title = "about:blank", error
+        # The swagger's payment operations produce application/json only, errors included.
         return SandboxResponse(
-            status,
-            {
-                "type": ERROR_BASE + (error_type or default_type),
-                "title": title,
-                "detail": message or title,
-                "status": status,
-            },
-            content_type="application/problem+json",
+            status, {"type": type_, "title": title, "detail": message or title, "status": status}
         )
 
     # API -----------------------------------------------------------------------------------
@@ -73,7 +85,7 @@ class BamboraSimulator(Simulator):
                 if payment is None:
                     return self.error_response(404, f"No payment with reference {reference}.")
                 return getattr(self, f"_{action}")(payment, request.json())
-        return self.error_response(404, "No such endpoint.", "not_found")
+        return self.error_response(404, "No such endpoint.", "Not Found")
 
     def _capture(self, payment, body):
         amount = self._amount(body, default=payment["amount"] - self._captured(payment))
@@ -86,7 +98,7 @@ class BamboraSimulator(Simulator):
         payment["captures"].append({"amount": amount})
         payment["state"] = "Captured"
         self._log(payment, "capture", amount)
-        return SandboxResponse(200, self._payment_object(payment))
+        return SandboxResponse(201, self._payment_object(payment))
 
     def _refund(self, payment, body):
         left = self._captured(payment) - self._refunded(payment)
@@ -105,7 +117,7 @@ class BamboraSimulator(Simulator):
         if amount == left:
             payment["state"] = "Refunded"
         self._log(payment, "refund", amount)
-        # Bambora documents 200 in one place and 201 in another; answer 201 here.
+        # Bambora's seed says 200, its swagger 201 (as for a capture): answer as the swagger.
         return SandboxResponse(201, self._payment_object(payment))
 
     def _cancel(self, payment, body):
@@ -206,7 +218,7 @@ class BamboraSimulator(Simulator):
             "operations": allowed,
             "operationInProgress": False,
             "merchant": self.config["merchant_number"],
-            "region": "sandbox",
+            "region": REGION,
             "comment": "",
         }
 
