@@ -131,7 +131,8 @@ class OpttySimulator(Simulator):
             {
                 "refundReference": body["refundReference"],
                 "bnplProvider": order["provider"],
-                "refundedAmount": self._major(amount, order),
+                # Typed string by Optty's refund spec (its example shows a number).
+                "refundedAmount": str(self._major(amount, order)),
                 "refundStatus": status,
                 "description": body["refundDescription"],
                 "refundDate": refund["createdAt"],

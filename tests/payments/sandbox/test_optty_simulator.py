@@ -130,7 +130,7 @@ def test_refunds_never_above_captured_minus_refunded(optty, sandbox):
     the_rest = optty.refund("o-3", Decimal("14.98"), reference_id="r-3c")
 
     assert (first.status_code, first.json()["refundStatus"]) == (200, "SUCCESSFUL")
-    assert first.json()["refundedAmount"] == 10.0
+    assert first.json()["refundedAmount"] == "10.00"
     assert_error(too_much, 400, "You can only refund amount up to AUD 14.98")
     assert the_rest.status_code == 200
     assert sandbox.payment(provider="optty", reference="o-3")["refunded"] == 2_498
