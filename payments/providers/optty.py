@@ -86,7 +86,8 @@ class Optty(PaymentProvider):
 
     def fetch(self, reference: str) -> ProviderPayment:
         order = self._call("GET", reference).json_object()
-        details = self._call("POST", reference, "details").json_object()
+        # Optty's documentation requires the order's reference in the body as well.
+        details = self._call("POST", reference, "details", {"merchantReference": reference}).json_object()
         try:
             currency = str(order["currency"])
             authorized = to_minor(_decimal(order["amount"]), currency)
