@@ -104,16 +104,18 @@ class Optty(PaymentProvider):
                 m.amount for m in movements if m.kind == kind and m.outcome == Outcome.SUCCEEDED
             )
 
-        # Optty lists captures and refunds in an order's details; voids are listed beside
-        # them as `orderVoids` (its documentation shows only the first two: an order without
-        # the list has had nothing voided through the API).
+        # Optty lists captures and refunds in an order's details, and no voids: a void shows
+        # in the order's status. Ours void the whole authorized order, never part of it.
+        cancelled = total("cancel")
+        if str(order.get("status", "")).upper() == "VOIDED":
+            cancelled = max(cancelled, authorized - total("capture"))
         return ProviderPayment(
             reference=reference,
             state=str(order.get("status", "")),
             currency=currency,
             authorized=authorized,
             captured=total("capture"),
-            cancelled=total("cancel"),
+            cancelled=cancelled,
             refunded=total("refund"),
             movements=tuple(movements),
             # The details name Optty's own refund ids, not our refundReference.
