@@ -4,8 +4,14 @@ Token: POST /auth/token (form-encoded client credentials, scope api-user). API u
 refund, void, capture, read and details of an order, with a Bearer token. Amounts are decimal
 major units with at most two decimals; errors are `{statusCode, message, error}`. Refunds only
 of captured money and never above what is left; voids only while nothing is captured;
-references (refund, void, capture) unique per merchant. Orders created with
-`pending_refunds=True` answer refunds PENDING until advance() decides them.
+references (refund, void, capture) unique per merchant: a reference used before is refused and
+nothing is done. An order's details (POSTed with its `merchantReference`) list its refunds and
+captures; Optty documents no list of voids, so a void shows only in the order's status.
+
+An order's refunds are answered with its option `refund_status` (default SUCCESSFUL): FAILED,
+DECLINED or ERROR refuse the refund (nothing moves); any other word (PENDING, INITIATED,
+PROCESSING, REQUESTED, ...) keeps the amount reserved, and the details say that word, until
+advance() settles it. `pending_refunds=True` is the same as `refund_status="PENDING"`.
 """
 
 import copy
@@ -18,6 +24,10 @@ from payments.sandbox.base import IssuedTokens, Simulator
 from payments.sandbox.server import SandboxResponse
 
 TOKEN_LIFETIME = 86_400
+SUCCEEDED = "SUCCESSFUL"
+# Refund statuses that end a refund without moving money; every other word but SUCCESSFUL keeps
+# the refund under way (its amount reserved) until advance().
+FAILED_STATUSES = ("FAILED", "DECLINED", "ERROR")
 REASONS = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests"}
 DEFAULT_MESSAGES = {401: "Unauthorized", 404: "Not Found", 500: "Internal server error"}
 
@@ -69,8 +79,6 @@ class OpttySimulator(Simulator):
                 order = self.orders.get(reference)
                 if order is None:
                     return self.error_response(404, None)
-                if action == "details":
-                    return SandboxResponse(200, self._details(order))
                 body = request.json()
                 if not isinstance(body, dict):
                     return self.error_response(400, "Request body must be a JSON object")
@@ -78,10 +86,13 @@ class OpttySimulator(Simulator):
         return self.error_response(404, None)
 
     def _token(self, form):
+        if form.get("grant_type") != "client_credentials" or form.get("scope") != "api-user":
+            return self.error_response(
+                400, "grant_type must be client_credentials and scope api-user"
+            )
         if (
             form.get("client_id") != self.config["client_id"]
             or form.get("client_secret") != self.config["client_secret"]
-            or form.get("grant_type") != "client_credentials"
         ):
             return self.error_response(401, None)
         return SandboxResponse(
@@ -93,6 +104,11 @@ class OpttySimulator(Simulator):
                 "scope": form.get("scope", "api-user"),
             },
         )
+
+    def _details(self, order, body):
+        if body.get("merchantReference") != order["reference"]:
+            return self.error_response(400, "merchantReference must be the order's reference")
+        return SandboxResponse(200, self._details_answer(order))
 
     def _refund(self, order, body):
         problem = self._unique_reference(body.get("refundReference"), "refundReference")
@@ -115,7 +131,7 @@ class OpttySimulator(Simulator):
             return self.error_response(
                 400, f"You can only refund amount up to {order['currency']} {self._major(left, order)}"
             )
-        status = "PENDING" if order["pending_refunds"] else "SUCCESSFUL"
+        status = _refund_status(order)
         refund = {
             "refundId": secrets.token_hex(8),
             "refundReference": body["refundReference"],
@@ -125,7 +141,8 @@ class OpttySimulator(Simulator):
         }
         order["refunds"].append(refund)
         self.references.add(body["refundReference"])
-        self._log(order, "refund", amount)
+        if status not in FAILED_STATUSES:
+            self._log(order, "refund", amount)
         return SandboxResponse(
             200,
             {
@@ -190,7 +207,7 @@ class OpttySimulator(Simulator):
         # Optty's documentation says the reference must be unique per merchant, not how a
         # reused one is answered: a 400 in its usual format is the likely form.
         if reference in self.references:
-            return self.error_response(400, f"{name} {reference} has already been used")
+            return self.error_response(400, f"The {name} has already been used.")
         return None
 
     def _amount(self, value, order):
@@ -207,16 +224,36 @@ class OpttySimulator(Simulator):
     # Control -------------------------------------------------------------------------------
 
     def create_payment(
-        self, *, reference, currency, amount, captured=0, refunded=0, cancelled=0, pending_refunds=False, **options
+        self,
+        *,
+        reference,
+        currency,
+        amount,
+        captured=0,
+        refunded=0,
+        cancelled=0,
+        refund_status=SUCCEEDED,
+        pending_refunds=False,
+        **options,
     ):
+        """An authorized order (see the module's docstring for `refund_status` and
+        `pending_refunds`)."""
         if options:
-            raise ValueError(f"Optty orders take only pending_refunds: {', '.join(options)}")
+            raise ValueError(
+                f"Optty orders take only refund_status and pending_refunds: {', '.join(options)}"
+            )
+        if not isinstance(refund_status, str) or not refund_status.strip():
+            raise ValueError("refund_status is a word, such as SUCCESSFUL, PENDING or FAILED")
+        if pending_refunds:
+            if refund_status != SUCCEEDED:
+                raise ValueError("pending_refunds is refund_status PENDING: give one of them")
+            refund_status = "PENDING"
         order = {
             "reference": reference,
             "currency": currency,
             "amount": amount,
             "provider": "KLARNA_AU" if currency == "AUD" else "AFTERPAY_US",
-            "pending_refunds": pending_refunds,
+            "refund_status": refund_status,
             "captures": [],
             "refunds": [],
             "voids": [],
@@ -246,10 +283,14 @@ class OpttySimulator(Simulator):
         return self.payment_view(reference)
 
     def advance(self, *, reference, outcome="succeeded"):
+        if outcome not in ("succeeded", "failed"):
+            raise ValueError(f"outcome is succeeded or failed, not {outcome!r}")
         order = self.orders[reference]
         for refund in order["refunds"]:
-            if refund["status"] == "PENDING":
-                refund["status"] = "SUCCESSFUL" if outcome == "succeeded" else "FAILED"
+            if _under_way(refund):
+                refund["status"] = SUCCEEDED if outcome == "succeeded" else "FAILED"
+                if outcome == "failed":
+                    order["operations"].remove({"kind": "refund", "amount": refund["amount"]})
         return self.payment_view(reference)
 
     def payment_view(self, reference):
@@ -263,7 +304,7 @@ class OpttySimulator(Simulator):
             "captured": self._captured(order),
             "cancelled": self._voided(order),
             "refunded": self._refunded(order),
-            "pending_refunds": sum(r["amount"] for r in order["refunds"] if r["status"] == "PENDING"),
+            "pending_refunds": sum(r["amount"] for r in order["refunds"] if _under_way(r)),
             "operations": copy.deepcopy(order["operations"]),
         }
 
@@ -298,7 +339,7 @@ class OpttySimulator(Simulator):
             "cancelledBy": "MERCHANT" if status == "VOIDED" else None,
         }
 
-    def _details(self, order):
+    def _details_answer(self, order):
         return {
             **self._read(order),
             "refunds": [
@@ -309,17 +350,15 @@ class OpttySimulator(Simulator):
                     "status": refund["status"],
                     "createdAt": refund["createdAt"],
                     "refundReason": None,
-                    "refundFailureReason": "Declined by the provider" if refund["status"] == "FAILED" else None,
+                    "refundFailureReason": (
+                        "Declined by the provider" if refund["status"] in FAILED_STATUSES else None
+                    ),
                 }
                 for refund in order["refunds"]
             ],
             "orderCaptures": [
                 {"captureId": c["captureId"], "amount": self._major(c["amount"], order), "status": "SUCCESSFUL"}
                 for c in order["captures"]
-            ],
-            "orderVoids": [
-                {"voidedId": v["voidedId"], "amount": self._major(v["amount"], order), "status": "SUCCESSFUL"}
-                for v in order["voids"]
             ],
         }
 
@@ -337,12 +376,27 @@ class OpttySimulator(Simulator):
 
     @staticmethod
     def _refunded(order, include_pending=False):
-        counted = {"SUCCESSFUL", "PENDING"} if include_pending else {"SUCCESSFUL"}
-        return sum(r["amount"] for r in order["refunds"] if r["status"] in counted)
+        """What the refunds moved; with `include_pending`, also what they hold reserved."""
+        return sum(
+            r["amount"]
+            for r in order["refunds"]
+            if r["status"] == SUCCEEDED or (include_pending and _under_way(r))
+        )
 
     @staticmethod
     def _log(order, kind, amount):
         order["operations"].append({"kind": kind, "amount": amount})
+
+
+def _refund_status(order):
+    # Orders kept by a sandbox of before refund_status have pending_refunds instead.
+    if "refund_status" in order:
+        return order["refund_status"]
+    return "PENDING" if order.get("pending_refunds") else SUCCEEDED
+
+
+def _under_way(refund):
+    return refund["status"] != SUCCEEDED and refund["status"] not in FAILED_STATUSES
 
 
 def _now():
