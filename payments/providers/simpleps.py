@@ -26,22 +26,20 @@ from payments.providers.base import (
 )
 from payments.providers.tokens import send_with_token
 
-# SimplePS documents PAY_012, PAY_016 and SE_001; the others are the sandbox's choices for
-# errors its documentation describes without naming a code.
+# Inyo's response codes, which SimplePS follows (providers.md), in plain words.
 CODE_WORDS = {
-    "PAY_012": "SimplePS refused the refund: nothing is left to refund on this payment.",
-    "PAY_016": (
-        "SimplePS refused the refund: it is more than what is left of the captured amount."
-    ),
-    "PAY_020": "SimplePS refused to cancel: a captured payment can no longer be voided.",
-    "PAY_021": "SimplePS refused: the payment has already been voided.",
-    "PAY_022": "SimplePS refused the refund: only captured payments can be refunded.",
+    "PAY_012": "SimplePS found no payment to refund with this reference.",
+    "PAY_016": "SimplePS refused the refund: not enough is left of the captured amount.",
+    "PAY_020": "SimplePS refused: the amount cannot be zero or less.",
+    "PAY_021": "SimplePS refused: the currency code is not valid.",
+    "PAY_022": "SimplePS refused: the card's provider rejected it.",
     "PAY_404": "SimplePS does not know this payment.",
 }
 # History codes: SimplePS documents PAYMENT, CAPTURE and REFUND; a void is read from VOID where
 # it is listed, and from the VOIDED status in any case.
 MOVEMENT_KINDS = {"CAPTURE": "capture", "REFUND": "refund", "VOID": "cancel"}
-SUCCESSFUL = {"APPROVED", "SUCCESS", "SUCCESSFUL", "COMPLETED"}
+# History statuses Inyo documents (AUTHORIZED, CAPTURED, REFUNDED), VOIDED, and older words.
+SUCCESSFUL = {"AUTHORIZED", "CAPTURED", "REFUNDED", "VOIDED", "APPROVED", "SUCCESS", "SUCCESSFUL", "COMPLETED"}
 
 
 class SimplePS(PaymentProvider):

