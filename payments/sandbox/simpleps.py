@@ -19,10 +19,28 @@ from payments.sandbox.server import SandboxResponse
 
 TOKEN_LIFETIME = 3_600
 TOKEN_CALLS_PER_MINUTE = 60
-# SimplePS names PAY_012, PAY_016 and SE_001; the other codes are ours for errors it
-# describes without naming one.
-DEFAULT_CODES = {400: "PAY_400", 401: "SE_001", 403: "SE_003", 404: "PAY_404", 409: "PAY_409", 429: "RL_429"}
-DEFAULT_MESSAGES = {401: "Unauthorized", 403: "Forbidden", 404: "Payment not found", 429: "Too many requests"}
+# Inyo's response codes, which SimplePS follows (providers.md), with Inyo's words.
+NO_PAYMENT_TO_REFUND = "PAY_012"  # no payment found to refund with that external payment id
+INSUFFICIENT_BALANCE = "PAY_016"  # insufficient balance to refund
+AMOUNT_NOT_POSITIVE = "PAY_020"  # amount cannot be zero or less
+INVALID_CURRENCY = "PAY_021"  # invalid currency code
+# PAY_022 (rejected by provider) is the card network's refusal: a fault gives it, e.g.
+# {"mode": "status", "status": 400, "code": "PAY_022"}.
+UNAUTHORIZED = "SE_001"
+# The other codes are ours, for errors SimplePS describes without naming a code (a refund of
+# an uncaptured payment, a void after capture ...): none reuses one of Inyo's for another
+# meaning.
+DEFAULT_CODES = {
+    400: "PAY_400", 401: UNAUTHORIZED, 403: "SE_003", 404: "PAY_404", 409: "PAY_409", 429: "RL_429",
+}
+DEFAULT_MESSAGES = {
+    401: "Unauthorized: the access token is missing, invalid or expired.",
+    403: "Forbidden",
+    404: "Payment not found",
+    429: "Too many requests",
+}
+# The history's status of each kind of entry: Inyo documents AUTHORIZED, CAPTURED, REFUNDED.
+HISTORY_STATUSES = {"PAYMENT": "AUTHORIZED", "CAPTURE": "CAPTURED", "REFUND": "REFUNDED", "VOID": "VOIDED"}
 
 
 class SimplePSSimulator(Simulator):
@@ -62,7 +80,8 @@ class SimplePSSimulator(Simulator):
         if request.method == "POST" and request.segments == ["oauth", "token"]:
             return self._token(request.json())
         if not self.tokens.valid(request.headers.get("authorization")):
-            return self.error_response(401, "Unauthorized", "SE_001")
+            # A JSON body that says the token was refused: the call did not run.
+            return self.error_response(401, None, UNAUTHORIZED)
         match request.method, request.segments:
             case "GET", ["payments", reference]:
                 payment = self.payments.get(reference)
@@ -71,6 +90,12 @@ class SimplePSSimulator(Simulator):
                 return SandboxResponse(200, self._read(payment))
             case "POST", ["payments", reference, action] if action in ("refund", "void", "capture"):
                 payment = self.payments.get(reference)
+                if payment is None and action == "refund":
+                    return self.error_response(
+                        404,
+                        "No payment found to refund with that external payment id.",
+                        NO_PAYMENT_TO_REFUND,
+                    )
                 if payment is None:
                     return self.error_response(404, None)
                 body = request.json()
@@ -91,7 +116,7 @@ class SimplePSSimulator(Simulator):
             or body.get("clientId") != self.config["client_id"]
             or body.get("secretId") != self.config["secret_id"]
         ):
-            return self.error_response(401, "Invalid client credentials", "SE_001")
+            return self.error_response(401, "Invalid client credentials.", UNAUTHORIZED)
         return SandboxResponse(
             200,
             {"accessToken": self.tokens.issue(TOKEN_LIFETIME), "tokenType": "Bearer", "expiresIn": TOKEN_LIFETIME},
@@ -99,36 +124,34 @@ class SimplePSSimulator(Simulator):
 
     def _refund(self, payment, body):
         if payment["voided"] or not payment["captured"]:
-            return self.error_response(400, "Only captured payments can be refunded", "PAY_022")
+            return self.error_response(400, "Only captured payments can be refunded.")
         left = payment["captured"] - self._refunded(payment)
-        if left == 0:
-            return self.error_response(400, "Nothing to refund", "PAY_012")
         amount = self._amount(body, payment, default=left)
         if isinstance(amount, SandboxResponse):
             return amount
-        if amount > left:
-            return self.error_response(400, "Insufficient balance to refund", "PAY_016")
+        if left == 0 or amount > left:
+            return self.error_response(400, "Insufficient balance to refund.", INSUFFICIENT_BALANCE)
         payment["refunds"].append(amount)
         self._history(payment, "REFUND", amount)
         return SandboxResponse(200, self._operation_object(payment))
 
     def _void(self, payment, body):
         if payment["voided"]:
-            return self.error_response(400, "Payment already voided", "PAY_021")
+            return self.error_response(400, "The payment has already been voided.")
         if payment["captured"]:
-            return self.error_response(400, "A captured payment cannot be voided", "PAY_020")
+            return self.error_response(400, "A captured payment cannot be voided.")
         payment["voided"] = True
         self._history(payment, "VOID", payment["amount"])
         return SandboxResponse(200, self._operation_object(payment))
 
     def _capture(self, payment, body):
         if payment["voided"] or payment["captured"]:
-            return self.error_response(400, "The payment cannot be captured", "PAY_030")
+            return self.error_response(400, "The payment cannot be captured.")
         amount = self._amount(body, payment, default=payment["amount"])
         if isinstance(amount, SandboxResponse):
             return amount
         if amount > payment["amount"]:
-            return self.error_response(400, "Capture larger than the authorization", "PAY_031")
+            return self.error_response(400, "The capture is larger than the authorization.")
         payment["captured"] = amount
         self._history(payment, "CAPTURE", amount)
         return SandboxResponse(200, self._operation_object(payment))
@@ -138,12 +161,17 @@ class SimplePSSimulator(Simulator):
             return default
         money = body["amount"]
         if not isinstance(money, dict):
-            return self.error_response(400, "amount must be an object with total and currency")
-        total = money.get("total")
-        if isinstance(total, bool) or not isinstance(total, (int, Decimal)) or total <= 0:
-            return self.error_response(400, "amount.total must be a positive number")
-        if money.get("currency", payment["currency"]) != payment["currency"]:
-            return self.error_response(400, "The currency must match the payment's")
+            return self.error_response(400, "amount must be an object with total and currency.")
+        currency = money.get("currency", payment["currency"])
+        if currency != payment["currency"]:
+            return self.error_response(400, "Invalid currency code.", INVALID_CURRENCY)
+        if "total" not in money:
+            return default
+        total = money["total"]
+        if isinstance(total, bool) or not isinstance(total, (int, Decimal)):
+            return self.error_response(400, "amount.total must be a number.")
+        if total <= 0:
+            return self.error_response(400, "Amount cannot be zero or less.", AMOUNT_NOT_POSITIVE)
         try:
             return to_minor(Decimal(total), payment["currency"])
         except InvalidAmount as error:
@@ -166,10 +194,10 @@ class SimplePSSimulator(Simulator):
             "history": [],
             "operations": [],
         }
-        payment["history"].append({"code": "PAYMENT", "status": "APPROVED", "requestedAmount": amount, "requestedOn": _now()})
+        payment["history"].append(_history_entry("PAYMENT", amount))
         for code, value in (("CAPTURE", captured), ("REFUND", refunded)):
             if value:
-                payment["history"].append({"code": code, "status": "APPROVED", "requestedAmount": value, "requestedOn": _now()})
+                payment["history"].append(_history_entry(code, value))
         self.payments[reference] = payment
         return self.payment_view(reference)
 
@@ -263,9 +291,13 @@ class SimplePSSimulator(Simulator):
 
     @staticmethod
     def _history(payment, code, amount):
-        payment["history"].append({"code": code, "status": "APPROVED", "requestedAmount": amount, "requestedOn": _now()})
+        payment["history"].append(_history_entry(code, amount))
         kind = {"REFUND": "refund", "CAPTURE": "capture", "VOID": "cancel"}[code]
         payment["operations"].append({"kind": kind, "amount": amount})
+
+
+def _history_entry(code, amount):
+    return {"code": code, "status": HISTORY_STATUSES[code], "requestedAmount": amount, "requestedOn": _now()}
 
 
 def _now():
