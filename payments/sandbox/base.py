@@ -1,5 +1,6 @@
 """What each provider's simulator provides to the sandbox server."""
 
+import base64
 import secrets
 import time
 from abc import ABC, abstractmethod
@@ -74,13 +75,18 @@ class Simulator(ABC):
 
 
 class IssuedTokens:
-    """Bearer tokens a simulator has handed out, each valid until it expires."""
+    """Bearer tokens a simulator has handed out, each valid until it expires. `standard_base64`:
+    tokens of base64's standard alphabet (a spec's `format: byte`) rather than URL-safe ones."""
 
-    def __init__(self):
+    def __init__(self, *, standard_base64=False):
+        self.standard_base64 = standard_base64
         self.expiry_by_token = {}
 
     def issue(self, lifetime_seconds):
-        token = secrets.token_urlsafe(24)
+        if self.standard_base64:
+            token = base64.b64encode(secrets.token_bytes(48)).decode()
+        else:
+            token = secrets.token_urlsafe(24)
         self.expiry_by_token[token] = time.time() + lifetime_seconds
         return token
 

@@ -78,7 +78,8 @@ class VippsSimulator(Simulator):
     code = "vipps"
     def reset(self):
         self.payments = {}
-        self.tokens = IssuedTokens()
+        # The access token spec's `access_token` is `format: byte`: base64.
+        self.tokens = IssuedTokens(standard_base64=True)
         # Monotonic times of the recent modification calls, by payment reference. Kept out of
         # snapshots: a restarted sandbox starts a fresh minute.
         self.recent_modifications = defaultdict(deque)

@@ -1,6 +1,7 @@
 """The Vipps simulator's own rules, over HTTP as a client of Vipps would see them, where the
 adapter's tests do not reach (it never sends a request Vipps would refuse for its headers)."""
 
+import base64
 import json
 
 import pytest
@@ -85,6 +86,7 @@ def test_the_token_answer(sandbox_server, config):
     assert response.headers["Content-Type"] == "application/json;charset=UTF-8"
     assert (answer["token_type"], answer["expires_in"]) == ("Bearer", "3600")
     assert answer["access_token"] and answer["expires_on"].isdigit()
+    assert base64.b64decode(answer["access_token"], validate=True)  # `format: byte`
 
 
 @pytest.mark.parametrize(
