@@ -31,6 +31,8 @@ CURRENCIES = ("NOK", "DKK", "EUR")
 TOKEN_LIFETIME_SECONDS = 3600
 SYSTEM_HEADER_MAX = 30
 IDEMPOTENCY_KEY_MAX = 50
+# The spec's Amount.value: an integer from 0 to 65,000,000 minor units.
+AMOUNT_MAX = 65_000_000
 REQUIRED_SYSTEM_HEADERS = ("Vipps-System-Name", "Vipps-System-Version")
 OPTIONAL_SYSTEM_HEADERS = ("Vipps-System-Plugin-Name", "Vipps-System-Plugin-Version")
 EVENT_NAMES = {"capture": "CAPTURED", "refund": "REFUNDED", "cancel": "CANCELLED"}
@@ -384,6 +386,10 @@ class VippsSimulator(Simulator):
                 400,
                 "The amount is too small. Amounts are specified in minor units, like øre or cent.",
                 "amount-too-small",
+            )
+        if value > AMOUNT_MAX:
+            return self.error_response(
+                400, f"The amount is invalid: at most {AMOUNT_MAX} minor units.", "amount-invalid"
             )
         return value
 
