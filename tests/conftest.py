@@ -17,6 +17,7 @@ from payments.sandbox.client import SandboxClient
 from payments.sandbox.server import Sandbox, SandboxServer, provider_urls
 from payments.services.audit import Actor
 from payments.services.orders import NewPayment, order_create
+from tests.specs.conformance import assert_exchanges_follow_specs
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +50,19 @@ def exports_root(settings, tmp_path):
     root = tmp_path / "exports"
     settings.STORAGES = {**settings.STORAGES, "exports": {**settings.STORAGES["exports"], "OPTIONS": {"location": str(root)}}}
     return root
+
+
+@pytest.fixture(autouse=True)
+def exchanges_follow_specs(providers_at_sandbox, sandbox_server, request):
+    """After the test (before the sandbox forgets it): every request the providers received
+    and every answer they gave follows the provider's spec (tests/specs/SOURCES.md). A test
+    that makes an adapter send what the spec refuses, on purpose, says why with
+    `@pytest.mark.off_spec_requests("why")`."""
+    yield
+    marker = request.node.get_closest_marker("off_spec_requests")
+    assert_exchanges_follow_specs(
+        sandbox_server.sandbox.exchanges, off_spec_requests=marker.args[0] if marker else None
+    )
 
 
 @pytest.fixture

@@ -135,8 +135,9 @@ def test_a_success_that_names_no_money_is_not_booked_as_the_full_amount(make_pay
     # given: Optty answers that the refund succeeded, for 0.00, and has done nothing
     payment = make_payment("optty", currency="AUD", amount=10_000, captured=10_000)
     sandbox.inject_fault(provider="optty", endpoint="refund", mode="answer", body={
-        "refundReference": "bo-any", "refundedAmount": 0, "refundStatus": "SUCCESSFUL",
-        "description": "Refund", "bnplRefundId": "",
+        "refundReference": "bo-any", "bnplProvider": "KLARNA_AU", "refundedAmount": "0.00",
+        "refundStatus": "SUCCESSFUL", "description": "Refund", "refundDate": "Fri, 08 Oct 2021 06:22:20 GMT",
+        "bnplRefundId": "",
     })
 
     # when

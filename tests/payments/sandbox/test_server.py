@@ -55,7 +55,11 @@ def test_a_reset_releases_what_is_held(sandbox, sandbox_server):
 
 def test_an_answer_fault_answers_the_body_given_and_does_nothing(sandbox):
     sandbox.create_payment(provider="optty", reference="o-answer", currency="AUD", amount=5000, captured=5000)
-    body = {"refundReference": "bo-key-1", "refundedAmount": 0, "refundStatus": "SUCCESSFUL"}
+    body = {
+        "refundReference": "bo-key-1", "bnplProvider": "KLARNA_AU", "refundedAmount": "0.00",
+        "refundStatus": "SUCCESSFUL", "description": "Refund", "refundDate": "Fri, 08 Oct 2021 06:22:20 GMT",
+        "bnplRefundId": "",
+    }
     sandbox.inject_fault(provider="optty", endpoint="refund", mode="answer", body=body)
 
     confirmation = refund("optty", "o-answer", 1000, "AUD")

@@ -9,6 +9,7 @@ import requests
 
 from payments.sandbox.server import SandboxRequest
 from payments.sandbox.vipps import VippsSimulator
+from tests.specs.conformance import OFF_SPEC_HEADER
 
 
 @pytest.fixture
@@ -18,14 +19,15 @@ def config(settings):
 
 class VippsApi:
     """The simulated Vipps API at the sandbox, called with the headers of a good call unless
-    told otherwise (a header given as None is left out)."""
+    told otherwise (a header given as None is left out). `off_spec` says why a request is one
+    the ePayment spec refuses, on purpose."""
 
     def __init__(self, base, headers):
         self.base = base
         self.headers = headers
 
-    def call(self, method, path, *, key=None, body=None, headers=None):
-        sent = {**self.headers, **(headers or {})}
+    def call(self, method, path, *, key=None, body=None, headers=None, off_spec=None):
+        sent = {**self.headers, **(headers or {}), OFF_SPEC_HEADER: off_spec}
         if key is not None:
             sent["Idempotency-Key"] = key
         sent = {name: value for name, value in sent.items() if value is not None}
@@ -94,6 +96,8 @@ def test_the_token_answer(sandbox_server, config):
 )
 def test_the_token_endpoint_checks_all_four_headers(sandbox_server, config, wrong):
     headers = {**token_headers(config), wrong: "not-it"}
+    if wrong == "Merchant-Serial-Number":
+        headers[OFF_SPEC_HEADER] = "an MSN is 4 to 6 digits"
 
     response = requests.post(f"{sandbox_server.base_url}/vipps/accesstoken/get", headers=headers, timeout=5)
 
@@ -117,7 +121,16 @@ def test_the_token_endpoint_checks_all_four_headers(sandbox_server, config, wron
 def test_every_call_checks_the_credentials_and_the_vipps_headers(vipps_api, sandbox, header, value, status):
     sandbox.create_payment(provider="vipps", reference="acme-order-1", currency="NOK", amount=5000, captured=5000)
 
-    response = vipps_api.call("POST", "acme-order-1/refund", key="k-1", body=refund_body(100), headers={header: value})
+    off_spec = {
+        ("Authorization", None): "no token",
+        ("Merchant-Serial-Number", None): "no MSN",
+        ("Vipps-System-Name", "x" * 31): "too long",
+        ("Vipps-System-Plugin-Version", "1." * 16): "too long",
+    }.get((header, value))
+
+    response = vipps_api.call(
+        "POST", "acme-order-1/refund", key="k-1", body=refund_body(100), headers={header: value}, off_spec=off_spec
+    )
 
     assert_problem(response, status)
     assert sandbox.payment(provider="vipps", reference="acme-order-1")["refunded"] == 0
@@ -131,18 +144,20 @@ def test_system_headers_of_thirty_characters_are_fine(vipps_api, sandbox):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize(("key", "status"), [(None, 400), ("k" * 51, 400), ("k" * 50, 200)])
-def test_every_post_needs_an_idempotency_key_of_at_most_fifty_characters(vipps_api, sandbox, key, status):
+@pytest.mark.parametrize(
+    ("key", "status", "off_spec"), [(None, 400, "no key"), ("k" * 51, 400, "too long"), ("k" * 50, 200, None)]
+)
+def test_every_post_needs_an_idempotency_key_of_at_most_fifty_characters(vipps_api, sandbox, key, status, off_spec):
     sandbox.create_payment(provider="vipps", reference="acme-order-3", currency="NOK", amount=5000, captured=5000)
 
-    response = vipps_api.call("POST", "acme-order-3/refund", key=key, body=refund_body(100))
+    response = vipps_api.call("POST", "acme-order-3/refund", key=key, body=refund_body(100), off_spec=off_spec)
 
     assert response.status_code == status
 
 
 def test_references_malformed_and_unknown(vipps_api):
-    assert_problem(vipps_api.call("GET", "short"), 400)
-    assert_problem(vipps_api.call("GET", "no_underscores_here"), 400)
+    assert_problem(vipps_api.call("GET", "short", off_spec="too short"), 400)
+    assert_problem(vipps_api.call("GET", "no_underscores_here", off_spec="underscores"), 400)
     assert_problem(vipps_api.call("GET", "nobody-knows-me"), 404, "reference-not-found")
 
 
@@ -187,20 +202,24 @@ def test_capture_never_exceeds_what_is_left(vipps_api, sandbox):
 
 
 @pytest.mark.parametrize(
-    ("body", "error_type"),
+    ("body", "error_type", "off_spec"),
     [
-        (None, "missing-required-parameter"),
-        ({"modificationAmount": {"currency": "SEK", "value": 100}}, "validation-error"),
-        ({"modificationAmount": {"currency": "EUR", "value": 100}}, "validation-error"),
-        ({"modificationAmount": {"currency": "NOK", "value": 12.5}}, "amount-invalid"),
-        ({"modificationAmount": {"currency": "NOK", "value": "100"}}, "amount-invalid"),
-        ({"modificationAmount": {"currency": "NOK", "value": 0}}, "amount-too-small"),
+        # The spec makes the body optional and allows 0: Vipps's own rules refuse them.
+        (None, "missing-required-parameter", None),
+        ({"modificationAmount": {"currency": "SEK", "value": 100}}, "validation-error", "not a currency of Vipps"),
+        ({"modificationAmount": {"currency": "EUR", "value": 100}}, "validation-error", None),
+        ({"modificationAmount": {"currency": "NOK", "value": 12.5}}, "amount-invalid", "not an integer"),
+        ({"modificationAmount": {"currency": "NOK", "value": "100"}}, "amount-invalid", "not an integer"),
+        ({"modificationAmount": {"currency": "NOK", "value": 0}}, "amount-too-small", None),
+        ({"modificationAmount": {"currency": "NOK", "value": 65_000_001}}, "amount-invalid", "above the maximum"),
     ],
 )
-def test_a_refund_amount_must_be_positive_minor_units_of_the_payments_currency(vipps_api, sandbox, body, error_type):
+def test_a_refund_amount_must_be_positive_minor_units_of_the_payments_currency(
+    vipps_api, sandbox, body, error_type, off_spec
+):
     sandbox.create_payment(provider="vipps", reference="acme-order-6", currency="NOK", amount=5000, captured=5000)
 
-    response = vipps_api.call("POST", "acme-order-6/refund", key="k-1", body=body)
+    response = vipps_api.call("POST", "acme-order-6/refund", key="k-1", body=body, off_spec=off_spec)
 
     assert_problem(response, 400, error_type)
 
