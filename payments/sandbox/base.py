@@ -44,7 +44,7 @@ class Simulator(ABC):
         self, *, reference, currency, amount, captured=0, refunded=0, cancelled=0, **options
     ):
         """Set up a payment as if a customer had paid; returns payment_view(). `options` are
-        the simulator's own (such as Optty's `pending_refunds`); unknown ones are an error."""
+        the simulator's own (such as Optty's `refund_status`); unknown ones are an error."""
 
     @abstractmethod
     def portal(self, *, reference, kind, amount):
@@ -66,12 +66,24 @@ class Simulator(ABC):
         """Take back what snapshot() gave."""
 
     def advance(self, *, reference, outcome="succeeded"):
-        """Let the provider finish what it left pending on the payment (Optty's PENDING
-        refunds), with `outcome` "succeeded" or "failed". Returns payment_view()."""
+        """Let the provider finish what it left under way on the payment (Optty's refunds
+        answered with another status than SUCCESSFUL or a failure), with `outcome` "succeeded"
+        or "failed". Returns payment_view()."""
         return self.payment_view(reference)
 
     def expire_tokens(self):
         """Make every token issued so far invalid (providers without tokens: nothing)."""
+
+    def concurrency_key(self, request):
+        """What makes requests the same operation while one is still being served (such as
+        Vipps's Idempotency-Key), or None: such a request arriving meanwhile gets
+        busy_response() and does nothing."""
+        return None
+
+    def busy_response(self, request):
+        """The answer to a request whose operation is still being served (see
+        concurrency_key)."""
+        raise NotImplementedError
 
 
 class IssuedTokens:

@@ -38,14 +38,34 @@ class SandboxClient:
         payload = {"provider": provider, "reference": reference, "outcome": outcome}
         return self._call("POST", "advance", payload)
 
-    def inject_fault(self, *, provider, endpoint, mode, times=1, **fields):
-        """Make the next `times` calls to `endpoint` go wrong as `mode` says; `fields` are the
-        mode's own (status, message, code, body, off_spec; see payments.sandbox.server)."""
+    def inject_fault(
+        self,
+        *,
+        provider,
+        endpoint,
+        mode,
+        times=1,
+        status=None,
+        message=None,
+        code=None,
+        body=None,
+        off_spec=False,
+        retry_after=None,
+        carried_out=False,
+        delay=None,
+        interval=None,
+    ):
+        """Make the next `times` calls to `endpoint` go as `mode` says, with that mode's fields
+        (see payments.sandbox.server)."""
         payload = {"provider": provider, "endpoint": endpoint, "mode": mode, "times": times}
+        fields = {
+            "status": status, "message": message, "code": code, "body": body, "off_spec": off_spec,
+            "retry_after": retry_after, "carried_out": carried_out, "delay": delay, "interval": interval,
+        }
         self._call("POST", "faults", {**payload, **fields})
 
     def release(self):
-        """Let every held request go on (fault modes timeout, late_answer, held)."""
+        """Let every held request go on (fault modes timeout, late_answer, held, slow, drip)."""
         self._call("POST", "release")
 
     def clear_faults(self):

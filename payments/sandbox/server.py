@@ -3,11 +3,14 @@
 Each provider lives under its own prefix (`/bambora`, `/optty`, `/simpleps`, `/vipps`), so that
 pointing a `*_API_URL` at `http://127.0.0.1:PORT/<code>` is all the app needs. The simulators
 (one module per provider) keep the payments, enforce the providers' rules and answer in each
-provider's own format; this module routes requests to them, records every request it receives,
-injects faults, and serves a small control API under `/_sandbox/` for tests and demo data.
+provider's own format, as strictly and as variously as the providers' published specs allow
+(tests/specs checks every exchange of the tests against them); this module routes requests to
+them, records every request it receives with the answer it gave, injects faults, and serves a
+small control API under `/_sandbox/` for tests and demo data. SandboxClient
+(payments.sandbox.client) calls the control API with the same names.
 
 Control API (JSON):
-    POST   /_sandbox/reset                     forget everything
+    POST   /_sandbox/reset                     forget everything; release what is held
     POST   /_sandbox/payments                  {provider, reference, currency, amount,
                                                 captured?, refunded?, cancelled?, and options
                                                 of that provider's simulator} -> 201
@@ -15,44 +18,82 @@ Control API (JSON):
     POST   /_sandbox/portal                    {provider, reference, kind, amount}: an operation
                                                 done in the provider's own portal
     POST   /_sandbox/advance                   {provider, reference, outcome?}: what the
-                                                provider left pending (Optty refunds) ends,
+                                                provider left under way (Optty refunds) ends,
                                                 "succeeded" (default) or "failed"
-    POST   /_sandbox/faults                    {provider, endpoint, mode, status?, message?,
-                                                code?, body?, times?}
+    POST   /_sandbox/faults                    {provider, endpoint, mode, times?, and the
+                                                mode's fields below}
     DELETE /_sandbox/faults
-    POST   /_sandbox/release                   let every held request go on (see "held")
-    GET    /_sandbox/requests[?provider=code]  what the providers received, oldest first
+    POST   /_sandbox/release                   let every held request go on (see below)
+    GET    /_sandbox/requests[?provider=code]  what the providers received, oldest first, each
+                                                with the `answer` given (status, headers, body;
+                                                None while there is none) and `dropped`
     DELETE /_sandbox/requests
     POST   /_sandbox/tokens/expire             {provider?}: every issued token stops working
+
+Options of the simulators (POST /_sandbox/payments):
+    bambora   refunds_in_get (default true): false reads the payment (GET) as the swagger's
+              PaymentResponse exactly, without `refunds`; refund and cancel answers keep it
+    optty     refund_status (default "SUCCESSFUL"): what refunds are answered; FAILED, DECLINED
+              or ERROR move nothing, any other word (PENDING, INITIATED, PROCESSING, REQUESTED,
+              ...) holds the amount, and the details say that word, until /_sandbox/advance;
+              pending_refunds: true is refund_status "PENDING"
+    vipps     modifications_per_minute (default 5); authorized_days_ago (default 0): captures
+              and cancels are refused after 180 days, refunds after 365, with Vipps's
+              "<Capture|Cancel|Refund> period expired" problems
+Each simulator refuses what its spec refuses (bodies, headers, amounts), in its error format.
+Vipps also answers 423 (problem "request-in-progress") to a capture, refund or cancel whose
+Idempotency-Key is still being processed (the first one held, slow or dripping), and does
+nothing for it.
 
 Fault modes, for the next `times` requests (default 1) to a provider's `endpoint` (a name the
 simulator gives each call, such as "refund", "cancel", "fetch", "token"; "*" for any):
     timeout      hold the request without answering until the client gives up
     error        answer `status` (default 500) in the provider's error format, do nothing
+    status       answer `status` (e.g. 401, 409, 423, 429) in the provider's error format, with
+                 `message` when given, do nothing
+    html         answer `status` (default 403) with a web application firewall's text/html page,
+                 do nothing
+    answer       answer `status` (default 200) with `body` (JSON) exactly as given, do nothing
     drop         close the connection without answering, do nothing
     garbage      answer 200 with a body that is not JSON, do nothing
     lost_answer  carry the request out, then close the connection without answering
     late_answer  carry the request out, then hold it without answering until the client gives up
     held         carry the request out, then hold its answer until released, then give it: the
                  provider has done it while the client is still waiting
-    status       answer `status` (e.g. 401, 409, 429) in the provider's error format, with
-                 `message` when given, do nothing
-    answer       answer `status` (default 200) with `body` (JSON) exactly as given, do nothing
-`code` names the provider's own error code for `error` and `status` (Bambora's and Vipps's
-`type`, Optty's `error`, SimplePS's `responseCode`), e.g. Vipps's "refund-idempotency-conflict".
+    slow         carry the request out, then give the normal answer after `delay` seconds
+    drip         carry the request out, then send the normal answer (status line, headers,
+                 body) one byte every `interval` seconds (default 0.5), until it is all sent,
+                 the client goes away, or the held requests are released (then the connection
+                 is closed)
+Fields of the modes:
+    code         the provider's own error code for error and status (Bambora's and Vipps's
+                 `type`, Optty's `error`, SimplePS's `responseCode`), e.g. Vipps's
+                 "refund-idempotency-conflict"
+    retry_after  (error, status, html, answer) seconds, sent as a Retry-After header
+    carried_out  (error, status, html, answer) true: the provider carries the request out
+                 first, then answers as the fault says (e.g. a 504 HTML page after the refund)
+    off_spec     (answer) true: the body is outside the provider's spec on purpose; the tests'
+                 spec check leaves it alone (garbage and html always are)
 
-A held request (timeout, late_answer, held) waits until POST /_sandbox/release, a reset, the
-server stopping, or the server's hang time. Tests that must act while a call is under way wait
-for it with Sandbox.wait_for_requests (the request has arrived) or Sandbox.wait_for_held (it is
-being held: for late_answer and held, after the provider carried it out), with no sleeps.
+A held request (timeout, late_answer, held, slow, drip) waits until POST /_sandbox/release, a
+reset, the server stopping, or its time (the server's hang time; slow's delay; drip's next
+byte). Tests that must act while a call is under way wait for it with
+Sandbox.wait_for_requests (the request has arrived) or Sandbox.wait_for_held (it is being held:
+for every mode but timeout, after the provider carried it out), and for its end with
+Sandbox.wait_for_none_held, with no sleeps.
 """
 
+import contextlib
 import logging
 import os
+import secrets
 import socket
 import tempfile
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -63,7 +104,19 @@ logger = logging.getLogger("payments.sandbox")
 
 FAULT_MODES = (
     "timeout", "error", "drop", "garbage", "lost_answer", "late_answer", "held", "status", "answer",
+    "html", "slow", "drip",
 )
+# The modes that answer something other than what the provider would: they may carry the call
+# out first (carried_out) and add a Retry-After header (retry_after).
+ANSWERING_MODES = ("error", "status", "html", "answer")
+DRIP_INTERVAL = 0.5
+# What a web application firewall or gateway in front of a provider answers: no JSON at all.
+WAF_PAGE = """<!DOCTYPE html>
+<html><head><title>{status} {reason}</title></head>
+<body><h1>{status} {reason}</h1>
+<p>The request was blocked by the web application firewall. Reference #{reference}</p>
+</body></html>
+"""
 
 
 class BadRequestBody(ValueError):
@@ -120,8 +173,12 @@ class Fault:
     body: Any = None
     times: int = 1
     # The answer this fault gives is outside every spec on purpose (the tests' spec check
-    # leaves it alone): always for garbage, on request for answer.
+    # leaves it alone): always for garbage and html, on request for answer.
     off_spec: bool = False
+    retry_after: int | None = None  # seconds, as a Retry-After header
+    carried_out: bool = False  # the provider carries the call out, then answers as the fault says
+    delay: float | None = None  # slow: seconds before the answer
+    interval: float | None = None  # drip: seconds between two bytes of the answer
 
 
 class Sandbox:
@@ -138,6 +195,8 @@ class Sandbox:
         # (provider, endpoint) of each request being held now, and how many releases so far.
         self.held = []
         self.releases = 0
+        # How many requests of each (provider, Simulator.concurrency_key) are being served now.
+        self.keys_in_flight = Counter()
         self.simulators = {
             code: cls(config=providers_config[code]) for code, cls in SIMULATOR_CLASSES.items()
         }
@@ -175,13 +234,28 @@ class Sandbox:
         body=None,
         times=1,
         off_spec=False,
+        retry_after=None,
+        carried_out=False,
+        delay=None,
+        interval=None,
     ):
+        """Make the next `times` requests to `endpoint` go as `mode` says (see the module's
+        docstring); ValueError for a fault that cannot be."""
         if provider not in self.simulators:
             raise ValueError(f"unknown provider {provider!r}")
         if mode not in FAULT_MODES:
             raise ValueError(f"unknown fault mode {mode!r}; one of {', '.join(FAULT_MODES)}")
         if mode == "answer" and body is None:
             raise ValueError("an answer fault needs the body to answer with")
+        if mode not in ANSWERING_MODES and (carried_out or retry_after is not None):
+            raise ValueError(f"carried_out and retry_after go with {', '.join(ANSWERING_MODES)}")
+        if retry_after is not None and (type(retry_after) is not int or retry_after < 0):
+            raise ValueError("retry_after is a number of seconds, 0 or more")
+        if (mode == "slow") != (delay is not None) or (mode != "drip" and interval is not None):
+            raise ValueError("delay goes with (and only with) slow, interval only with drip")
+        delay, interval = _seconds(delay), _seconds(interval)
+        if mode == "drip" and interval is None:
+            interval = DRIP_INTERVAL
         with self.lock:
             self.faults.append(
                 Fault(
@@ -193,7 +267,11 @@ class Sandbox:
                     code=code,
                     body=body,
                     times=times,
-                    off_spec=bool(off_spec) or mode == "garbage",
+                    off_spec=bool(off_spec) or mode in ("garbage", "html"),
+                    retry_after=retry_after,
+                    carried_out=bool(carried_out),
+                    delay=delay,
+                    interval=interval,
                 )
             )
 
@@ -234,18 +312,71 @@ class Sandbox:
         with self.activity:
             return self.activity.wait_for(holding, timeout=timeout)
 
+    def wait_for_none_held(self, *, provider=None, endpoint=None, timeout=10):
+        """Block until no request (of `provider`, to `endpoint`) is being held; returns whether
+        none is."""
+
+        def none_held():
+            return not any(
+                provider in (None, held_provider) and endpoint in (None, held_endpoint)
+                for held_provider, held_endpoint in self.held
+            )
+
+        with self.activity:
+            return self.activity.wait_for(none_held, timeout=timeout)
+
     def hold(self, provider, endpoint, *, timeout):
         """Hold the calling request until release_held() (a reset, the server stopping), at
         most `timeout` seconds. Returns whether it was released."""
+        with self.holding(provider, endpoint) as wait:
+            return wait(timeout)
+
+    @contextlib.contextmanager
+    def holding(self, provider, endpoint):
+        """Count the calling request as held while inside; yields wait(seconds), which waits
+        that long at most and returns whether the held requests were released meanwhile."""
         entry = (provider, endpoint)
         with self.activity:
             releases = self.releases
             self.held.append(entry)
             self.activity.notify_all()
-            try:
-                return self.activity.wait_for(lambda: self.releases != releases, timeout=timeout)
-            finally:
+
+        def wait(seconds):
+            with self.activity:
+                return self.activity.wait_for(lambda: self.releases != releases, timeout=seconds)
+
+        try:
+            yield wait
+        finally:
+            with self.activity:
                 self.held.remove(entry)
+                self.activity.notify_all()
+
+    @contextlib.contextmanager
+    def in_flight(self, provider, request):
+        """Serve a request: yields None, or the simulator's busy_response() when another
+        request with the same concurrency_key() is still being served (then this one does
+        nothing)."""
+        simulator = self.simulators[provider]
+        key = simulator.concurrency_key(request)
+        if key is None:
+            yield None
+            return
+        key = (provider, key)
+        with self.lock:
+            if self.keys_in_flight[key]:
+                busy = simulator.busy_response(request)
+            else:
+                busy = None
+                self.keys_in_flight[key] += 1
+        try:
+            yield busy
+        finally:
+            if busy is None:
+                with self.lock:
+                    self.keys_in_flight[key] -= 1
+                    if not self.keys_in_flight[key]:
+                        del self.keys_in_flight[key]
 
     def release_held(self):
         """Let every request held now go on."""
@@ -399,12 +530,23 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if prefix not in sandbox.simulators:
             return self._answer(SandboxResponse(404, {"message": "Not Found"}))
         entry = sandbox.record(prefix, request)
+        with sandbox.in_flight(prefix, request) as busy:
+            if busy is not None:
+                # Another request with the same key is still being processed: refused, undone.
+                return self._answer(busy, entry)
+            self._serve(prefix, request, entry)
+
+    def _serve(self, prefix, request, entry):
+        """Answer a provider's request as its simulator does, or as the fault aimed at it says."""
+        sandbox = self.server.sandbox
         simulator = sandbox.simulators[prefix]
         endpoint = simulator.endpoint_name(request)
         fault = sandbox.take_fault(prefix, endpoint)
         if fault is None:
             return self._answer(sandbox.handle(prefix, request), entry)
         hang = self.server.hang_seconds
+        if fault.carried_out:
+            sandbox.handle(prefix, request)
         match fault.mode:
             case "timeout":
                 # Hold the request until the client gives up (or it is released).
@@ -423,15 +565,28 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 response = sandbox.handle(prefix, request)
                 sandbox.hold(prefix, endpoint, timeout=hang)
                 return self._answer(response, entry)
+            case "slow":
+                response = sandbox.handle(prefix, request)
+                sandbox.hold(prefix, endpoint, timeout=fault.delay)
+                return self._answer(response, entry)
+            case "drip":
+                response = sandbox.handle(prefix, request)
+                return self._drip(response, entry, prefix, endpoint, fault.interval)
             case "garbage":
                 response = SandboxResponse(200, b"<html><body>502 Bad Gatew", content_type="text/html")
                 return self._answer(response, entry, off_spec=True)
+            case "html":
+                status = fault.status or 403
+                page = WAF_PAGE.format(status=status, reason=_reason(status), reference=secrets.token_hex(6))
+                response = SandboxResponse(status, page.encode(), content_type="text/html; charset=utf-8")
             case "answer":
                 response = SandboxResponse(fault.status or 200, fault.body)
-                return self._answer(response, entry, off_spec=fault.off_spec)
-        default_status = 500 if fault.mode == "error" else 400
-        response = simulator.error_response(fault.status or default_status, fault.message, fault.code)
-        return self._answer(response, entry)
+            case _:  # error, status
+                default_status = 500 if fault.mode == "error" else 400
+                response = simulator.error_response(fault.status or default_status, fault.message, fault.code)
+        if fault.retry_after is not None:
+            response.headers["Retry-After"] = str(fault.retry_after)
+        return self._answer(response, entry, off_spec=fault.off_spec)
 
     def _answer(self, response, entry=None, *, off_spec=False):
         payload = response.encoded()
@@ -449,6 +604,27 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except OSError:
             # The client gave up waiting (a held answer after its timeout).
             self.close_connection = True
+
+    def _drip(self, response, entry, provider, endpoint, interval):
+        """Send the whole answer (status line, headers, body) one byte every `interval`
+        seconds, until it is sent, the client goes away, or the held requests are released."""
+        self.server.sandbox.record_answer(entry, response)
+        payload = response.encoded()
+        head = [f"HTTP/1.1 {response.status} {_reason(response.status)}"]
+        if payload:
+            head.append(f"Content-Type: {response.content_type}")
+        head += [f"{name}: {value}" for name, value in response.headers.items()]
+        head.append(f"Content-Length: {len(payload)}")
+        raw = ("\r\n".join(head) + "\r\n\r\n").encode() + payload
+        self.close_connection = True
+        with self.server.sandbox.holding(provider, endpoint) as wait:
+            for index in range(len(raw)):
+                try:
+                    self.wfile.write(raw[index : index + 1])
+                except OSError:
+                    return  # the client went away
+                if index + 1 < len(raw) and wait(interval):
+                    return  # released (a reset, the server stopping): the rest is never sent
 
     def _drop(self, entry):
         self.server.sandbox.record_answer(entry, None)
@@ -540,6 +716,22 @@ class SandboxServer(ThreadingHTTPServer):
         self.sandbox.release_held()
         self.shutdown()
         self.server_close()
+
+
+def _reason(status):
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _seconds(value):
+    """A positive number of seconds as a float (None stays None), or ValueError."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)) or value <= 0:
+        raise ValueError("delay and interval are positive numbers of seconds")
+    return float(value)
 
 
 def provider_urls(base_url):
