@@ -63,7 +63,18 @@ ERROR_TITLES = {
     "refund-idempotency-conflict": "Refund idempotency conflict",
     # Not in the FAQ's list; named like its two siblings.
     "cancel-idempotency-conflict": "Cancel idempotency conflict",
+    # Vipps's error list names "Cancel period expired" (180 days after the reservation); its
+    # refund page says refunds past 365 days are refused with 400. The capture and refund
+    # titles are named like the cancel's.
+    "cancel-period-expired": "Cancel period expired",
+    "capture-period-expired": "Capture period expired",
+    "refund-period-expired": "Refund period expired",
+    # Our name: Vipps documents no type for a request whose Idempotency-Key is still being
+    # processed (423 Locked).
+    "request-in-progress": "Request in progress",
 }
+# Days after the reservation within which each modification is allowed.
+PERIOD_DAYS = {"capture": 180, "cancel": 180, "refund": 365}
 DEFAULT_ERROR_TYPES = {
     400: "validation-error",
     401: "unauthorized",
@@ -71,6 +82,7 @@ DEFAULT_ERROR_TYPES = {
     404: "not-found",
     # The one 409 the FAQ names: "Too many concurrent requests. The payment is being processed."
     409: "order-processing",
+    423: "request-in-progress",
     429: "too-many-requests",
     500: "internal-error",
 }
@@ -100,6 +112,20 @@ class VippsSimulator(Simulator):
             case "POST", ["epayment", "v1", "payments", _, action] if action in EVENT_NAMES:
                 return action
         return "other"
+
+    def concurrency_key(self, request):
+        # A capture, refund or cancel with the key of one still being processed.
+        if request.method == "POST" and self.endpoint_name(request) in EVENT_NAMES:
+            key = request.headers.get("idempotency-key")
+            return (request.segments[3], key) if key else None
+        return None
+
+    def busy_response(self, request):
+        return self.error_response(
+            423,
+            "A request with this Idempotency-Key is still being processed; retry it later with "
+            "the same key and body.",
+        )
 
     def error_response(self, status, message, error_type=None):
         error_type = error_type or DEFAULT_ERROR_TYPES.get(status, "error")
@@ -255,7 +281,7 @@ class VippsSimulator(Simulator):
                 "retry must be identical to the first request.",
                 f"{action}-idempotency-conflict",
             )
-        response = getattr(self, f"_{action}")(payment, body, key)
+        response = self._expired(payment, action) or getattr(self, f"_{action}")(payment, body, key)
         # Only what was carried out is remembered: a refused request did nothing, so the same
         # key may be sent again (Vipps does not say; this is the reading that never hides a
         # modification behind an old refusal).
@@ -266,6 +292,21 @@ class VippsSimulator(Simulator):
                 "answer": copy.deepcopy(response.body),
             }
         return response
+
+    def _expired(self, payment, action):
+        """The refusal of a modification past its period after the reservation, or None."""
+        days = PERIOD_DAYS[action]
+        # Snapshots written before the option existed hold no reservation time: a fresh one.
+        authorized_at = payment.get("authorized_at", time.time())
+        # Counted in whole days: on day 180 a capture is still in time.
+        if (time.time() - authorized_at) // 86_400 <= days:
+            return None
+        done = {"capture": "captured", "cancel": "canceled", "refund": "refunded"}[action]
+        return self.error_response(
+            400,
+            f"Payments can only be {done} within {days} days of the reservation.",
+            f"{action}-period-expired",
+        )
 
     def _rate_limited(self, payment):
         """Count one modification call on the payment; True when it is one too many. Vipps
@@ -417,18 +458,24 @@ class VippsSimulator(Simulator):
         refunded=0,
         cancelled=0,
         modifications_per_minute=MODIFICATIONS_PER_MINUTE,
+        authorized_days_ago=0,
         **options,
     ):
         """A payment the customer has approved (AUTHORIZED), with whatever the shop already
         captured, refunded and cancelled as events under the shop's own keys. Like Bambora's
         simulator, an existing reference is set up anew. `modifications_per_minute` replaces
-        Vipps's limit of five captures, cancels and refunds a minute on this payment."""
+        Vipps's limit of five captures, cancels and refunds a minute on this payment;
+        `authorized_days_ago` dates the reservation back (captures and cancels are refused
+        after 180 days, refunds after 365)."""
         if options:
             raise ValueError(
-                f"Vipps payments take only modifications_per_minute: {', '.join(options)}"
+                "Vipps payments take only modifications_per_minute and authorized_days_ago: "
+                + ", ".join(options)
             )
         if type(modifications_per_minute) is not int or modifications_per_minute < 1:
             raise ValueError("modifications_per_minute is a positive integer")
+        if type(authorized_days_ago) is not int or authorized_days_ago < 0:
+            raise ValueError("authorized_days_ago is a whole number of days, 0 or more")
         if not isinstance(reference, str) or not REFERENCE.fullmatch(reference):
             raise ValueError(
                 f"A Vipps reference is 8 to 50 characters of a-z, A-Z, 0-9 and -: {reference!r}"
@@ -458,10 +505,13 @@ class VippsSimulator(Simulator):
             # must still answer a retry without doing it twice.
             "idempotency": {},
             "modifications_per_minute": modifications_per_minute,
+            "authorized_at": time.time() - authorized_days_ago * 86_400,
         }
         shop_key = str(uuid.uuid4())
         for name in ("CREATED", "AUTHORIZED"):
-            payment["events"].append(self._event(payment, name, amount, shop_key))
+            event = self._event(payment, name, amount, shop_key)
+            event["timestamp"] = _timestamp(payment["authorized_at"])
+            payment["events"].append(event)
         for name, value in (("CAPTURED", captured), ("REFUNDED", refunded), ("CANCELLED", cancelled)):
             if value:
                 payment["events"].append(self._event(payment, name, value, str(uuid.uuid4())))
@@ -541,7 +591,7 @@ class VippsSimulator(Simulator):
             "pspReference": str(uuid.uuid4()),
             "name": name,
             "amount": self._money(payment, amount),
-            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "timestamp": _timestamp(time.time()),
             "idempotencyKey": key,
             "success": True,
         }
@@ -553,6 +603,10 @@ class VippsSimulator(Simulator):
     @staticmethod
     def _uncaptured(payment):
         return payment["amount"] - payment["captured"] - payment["cancelled"]
+
+
+def _timestamp(seconds):
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _reason(status):

@@ -3,12 +3,14 @@ adapter's tests do not reach (it never sends a request Vipps would refuse for it
 
 import base64
 import json
+from datetime import UTC, datetime
 
 import pytest
 import requests
 
 from payments.sandbox.server import SandboxRequest
 from payments.sandbox.vipps import VippsSimulator
+from tests.payments.sandbox.calls import in_background
 from tests.specs.conformance import OFF_SPEC_HEADER
 
 
@@ -356,3 +358,80 @@ def test_a_restored_snapshot_still_answers_a_retry_without_refunding_again(confi
     assert (again.status, again.body) == (first.status, first.body)
     assert restored.payment_view("acme-order-15") == simulator.payment_view("acme-order-15")
     assert restored.payment_view("acme-order-15")["refunded"] == 1000
+
+
+def test_a_request_whose_key_is_still_being_processed_is_answered_423_and_does_nothing(
+    vipps_api, sandbox, sandbox_server
+):
+    sandbox.create_payment(provider="vipps", reference="acme-order-20", currency="NOK", amount=5000, captured=5000)
+    sandbox.inject_fault(provider="vipps", endpoint="refund", mode="held")
+    first = in_background(lambda: vipps_api.call("POST", "acme-order-20/refund", key="k-1", body=refund_body(1000)))
+    assert sandbox_server.sandbox.wait_for_held(1, provider="vipps", endpoint="refund")
+
+    again = vipps_api.call("POST", "acme-order-20/refund", key="k-1", body=refund_body(1000))
+    other_key = vipps_api.call("POST", "acme-order-20/refund", key="k-2", body=refund_body(500))
+    sandbox.release()
+
+    problem = assert_problem(again, 423, "request-in-progress")
+    assert problem["title"] == "Request in progress"
+    assert other_key.status_code == 200
+    assert first().status_code == 200
+    assert sandbox.payment(provider="vipps", reference="acme-order-20")["refunded"] == 1500
+    # Once the first is answered, the same key is an idempotent retry again.
+    retry = vipps_api.call("POST", "acme-order-20/refund", key="k-1", body=refund_body(1000))
+    assert retry.status_code == 200
+    assert sandbox.payment(provider="vipps", reference="acme-order-20")["refunded"] == 1500
+
+
+@pytest.mark.parametrize(
+    ("days", "action", "body", "error_type"),
+    [
+        (181, "capture", refund_body(1000), "capture-period-expired"),
+        (181, "cancel", None, "cancel-period-expired"),
+        (366, "refund", refund_body(1000), "refund-period-expired"),
+    ],
+)
+def test_modifications_past_their_period_are_refused(vipps_api, sandbox, days, action, body, error_type):
+    sandbox.create_payment(
+        provider="vipps", reference="acme-order-21", currency="NOK", amount=5000, captured=2000,
+        authorized_days_ago=days,
+    )
+
+    response = vipps_api.call("POST", f"acme-order-21/{action}", key="k-1", body=body)
+
+    problem = assert_problem(response, 400, error_type)
+    assert problem["title"] == error_type.replace("-", " ").capitalize()
+    held = sandbox.payment(provider="vipps", reference="acme-order-21")
+    assert (held["captured"], held["refunded"], held["cancelled"], held["operations"]) == (2000, 0, 0, [])
+
+
+@pytest.mark.parametrize(
+    ("days", "action", "body"),
+    [
+        (180, "capture", refund_body(1000)),
+        (180, "cancel", None),
+        (181, "refund", refund_body(1000)),
+        (365, "refund", refund_body(1000)),
+    ],
+)
+def test_modifications_within_their_period_are_carried_out(vipps_api, sandbox, days, action, body):
+    sandbox.create_payment(
+        provider="vipps", reference="acme-order-22", currency="NOK", amount=5000, captured=2000,
+        authorized_days_ago=days,
+    )
+
+    response = vipps_api.call("POST", f"acme-order-22/{action}", key="k-1", body=body)
+
+    assert response.status_code == 200
+
+
+def test_the_event_log_dates_the_reservation_back(vipps_api, sandbox):
+    sandbox.create_payment(
+        provider="vipps", reference="acme-order-23", currency="NOK", amount=5000, authorized_days_ago=200
+    )
+
+    events = vipps_api.call("GET", "acme-order-23/events").json()
+
+    authorized = datetime.fromisoformat(events[1]["timestamp"].replace("Z", "+00:00"))
+    assert events[1]["name"] == "AUTHORIZED"
+    assert (datetime.now(UTC) - authorized).days == 200
