@@ -4,6 +4,10 @@ Basic auth `<token>@<merchant number>:<secret>`, `API-Version: 1`, minor units, 
 `{type, title, detail, status}`. Refund only when Captured and never above what is left;
 cancel only when Authorized. Operations made in Bambora's merchant portal are, as Bambora warns,
 not reflected in the API: the simulator keeps them aside, invisible to API calls.
+
+The refund and cancel answers are the seeds' payment object, with its `refunds` list. A payment
+created with `refunds_in_get=False` is read (GET) as the swagger's PaymentResponse exactly,
+which has no `refunds` (nor `operations`, `operationInProgress`); by default GET shows them too.
 """
 
 import base64
@@ -40,6 +44,8 @@ DEFAULT_ERRORS = {
 }
 # The swagger's PaymentResponse allows these regions only.
 REGION = "emea_0"
+# The properties of the swagger's PaymentResponse, the answer to GET /payments/{ref}/.
+PAYMENT_RESPONSE_FIELDS = ("payment", "state", "currency", "amount", "captures", "merchant", "region", "comment")
 
 
 class BamboraSimulator(Simulator):
@@ -79,7 +85,10 @@ class BamboraSimulator(Simulator):
                 payment = self.payments.get(reference)
                 if payment is None:
                     return self.error_response(404, f"No payment with reference {reference}.")
-                return SandboxResponse(200, self._payment_object(payment))
+                answer = self._payment_object(payment)
+                if not payment.get("refunds_in_get", True):
+                    answer = {name: answer[name] for name in PAYMENT_RESPONSE_FIELDS}
+                return SandboxResponse(200, answer)
             case "POST", ["payments", reference, action] if action in ("capture", "refund", "cancel"):
                 payment = self.payments.get(reference)
                 if payment is None:
@@ -151,10 +160,13 @@ class BamboraSimulator(Simulator):
     # Control -------------------------------------------------------------------------------
 
     def create_payment(
-        self, *, reference, currency, amount, captured=0, refunded=0, cancelled=0, **options
+        self, *, reference, currency, amount, captured=0, refunded=0, cancelled=0, refunds_in_get=True, **options
     ):
+        """A payment as the shop left it; `refunds_in_get`: see the module's docstring."""
         if options:
-            raise ValueError(f"Bambora payments take no options: {', '.join(options)}")
+            raise ValueError(f"Bambora payments take only refunds_in_get: {', '.join(options)}")
+        if not isinstance(refunds_in_get, bool):
+            raise ValueError("refunds_in_get is true or false")
         state = "Authorized"
         if cancelled:
             state = "Canceled"
@@ -169,6 +181,7 @@ class BamboraSimulator(Simulator):
             "state": state,
             "operations": [],
             "portal_operations": [],
+            "refunds_in_get": refunds_in_get,
         }
         return self.payment_view(reference)
 

@@ -208,3 +208,34 @@ def test_a_capture_is_answered_201_with_the_payment_as_the_swagger_says(bambora,
     assert response.status_code == 201
     assert (response.json()["state"], response.json()["captures"]) == ("Captured", [{"amount": 3000}])
     assert sandbox.payment(provider="bambora", reference="b-10")["captured"] == 3000
+
+
+def test_a_get_may_answer_the_published_payment_response_exactly_without_refunds(bambora, sandbox, config):
+    sandbox.create_payment(provider="bambora", reference="b-11", currency="EUR", amount=5000, captured=4000,
+                           refunds_in_get=False)
+
+    refund = bambora.call("POST", "b-11", "refund", body={"amount": 1500})
+    read = bambora.call("GET", "b-11")
+
+    # The refund answer is the seed's, with its refunds list; the GET is the swagger's.
+    assert refund.json()["refunds"] == [{"amount": 1500}]
+    assert read.json() == {
+        "payment": "b-11",
+        "state": "Captured",
+        "currency": "EUR",
+        "amount": 5000,
+        "captures": [{"amount": 4000}],
+        "merchant": config["merchant_number"],
+        "region": "emea_0",
+        "comment": "",
+    }
+    assert sandbox.payment(provider="bambora", reference="b-11")["refunded"] == 1500
+
+
+def test_a_cancel_answer_keeps_its_refunds_list_without_refunds_in_get(bambora, sandbox):
+    sandbox.create_payment(provider="bambora", reference="b-12", currency="EUR", amount=5000, refunds_in_get=False)
+
+    cancel = bambora.call("POST", "b-12", "cancel")
+
+    assert (cancel.json()["state"], cancel.json()["refunds"]) == ("Canceled", [])
+    assert "refunds" not in bambora.call("GET", "b-12").json()
