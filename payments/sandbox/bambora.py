@@ -42,6 +42,8 @@ DEFAULT_ERRORS = {
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
+# A payment reference is at most 2,000 characters (the seeds, the swagger's GET).
+MAX_REFERENCE = 2000
 # The swagger's PaymentResponse allows these regions only.
 REGION = "emea_0"
 # The properties of the swagger's PaymentResponse, the answer to GET /payments/{ref}/.
@@ -80,6 +82,8 @@ class BamboraSimulator(Simulator):
             return self.error_response(401, "Invalid merchant credentials.")
         if request.headers.get("api-version") != "1":
             return self.error_response(400, "The API-Version header must be 1.")
+        if len(request.segments) > 1 and len(request.segments[1]) > MAX_REFERENCE:
+            return self.error_response(400, f"'{request.segments[1][:20]}...' is too long")
         match request.method, request.segments:
             case "GET", ["payments", reference]:
                 payment = self.payments.get(reference)
@@ -97,7 +101,8 @@ class BamboraSimulator(Simulator):
         return self.error_response(404, "No such endpoint.", "Not Found")
 
     def _capture(self, payment, body):
-        amount = self._amount(body, default=payment["amount"] - self._captured(payment))
+        # The swagger's Capture requires the amount, when there is a body at all.
+        amount = self._amount(body, default=payment["amount"] - self._captured(payment), required=True)
         if isinstance(amount, SandboxResponse):
             return amount
         if payment["state"] != "Authorized" or amount > payment["amount"] - self._captured(payment):
@@ -149,8 +154,19 @@ class BamboraSimulator(Simulator):
         expected = f"{self.config['merchant_token']}@{self.config['merchant_number']}"
         return username == expected and password == self.config["merchant_secret"]
 
-    def _amount(self, body, *, default):
-        if body is None or "amount" not in body:
+    def _amount(self, body, *, default, required=False):
+        """The body's amount in minor units, `default` when it names none, or the 400 answer.
+        A body is optional; when there is one it is an object with `amount` (required when
+        `required`) and an optional `comment` of at most 256 characters."""
+        if body is None:
+            return default
+        if not isinstance(body, dict):
+            return self.error_response(400, "The body must be a JSON object.")
+        if "comment" in body and not (isinstance(body["comment"], str) and len(body["comment"]) <= 256):
+            return self.error_response(400, "'comment' must be a string of at most 256 characters.")
+        if "amount" not in body:
+            if required:
+                return self.error_response(400, "'amount' is a required property")
             return default
         amount = body["amount"]
         if type(amount) is not int or amount <= 0:

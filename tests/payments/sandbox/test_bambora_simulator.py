@@ -239,3 +239,29 @@ def test_a_cancel_answer_keeps_its_refunds_list_without_refunds_in_get(bambora, 
 
     assert (cancel.json()["state"], cancel.json()["refunds"]) == ("Canceled", [])
     assert "refunds" not in bambora.call("GET", "b-12").json()
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "why"),
+    [
+        ("capture", {}, "a capture body without its amount"),
+        ("capture", {"comment": "no amount"}, "a capture body without its amount"),
+        ("refund", {"amount": 100, "comment": "x" * 257}, "a comment of 257 characters"),
+        ("refund", {"amount": 100, "comment": None}, "a comment that is not text"),
+        ("refund", [100], "a body that is not an object"),
+    ],
+)
+def test_what_the_swagger_refuses_is_refused_and_changes_nothing(bambora, sandbox, action, body, why):
+    payment(sandbox, "b-13", captured=0 if action == "capture" else 5000)
+
+    response = bambora.call("POST", "b-13", action, body=body, off_spec=why)
+
+    assert_error(response, 400, None)
+    view = sandbox.payment(provider="bambora", reference="b-13")
+    assert (view["captured"], view["refunded"], view["operations"]) == (0 if action == "capture" else 5000, 0, [])
+
+
+def test_a_reference_longer_than_two_thousand_characters_is_a_bad_request(bambora):
+    response = bambora.call("GET", "r" * 2001, off_spec="longer than the swagger allows")
+
+    assert_error(response, 400, None)
