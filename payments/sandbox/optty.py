@@ -158,7 +158,7 @@ class OpttySimulator(Simulator):
         )
 
     def _void(self, order, body):
-        problem = self._unique_reference(body.get("voidReference"), "voidReference")
+        problem = self._description(body) or self._unique_reference(body.get("voidReference"), "voidReference")
         if problem:
             return problem
         amount = self._amount(body.get("amount"), order)
@@ -181,7 +181,9 @@ class OpttySimulator(Simulator):
         )
 
     def _capture(self, order, body):
-        problem = self._unique_reference(body.get("captureReference"), "captureReference")
+        problem = self._description(body) or self._unique_reference(
+            body.get("captureReference"), "captureReference"
+        )
         if problem:
             return problem
         amount = self._amount(body.get("amount"), order)
@@ -200,6 +202,12 @@ class OpttySimulator(Simulator):
             200,
             {"captureReference": capture["captureReference"], "captureId": capture["captureId"], "capturedAmount": self._major(amount, order)},
         )
+
+    def _description(self, body):
+        """The 400 answer when a void's or capture's optional description is not text."""
+        if "description" in body and not isinstance(body["description"], str):
+            return self.error_response(400, "description must be a string")
+        return None
 
     def _unique_reference(self, reference, name):
         if not isinstance(reference, str) or not reference:

@@ -333,3 +333,16 @@ def test_a_reused_void_reference_does_nothing(optty, sandbox):
         "statusCode": 400, "message": "The voidReference has already been used.", "error": "Bad Request"
     }
     assert sandbox.payment(provider="optty", reference="o-20")["cancelled"] == 498
+
+
+@pytest.mark.parametrize("action", ["void", "capture"])
+def test_a_description_is_text(optty, sandbox, action):
+    order(sandbox, "o-21", captured=0)
+    reference = {"void": "voidReference", "capture": "captureReference"}[action]
+
+    response = optty.call(
+        "POST", "o-21", action, body={reference: "x-21", "amount": 1, "description": 5}, off_spec="not text"
+    )
+
+    assert_error(response, 400, "description must be a string")
+    assert sandbox.payment(provider="optty", reference="o-21")["operations"] == []
