@@ -75,13 +75,13 @@ class Simulator(ABC):
         """Make every token issued so far invalid (providers without tokens: nothing)."""
 
     def concurrency_key(self, request):
-        """What makes requests the same operation while one is still being served (such as
-        Vipps's Idempotency-Key), or None: such a request arriving meanwhile gets
-        busy_response() and does nothing."""
+        """What makes requests the same operation (such as Vipps's Idempotency-Key), or None:
+        such a request arriving while another is being processed (carried out, not yet
+        answered) gets busy_response() and does nothing."""
         return None
 
     def busy_response(self, request):
-        """The answer to a request whose operation is still being served (see
+        """The answer to a request whose operation is still being processed (see
         concurrency_key)."""
         raise NotImplementedError
 

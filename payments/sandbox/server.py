@@ -42,8 +42,9 @@ Options of the simulators (POST /_sandbox/payments):
               "<Capture|Cancel|Refund> period expired" problems
 Each simulator refuses what its spec refuses (bodies, headers, amounts), in its error format.
 Vipps also answers 423 (problem "request-in-progress") to a capture, refund or cancel whose
-Idempotency-Key is still being processed (the first one held, slow or dripping), and does
-nothing for it.
+Idempotency-Key is still being processed (the first one carried out, its answer not yet given:
+held, slow, dripping, a late answer), and does nothing for it; a first request that never
+reached Vipps (timeout, drop, ...) is no obstacle.
 
 Fault modes, for the next `times` requests (default 1) to a provider's `endpoint` (a name the
 simulator gives each call, such as "refund", "cancel", "fetch", "token"; "*" for any):
@@ -109,6 +110,8 @@ FAULT_MODES = (
 # The modes that answer something other than what the provider would: they may carry the call
 # out first (carried_out) and add a Retry-After header (retry_after).
 ANSWERING_MODES = ("error", "status", "html", "answer")
+# The modes in which the provider carries the request out.
+CARRYING_MODES = ("lost_answer", "late_answer", "held", "slow", "drip")
 DRIP_INTERVAL = 0.5
 # What a web application firewall or gateway in front of a provider answers: no JSON at all.
 WAF_PAGE = """<!DOCTYPE html>
@@ -195,7 +198,7 @@ class Sandbox:
         # (provider, endpoint) of each request being held now, and how many releases so far.
         self.held = []
         self.releases = 0
-        # How many requests of each (provider, Simulator.concurrency_key) are being served now.
+        # How many requests of each (provider, Simulator.concurrency_key) are being processed.
         self.keys_in_flight = Counter()
         self.simulators = {
             code: cls(config=providers_config[code]) for code, cls in SIMULATOR_CLASSES.items()
@@ -352,31 +355,33 @@ class Sandbox:
                 self.held.remove(entry)
                 self.activity.notify_all()
 
-    @contextlib.contextmanager
-    def in_flight(self, provider, request):
-        """Serve a request: yields None, or the simulator's busy_response() when another
-        request with the same concurrency_key() is still being served (then this one does
-        nothing)."""
+    def busy_answer(self, provider, request):
+        """The simulator's busy_response() when a request with the same concurrency_key() is
+        being processed (carried out, its answer not yet given); None otherwise."""
         simulator = self.simulators[provider]
         key = simulator.concurrency_key(request)
+        with self.lock:
+            if key is not None and self.keys_in_flight[(provider, key)]:
+                return simulator.busy_response(request)
+        return None
+
+    @contextlib.contextmanager
+    def processing(self, provider, request):
+        """Count the request as being processed by the provider while inside (busy_answer)."""
+        key = self.simulators[provider].concurrency_key(request)
         if key is None:
-            yield None
+            yield
             return
         key = (provider, key)
         with self.lock:
-            if self.keys_in_flight[key]:
-                busy = simulator.busy_response(request)
-            else:
-                busy = None
-                self.keys_in_flight[key] += 1
+            self.keys_in_flight[key] += 1
         try:
-            yield busy
+            yield
         finally:
-            if busy is None:
-                with self.lock:
-                    self.keys_in_flight[key] -= 1
-                    if not self.keys_in_flight[key]:
-                        del self.keys_in_flight[key]
+            with self.lock:
+                self.keys_in_flight[key] -= 1
+                if not self.keys_in_flight[key]:
+                    del self.keys_in_flight[key]
 
     def release_held(self):
         """Let every request held now go on."""
@@ -530,18 +535,21 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if prefix not in sandbox.simulators:
             return self._answer(SandboxResponse(404, {"message": "Not Found"}))
         entry = sandbox.record(prefix, request)
-        with sandbox.in_flight(prefix, request) as busy:
-            if busy is not None:
-                # Another request with the same key is still being processed: refused, undone.
-                return self._answer(busy, entry)
-            self._serve(prefix, request, entry)
+        busy = sandbox.busy_answer(prefix, request)
+        if busy is not None:
+            # The same operation is still being processed: this one is refused and does nothing.
+            return self._answer(busy, entry)
+        fault = sandbox.take_fault(prefix, sandbox.simulators[prefix].endpoint_name(request))
+        # From the provider's first step to its answer, unless the request never reaches it.
+        reaches = fault is None or fault.carried_out or fault.mode in CARRYING_MODES
+        with sandbox.processing(prefix, request) if reaches else contextlib.nullcontext():
+            self._serve(prefix, request, entry, fault)
 
-    def _serve(self, prefix, request, entry):
+    def _serve(self, prefix, request, entry, fault):
         """Answer a provider's request as its simulator does, or as the fault aimed at it says."""
         sandbox = self.server.sandbox
         simulator = sandbox.simulators[prefix]
         endpoint = simulator.endpoint_name(request)
-        fault = sandbox.take_fault(prefix, endpoint)
         if fault is None:
             return self._answer(sandbox.handle(prefix, request), entry)
         hang = self.server.hang_seconds

@@ -383,6 +383,23 @@ def test_a_request_whose_key_is_still_being_processed_is_answered_423_and_does_n
     assert sandbox.payment(provider="vipps", reference="acme-order-20")["refunded"] == 1500
 
 
+def test_a_first_request_that_never_reached_vipps_does_not_block_its_key(vipps_api, sandbox, sandbox_server):
+    sandbox.create_payment(provider="vipps", reference="acme-order-24", currency="NOK", amount=5000, captured=5000)
+    sandbox.inject_fault(provider="vipps", endpoint="refund", mode="timeout")
+    first = in_background(
+        lambda: vipps_api.call("POST", "acme-order-24/refund", key="k-1", body=refund_body(1000))
+    )
+    assert sandbox_server.sandbox.wait_for_held(1, provider="vipps", endpoint="refund")
+
+    retry = vipps_api.call("POST", "acme-order-24/refund", key="k-1", body=refund_body(1000))
+    sandbox.release()
+
+    assert retry.status_code == 200
+    with pytest.raises(requests.ConnectionError):
+        first()
+    assert sandbox.payment(provider="vipps", reference="acme-order-24")["refunded"] == 1000
+
+
 @pytest.mark.parametrize(
     ("days", "action", "body", "error_type"),
     [
