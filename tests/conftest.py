@@ -25,7 +25,9 @@ def sandbox_server():
     from django.conf import settings
 
     server = SandboxServer(
-        ("127.0.0.1", 0), sandbox=Sandbox(providers_config=settings.PROVIDERS), hang_seconds=30
+        ("127.0.0.1", 0),
+        sandbox=Sandbox(providers_config=settings.PROVIDERS, keep_exchanges=True),
+        hang_seconds=30,
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -54,14 +56,15 @@ def exports_root(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def exchanges_follow_specs(providers_at_sandbox, sandbox_server, request):
-    """After the test (before the sandbox forgets it): every request the providers received
-    and every answer they gave follows the provider's spec (tests/specs/SOURCES.md). A test
-    that makes an adapter send what the spec refuses, on purpose, says why with
-    `@pytest.mark.off_spec_requests("why")`."""
+    """After the test: every request the providers received during it and every answer they
+    gave follows the provider's spec (tests/specs/SOURCES.md), resets and cleared journals
+    notwithstanding. A test that makes an adapter send what the spec refuses, on purpose, says
+    why with `@pytest.mark.off_spec_requests("why")`."""
+    sandbox_server.sandbox.take_exchanges()
     yield
     marker = request.node.get_closest_marker("off_spec_requests")
     assert_exchanges_follow_specs(
-        sandbox_server.sandbox.exchanges, off_spec_requests=marker.args[0] if marker else None
+        sandbox_server.sandbox.take_exchanges(), off_spec_requests=marker.args[0] if marker else None
     )
 
 

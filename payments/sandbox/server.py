@@ -188,7 +188,7 @@ class Sandbox:
     """The simulators and what surrounds them: faults, the request journal, persistence.
     Thread-safe: one lock serialises every change, as a real provider would per payment."""
 
-    def __init__(self, *, providers_config, state_file=None):
+    def __init__(self, *, providers_config, state_file=None, keep_exchanges=False):
         from payments.sandbox.registry import SIMULATOR_CLASSES
 
         self.lock = threading.RLock()
@@ -205,8 +205,10 @@ class Sandbox:
         }
         self.faults = []
         # What the providers received, with what they answered: `journal` for the tests to
-        # read and clear, `exchanges` all of it since the last reset (for the spec check).
+        # read and clear (a reset clears it too); with `keep_exchanges`, also all of it until
+        # take_exchanges(), whatever is reset or cleared meanwhile (for the tests' spec check).
         self.journal = []
+        self.keep_exchanges = keep_exchanges
         self.exchanges = []
         self.state_file = state_file
         if state_file and os.path.exists(state_file):
@@ -221,7 +223,6 @@ class Sandbox:
                 simulator.reset()
             self.faults.clear()
             self.journal.clear()
-            self.exchanges.clear()
             self.release_held()
             self.save()
 
@@ -389,6 +390,12 @@ class Sandbox:
             self.releases += 1
             self.activity.notify_all()
 
+    def take_exchanges(self):
+        """Every journal entry since the last call (with keep_exchanges), and forget them."""
+        with self.lock:
+            taken, self.exchanges = self.exchanges, []
+        return taken
+
     def clear_requests(self):
         with self.lock:
             self.journal.clear()
@@ -448,7 +455,8 @@ class Sandbox:
         }
         with self.activity:
             self.journal.append(entry)
-            self.exchanges.append(entry)
+            if self.keep_exchanges:
+                self.exchanges.append(entry)
             self.activity.notify_all()
         return entry
 
