@@ -31,7 +31,6 @@ from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_core.templating.paths.exceptions import PathError
 from requests.structures import CaseInsensitiveDict
-from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 SPECS = Path(__file__).parent
 # A request a test sends against the spec on purpose names why in this header.
@@ -153,11 +152,7 @@ class _OpenApiRequest:
         self.host_url = host
         self.path = path
         self.method = exchange.method
-        self.parameters = RequestParameters(
-            query=ImmutableMultiDict(exchange.query),
-            header=Headers(list(exchange.headers.items())),
-            cookie=ImmutableMultiDict(),
-        )
+        self.parameters = RequestParameters(query=exchange.query, header=exchange.headers, cookie={})
         self.body = exchange.body or None
         self.content_type = exchange.content_type
 
@@ -168,7 +163,7 @@ class _OpenApiResponse:
         self.status_code = answer["status"]
         self.data = answer["body"].encode()
         self.content_type = headers.get("content-type", "")
-        self.headers = Headers(list(headers.items()))
+        self.headers = headers
 
 
 def _describe(error):
