@@ -69,7 +69,8 @@ def permission_required(perm, *, refusal=None, target=None):
       open after a change of role), so it is written to the audit log as `action.refused`,
       naming the object of the URL's `pk`: `target` is Payment or Operation.
 
-    Refuses with 403 and `refusal` as the reason shown.
+    Refuses with 403 and `refusal` as the reason shown (without one, the 403 page says in
+    general words that this is not for them).
     """
 
     def decorator(view):
@@ -81,7 +82,8 @@ def permission_required(perm, *, refusal=None, target=None):
             if not request.user.has_perm(perm):
                 if request.method == "POST":
                     _record_refusal(request, refusal or "Not allowed.", target, kwargs.get("pk"))
-                raise PermissionDenied(refusal)
+                # PermissionDenied(None) would be shown as the words "None".
+                raise PermissionDenied(*([refusal] if refusal else []))
             return view(request, *args, **kwargs)
 
         return guarded

@@ -20,7 +20,9 @@ from payments.services.refunds import refund_approve, refund_reject, refund_with
 
 
 @require_GET
-@permission_required("payments.approve_refund")
+@permission_required(
+    "payments.approve_refund", refusal="Only managers see the refund requests waiting for approval."
+)
 def approvals(request):
     """Refund requests waiting for approval, oldest first, a page at a time."""
     page = approval_queue(user=request.user, page=page_number(request))

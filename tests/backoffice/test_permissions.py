@@ -233,6 +233,28 @@ def test_reading_without_the_permission_is_403_and_not_an_action(client, world, 
     assert not AuditEvent.objects.filter(action=AuditAction.ACTION_REFUSED).exists()
 
 
+def test_an_agent_opening_the_approvals_is_told_why_not(client, agent):
+    client.force_login(agent)
+
+    response = client.get(reverse("approvals"))
+
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "Only managers see the refund requests waiting for approval." in html
+    assert "None" not in html
+
+
+def test_a_refusal_without_its_own_words_says_so_in_general_ones(client, make_user):
+    client.force_login(make_user("nobody"))  # in no group: may not even search
+
+    response = client.get(reverse("home"))
+
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "You may not open this page or do this." in html
+    assert "None" not in html
+
+
 @pytest.mark.parametrize(
     ("method", "url_name", "argument"),
     [("post", "refund", "payment"), ("get", "cancel", "payment"), ("get", "payment_card", "payment"),
