@@ -338,7 +338,8 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+        # In the desk's time zone, as the admin shows the event's fields.
+        return f"{timezone.localtime(self.created_at):%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
 
 
 class ApiToken(models.Model):
@@ -382,7 +383,8 @@ class ProviderNotification(models.Model):
 
     def __str__(self):
         state = "verified" if self.verified else "refused"
-        return f"{self.get_provider_display()} notification {self.received_at:%Y-%m-%d %H:%M} ({state})"
+        received = timezone.localtime(self.received_at)
+        return f"{self.get_provider_display()} notification {received:%Y-%m-%d %H:%M} ({state})"
 
 
 class ExportKind(models.TextChoices):

@@ -225,18 +225,18 @@ def _orders_for_listing(queryset):
     )
 
 
-def _number_forms(query):
+def order_number_forms(query):
     """An order number as typed and in capitals: shops write letters in their numbers in
     capitals ("DEMO-1006"), people type them in lower case. Both go through the index."""
     return sorted({query, query.upper()})
 
 
 def _exact_order_ids(query):
-    """Ids of the orders whose number is `query` (see _number_forms), or that have a payment
+    """Ids of the orders whose number is `query` (see order_number_forms), or that have a payment
     with reference `query`: one query, each side through its own index. A handful at most,
     since numbers are unique and a reference is unique per provider."""
     return list(
-        Order.objects.filter(number__in=_number_forms(query))
+        Order.objects.filter(number__in=order_number_forms(query))
         .order_by()
         .values_list("pk", flat=True)
         .union(payments_by_reference(query).order_by().values_list("order_id", flat=True))
@@ -256,7 +256,7 @@ def orders_matching(query, *, exact_ids=None):
     if exact_ids is None:
         exact_ids = _exact_order_ids(query)
     matches = Q()
-    for number in _number_forms(query):
+    for number in order_number_forms(query):
         matches |= Q(number__startswith=number)
     if exact_ids:
         matches |= Q(pk__in=exact_ids)

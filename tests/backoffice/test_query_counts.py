@@ -95,6 +95,7 @@ def test_admin_lists_query_counts_do_not_grow_with_rows(client, auditor, grow):
         f"{admin}/operation/?q=q-Q000001-0",
         f"{admin}/auditevent/",
         f"{admin}/auditevent/?q=system:%20tests",
+        f"{admin}/auditevent/?q=q000001",
         f"{admin}/providernotification/",
     ]
     client.get(pages[0])

@@ -353,3 +353,66 @@ def test_the_list_gives_the_exact_count_under_the_limit(superuser):
     make_orders(3)
 
     assert order_list_count_line(superuser) == "3 orders"
+
+
+def test_every_link_on_a_record_page_opens_for_an_auditor(client, auditor, agent, manager, orders, settings):
+    # given: a request by an agent that a manager rejected, so that the operation and its
+    # events name people
+    settings.REFUND_APPROVAL_LIMITS = {}  # every refund needs approval
+    from payments.services.ledger import new_idempotency_key
+    from payments.services.refunds import refund_reject, refund_request
+
+    payment = orders["abc1"].payments.get()
+    request = refund_request(payment_id=payment.pk, amount=100_000, reason="goodwill",
+                             actor=Actor.of_user(agent), idempotency_key=new_idempotency_key())
+    refund_reject(operation_id=request.pk, actor=Actor.of_user(manager), note="Not this time")
+    client.force_login(auditor)
+    pages = [url("operation", "change", request.pk)] + [
+        url("auditevent", "change", event.pk) for event in AuditEvent.objects.filter(operation=request)
+    ]
+
+    for page in pages:
+        html = client.get(page).content.decode()
+        # when: every link in the record's fields is followed
+        form = html[html.index('<div id="content-main"'):]
+        links = set(re.findall(r'<div class="readonly"><a href="([^"]+)"', form))
+        assert links, page
+        # then: it opens
+        for link in links:
+            assert client.get(link).status_code == 200, (page, link)
+    # and the people are named all the same
+    operation_page = client.get(pages[0]).content.decode()
+    assert re.search(r'<label>Requested by:</label>\s*<div class="readonly">agent</div>', operation_page)
+    assert re.search(r'<label>Decided by:</label>\s*<div class="readonly">manager</div>', operation_page)
+
+
+def test_audit_events_are_found_by_order_number(client, auditor, orders):
+    client.force_login(auditor)
+
+    found = client.get(url("auditevent", "changelist") + "?q=abc-1002").context["cl"].result_list
+
+    assert {event.order_id for event in found} == {orders["abc2"].pk}
+    assert len(found) == AuditEvent.objects.filter(order=orders["abc2"]).count() > 0
+
+
+def test_audit_events_are_still_found_by_actor(client, auditor, orders):
+    client.force_login(auditor)
+
+    found = client.get(url("auditevent", "changelist") + "?q=SYSTEM:%20tests").context["cl"].result_list
+
+    assert len(found) == AuditEvent.objects.filter(actor_label="system: tests").count() == 3
+
+
+def test_an_audit_events_title_gives_the_time_the_fields_give(client, auditor, settings):
+    # given: an event written at 23:30 UTC, which is already the next day in Oslo
+    from datetime import UTC, datetime
+
+    settings.TIME_ZONE = "Europe/Oslo"
+    late = AuditEvent.objects.create(actor_label="late", action="order.received",
+                                     created_at=datetime(2026, 1, 31, 23, 30, tzinfo=UTC))
+    client.force_login(auditor)
+
+    html = client.get(url("auditevent", "change", late.pk)).content.decode()
+
+    assert "<title>2026-02-01 00:30 late order.received" in html
+    assert "Feb. 1, 2026, 12:30 a.m." in html
