@@ -8,6 +8,9 @@ from django.contrib.admin import AdminSite
 class AuditAdminSite(AdminSite):
     site_header = "Back office: audit"
     site_title = "Back office admin"
+    # The lists need the width: beside the filters, the sidebar of models left the operations
+    # list too narrow for a 1366-pixel screen. The breadcrumbs and the index lead to the models.
+    enable_nav_sidebar = False
 
     def has_permission(self, request):
         user = request.user
