@@ -26,6 +26,9 @@ class Provider(models.TextChoices):
 class Order(models.Model):
     number = models.CharField("order number", max_length=64, unique=True)
     customer_name = models.CharField(max_length=200)
+    # For search (payments.customer_names.folded_name): set when the order is stored. On
+    # PostgreSQL a trigram index serves its LIKE (migration 0014).
+    customer_name_folded = models.TextField(blank=True, editable=False)
     customer_email = models.EmailField(max_length=254)
     currency = models.CharField(max_length=3)
     total = models.BigIntegerField(help_text="Minor units of the currency.")
@@ -113,7 +116,11 @@ class Payment(models.Model):
     class Meta:
         ordering = ["id"]
         permissions = [("export_payments", "Can export orders and payments to CSV")]
-        indexes = [models.Index(fields=["currency"], name="payment_currency_idx")]
+        indexes = [
+            models.Index(fields=["currency"], name="payment_currency_idx"),
+            # Search finds a reference in any case; MD5 for the same reason as the unique index.
+            models.Index(MD5(Upper("reference")), name="payment_reference_upper_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(MD5("reference"), F("provider"), name="payment_reference_uniq"),
             models.CheckConstraint(

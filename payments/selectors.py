@@ -1,15 +1,17 @@
 """Reads shared by views, services and commands."""
 
 import hashlib
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, Subquery, Sum, Value
-from django.db.models.functions import MD5, Coalesce
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import MD5, Coalesce, Upper
 from django.utils import timezone
 
+from payments.customer_names import name_search_words
 from payments.models import AuditEvent, Operation, OperationKind, Order, OrderLine, Payment, RefundLine
 from payments.money import to_minor
 from payments.order_lines import LineOffer, RefundOffer
@@ -210,19 +212,62 @@ def page_of(queryset, *, number, per_page):
 
 
 @dataclass(frozen=True)
+class Unsettled:
+    """Money of a payment held by operations that have not settled, in one state."""
+
+    state: str  # as the desk says it: "waiting for approval", "outcome unknown" ...
+    amount: int
+
+
+@dataclass(frozen=True)
+class ListedPayment:
+    payment: Payment
+    unsettled: tuple  # of Unsettled, in the order of UNSETTLED_STATES; none when all is settled
+
+
+@dataclass(frozen=True)
+class ListedOrder:
+    """An order as the order list and the search results show it."""
+
+    order: Order
+    payments: tuple  # of ListedPayment, oldest first
+
+
+# What a list says about a payment's operations that have not settled: (state, which ones).
+UNSETTLED_STATES = (
+    ("waiting for approval", Q(operations__status=OperationStatus.AWAITING_APPROVAL)),
+    ("in progress", Q(operations__status__in=[OperationStatus.APPROVED, OperationStatus.IN_FLIGHT])),
+    ("pending", Q(operations__status=OperationStatus.PENDING)),
+    ("outcome unknown", Q(operations__status=OperationStatus.UNKNOWN)),
+)
+
+
+def _listed(page):
+    """The page's orders as ListedOrders: their payments, each with what is unsettled on it, in
+    one query however many orders and operations."""
+    sums = {
+        f"unsettled_{position}": Coalesce(Sum("operations__amount", filter=which), Value(0))
+        for position, (_, which) in enumerate(UNSETTLED_STATES)
+    }
+    payments = defaultdict(list)
+    for payment in (
+        Payment.objects.filter(order__in=[order.pk for order in page.items]).annotate(**sums).order_by("pk")
+    ):
+        unsettled = tuple(
+            Unsettled(state=state, amount=getattr(payment, f"unsettled_{position}"))
+            for position, (state, _) in enumerate(UNSETTLED_STATES)
+            if getattr(payment, f"unsettled_{position}")
+        )
+        payments[payment.order_id].append(ListedPayment(payment=payment, unsettled=unsettled))
+    items = [ListedOrder(order=order, payments=tuple(payments[order.pk])) for order in page.items]
+    return replace(page, items=items)
+
+
+@dataclass(frozen=True)
 class SearchResult:
-    page: Page | None
-    # The one order the query names exactly (its number, or a payment's reference): the desk
-    # opens it straight away.
+    page: Page | None  # of ListedOrder
+    # The one order the search found: the desk opens it straight away.
     exact_order_id: int | None = None
-
-
-def _orders_for_listing(queryset):
-    """Each order with `.payment_list`: a plain list, since a prefetched manager's .all() makes
-    a new queryset on every access."""
-    return queryset.prefetch_related(
-        Prefetch("payments", queryset=Payment.objects.order_by("pk"), to_attr="payment_list")
-    )
 
 
 def order_number_forms(query):
@@ -231,55 +276,73 @@ def order_number_forms(query):
     return sorted({query, query.upper()})
 
 
+def payments_by_reference_in_any_case(reference):
+    """Payments whose provider reference is `reference` in any case, found through the index
+    on MD5(UPPER(reference)). The database folds the case on both sides, so both agree."""
+    return Payment.objects.alias(reference_upper_md5=MD5(Upper("reference"))).filter(
+        reference_upper_md5=MD5(Upper(Value(reference))), reference__iexact=reference
+    )
+
+
 def _exact_order_ids(query):
-    """Ids of the orders whose number is `query` (see order_number_forms), or that have a payment
-    with reference `query`: one query, each side through its own index. A handful at most,
-    since numbers are unique and a reference is unique per provider."""
+    """Ids of the orders whose number is `query` (see order_number_forms), or that have a
+    payment with reference `query` in any case: one query, each side through its own index. A
+    handful at most, since numbers are unique and a reference is unique per provider."""
     return list(
         Order.objects.filter(number__in=order_number_forms(query))
         .order_by()
         .values_list("pk", flat=True)
-        .union(payments_by_reference(query).order_by().values_list("order_id", flat=True))
+        .union(payments_by_reference_in_any_case(query).order_by().values_list("order_id", flat=True))
     )
 
 
+# Longer queries are no email or name (a reference may be 2,000 characters long).
+_LONGEST_EMAIL = Order._meta.get_field("customer_email").max_length
+_LONGEST_NAME = Order._meta.get_field("customer_name").max_length
+
+
 def orders_matching(query, *, exact_ids=None):
-    """Orders whose customer email is `query` (any case), whose number starts with it (as
-    typed or in capitals), or that have a payment with reference `query`; newest first. Pass `exact_ids` when
-    _exact_order_ids() was already asked for this query."""
+    """Orders newest first that `query` finds: by the beginning of the order number (as typed
+    or in capitals) or of the customer's email (any case), by the beginnings of the words of
+    the customer's name (any case, accents ignored: "kari nord" finds Kåri Nordmann), or by a
+    payment's reference (whole, any case). Pass `exact_ids` when _exact_order_ids() was
+    already asked for this query.
+
+    Each condition is served by its own index (on PostgreSQL, a trigram index for names), and
+    PostgreSQL combines them: no condition reads the whole table."""
     query = query.strip()
-    orders = Order.objects.order_by("-created_at", "-pk")
-    if "@" in query:
-        return orders.filter(customer_email__iexact=query)
     # The orders a reference names are looked up first and given as ids: ORed with a subquery
-    # the prefix's selectivity is lost, and PostgreSQL would read the whole table by date.
+    # the other conditions' selectivity is lost, and PostgreSQL would read the whole table.
     if exact_ids is None:
         exact_ids = _exact_order_ids(query)
-    matches = Q()
+    matches = Q(pk__in=exact_ids) if exact_ids else Q()
     for number in order_number_forms(query):
         matches |= Q(number__startswith=number)
-    if exact_ids:
-        matches |= Q(pk__in=exact_ids)
-    return orders.filter(matches)
+    if len(query) <= _LONGEST_EMAIL:
+        matches |= Q(customer_email__istartswith=query)
+    words = name_search_words(query) if "@" not in query and len(query) <= _LONGEST_NAME else []
+    if words:
+        matches |= Q(*(Q(customer_name_folded__contains=" " + word) for word in words))
+    return Order.objects.order_by("-created_at", "-pk").filter(matches)
 
 
 def order_search(*, query, page=1, per_page=50):
-    """Orders found by `query`: an exact order number or provider reference (up to 2,000
-    characters) names one order, which the desk opens; otherwise orders_matching()."""
+    """Orders found by `query` (see orders_matching), a page of ListedOrders. An exact order
+    number or provider reference (up to 2,000 characters), or a search that finds one order
+    only, gives that order, which the desk opens."""
     query = query.strip()
-    exact_ids = None
-    if "@" not in query:
-        exact_ids = _exact_order_ids(query)
-        if len(exact_ids) == 1:
-            return SearchResult(page=None, exact_order_id=exact_ids[0])
-    found = _orders_for_listing(orders_matching(query, exact_ids=exact_ids))
-    return SearchResult(page=page_of(found, number=page, per_page=per_page))
+    exact_ids = _exact_order_ids(query)
+    if len(exact_ids) == 1:
+        return SearchResult(page=None, exact_order_id=exact_ids[0])
+    found = page_of(orders_matching(query, exact_ids=exact_ids), number=page, per_page=per_page)
+    if found.number == 1 and len(found.items) == 1 and not found.has_next:
+        return SearchResult(page=None, exact_order_id=found.items[0].pk)
+    return SearchResult(page=_listed(found))
 
 
 def recent_orders(*, page=1, per_page=50):
-    """All orders, newest first."""
-    orders = _orders_for_listing(Order.objects.order_by("-created_at", "-pk"))
-    return page_of(orders, number=page, per_page=per_page)
+    """All orders, newest first: a page of ListedOrders."""
+    return _listed(page_of(Order.objects.order_by("-created_at", "-pk"), number=page, per_page=per_page))
 
 
 @dataclass(frozen=True)

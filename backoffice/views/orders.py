@@ -6,6 +6,8 @@ in); plain form posts are redirected back to the order, so that every action als
 without JavaScript.
 """
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -46,7 +48,8 @@ def page_number(request):
 @require_GET
 @permission_required("payments.view_order")
 def home(request):
-    """Search orders by number, provider reference or email; without a query, the newest."""
+    """Search orders (see payments.selectors.orders_matching); without a query, the newest. An
+    order found alone opens, and its page keeps the query in the search box."""
     form = SearchForm(request.GET)
     if not form.is_valid():
         messages.error(request, "Search with at most 2,000 characters.")
@@ -55,16 +58,24 @@ def home(request):
     if query:
         result = order_search(query=query, page=page_number(request), per_page=PER_PAGE)
         if result.exact_order_id is not None:
-            return redirect("order", pk=result.exact_order_id)
+            return redirect(_order_url(result.exact_order_id, query=query))
         page = result.page
     else:
         page = recent_orders(page=page_number(request), per_page=PER_PAGE)
     return render(request, "backoffice/home.html", {"query": query, "page": page})
 
 
+def _order_url(order_id, *, query):
+    """The order's page, opened from a search for `query`: the page keeps it in the search box
+    and puts focus on the first action there is."""
+    return reverse("order", args=[order_id]) + "?" + urlencode({"q": query})
+
+
 @require_GET
 @permission_required("payments.view_order")
 def order_detail(request, pk):
+    """The order with its payments. Opened from a search (?q=), the search box keeps the
+    query and focus goes to the first action of the first payment that has one."""
     try:
         view = order_view(order_id=pk)
     except Order.DoesNotExist:
@@ -74,9 +85,18 @@ def order_detail(request, pk):
     whole = request.GET.get("whole")
     for payment in view.payments:
         _prepare_card(request, payment, offer=offer, whole=whole == str(payment.pk))
-    return render(
-        request, "backoffice/order_detail.html", {"view": view, "order": view.order, "offer": offer}
-    )
+    search = SearchForm(request.GET)
+    query = search.cleaned_data["q"].strip() if search.is_valid() else ""
+    context = {"view": view, "order": view.order, "offer": offer, "query": query, "from_search": bool(query)}
+    return render(request, "backoffice/order_detail.html", {**context, "acted_payment_id": _acted(request)})
+
+
+def _acted(request):
+    """The payment an action was just taken on (?acted=, after an action without JavaScript)."""
+    try:
+        return int(request.GET.get("acted", ""))
+    except ValueError:
+        return None
 
 
 def _load(pk):
@@ -146,7 +166,8 @@ def _done(request, payment, notice):
         return _card(request, fresh, changed=True, notice=notice)
     level = {"success": messages.SUCCESS, "error": messages.ERROR}.get(notice[0], messages.INFO)
     messages.add_message(request, level, notice[1])
-    return redirect(reverse("order", args=[fresh.order_id]) + f"#payment-{fresh.pk}")
+    # ?acted: the card's history stays open on what just happened.
+    return redirect(reverse("order", args=[fresh.order_id]) + f"?acted={fresh.pk}#payment-{fresh.pk}")
 
 
 def _invalid(request, payment, **card):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from payments.customer_names import folded_name
 from payments.models import AuditAction, OperationKind, OperationSource, Order, OrderLine, Payment
 from payments.money import format_money
 from payments.selectors import payments_by_reference
@@ -120,6 +121,7 @@ def order_create(
             number=number,
             defaults={
                 "customer_name": customer_name,
+                "customer_name_folded": folded_name(customer_name),
                 "customer_email": customer_email,
                 "currency": currency,
                 "total": total,

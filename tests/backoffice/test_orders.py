@@ -1,6 +1,7 @@
 """The desk's pages and actions through Django's test client, against the sandbox."""
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -39,13 +40,18 @@ def test_login_is_required(client):
     assert response.url.startswith(reverse("login"))
 
 
+def opened(order_id, query):
+    """The order's page as a search for `query` opens it."""
+    return reverse("order", args=[order_id]) + "?" + urlencode({"q": query})
+
+
 def test_search_by_exact_order_number_opens_the_order(agent_client, make_payment):
     payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
 
     response = agent_client.get(reverse("home"), {"q": payment.order.number})
 
     assert response.status_code == 302
-    assert response.url == reverse("order", args=[payment.order_id])
+    assert response.url == opened(payment.order_id, payment.order.number)
 
 
 def test_search_by_a_2000_character_reference(agent_client, make_payment):
@@ -54,7 +60,7 @@ def test_search_by_a_2000_character_reference(agent_client, make_payment):
 
     response = agent_client.get(reverse("home"), {"q": reference})
 
-    assert response.url == reverse("order", args=[payment.order_id])
+    assert response.url == opened(payment.order_id, reference)
 
 
 def test_search_by_email_any_case_lists_orders(agent_client, make_payment):
@@ -65,7 +71,7 @@ def test_search_by_email_any_case_lists_orders(agent_client, make_payment):
     response = agent_client.get(reverse("home"), {"q": "KARI@example.COM"})
 
     assert response.status_code == 200
-    numbers = [order.number for order in response.context["page"].items]
+    numbers = [listed.order.number for listed in response.context["page"].items]
     assert numbers == [second.order.number, first.order.number]
 
 
@@ -329,7 +335,7 @@ def test_search_by_a_reference_of_exactly_2000_characters(agent_client, make_pay
 
     assert len(reference) == 2000
     assert response.status_code == 302
-    assert response.url == reverse("order", args=[payment.order_id])
+    assert response.url == opened(payment.order_id, reference)
 
 
 def test_a_pending_refund_says_the_provider_confirms_it_later(agent_client, make_payment, sandbox):
@@ -522,3 +528,80 @@ def test_an_agent_is_offered_the_actions_an_auditor_is_not(agent_client, payment
 
     for name in ("refund", "cancel", "check"):
         assert len(forms_posting_to(html, reverse(name, args=[payment.pk]))) == 1, name
+
+
+def test_search_by_a_name_lists_the_orders_with_what_waits_on_each_payment(agent_client, agent, make_payment, settings):
+    # given: two orders of Åse Ødegård, one with a refund waiting for approval
+    settings.REFUND_APPROVAL_LIMITS = {}
+    waiting = make_payment("vipps", currency="NOK", amount=100_000, captured=100_000, customer_name="Åse Ødegård",
+                           at_provider=False)
+    make_payment("vipps", currency="NOK", amount=50_000, customer_name="Åse Ødegård", at_provider=False)
+    make_payment("vipps", currency="NOK", amount=50_000, customer_name="Ola Hansen", at_provider=False)
+    refund_request(payment_id=waiting.pk, amount=60_000, reason="goodwill", actor=Actor.of_user(agent),
+                   idempotency_key=new_idempotency_key())
+
+    # when
+    response = agent_client.get(reverse("home"), {"q": "ase ODEG"})
+
+    # then
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.count("Åse Ødegård") == 2 and "Ola Hansen" not in html
+    assert re.search(r'<span class="badge badge-waiting-for-approval">waiting for approval 600.00\xa0NOK</span>', html)
+    assert html.count("waiting for approval") == 1
+    # the search box keeps the query, and each order opens with it
+    assert 'value="ase ODEG"' in html
+    assert f'href="{reverse("order", args=[waiting.order_id])}?q=ase%20ODEG"' in html
+
+
+def test_an_order_opened_from_a_search_keeps_the_query_and_marks_its_first_action(agent_client, make_payment):
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000, at_provider=False)
+
+    opened_page = agent_client.get(reverse("order", args=[payment.order_id]), {"q": "kari nord"}).content.decode()
+    plain_page = agent_client.get(reverse("order", args=[payment.order_id])).content.decode()
+
+    assert 'value="kari nord"' in opened_page
+    assert "data-focus-first-action" in opened_page
+    assert "data-focus-first-action" not in plain_page
+
+
+def test_the_history_shows_each_refunds_reason_and_note_and_the_managers_note(agent_client, agent, manager,
+                                                                            make_payment, settings):
+    from payments.services.refunds import refund_reject
+
+    settings.REFUND_APPROVAL_LIMITS = {}
+    payment = make_payment("vipps", currency="NOK", amount=100_000, captured=100_000, at_provider=False)
+    request = refund_request(payment_id=payment.pk, amount=60_000, reason="other", note="Box was crushed",
+                             actor=Actor.of_user(agent), idempotency_key=new_idempotency_key())
+    refund_reject(operation_id=request.pk, actor=Actor.of_user(manager), note="Ask for a photo first")
+
+    html = agent_client.get(reverse("order", args=[payment.order_id])).content.decode()
+
+    history = html[html.index('class="history"'):]
+    assert "Reason: Other: “Box was crushed”" in history
+    assert "Ask for a photo first" in history
+
+
+def history_is_open(html, payment):
+    details = re.search(rf'<details class="history" id="payment-{payment.pk}-history"[^>]*>', html)[0]
+    return " open>" in details
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "without JavaScript"])
+def test_a_long_history_is_open_on_what_just_happened(agent_client, agent, make_payment, sandbox, htmx):
+    # given: a payment whose history is long enough to be shown closed
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+    for _ in range(3):
+        refund_request(payment_id=payment.pk, amount=200, reason="goodwill", actor=Actor.of_user(agent),
+                       idempotency_key=new_idempotency_key())
+    assert not history_is_open(agent_client.get(reverse("order", args=[payment.order_id])).content.decode(), payment)
+
+    # when: the agent refunds once more
+    response = agent_client.post(reverse("refund", args=[payment.pk]), refund_data(payment, "1.00"),
+                                 headers={"HX-Request": "true"} if htmx else {}, follow=not htmx)
+
+    # then: the card's history is open, ending with this refund
+    html = response.content.decode()
+    assert history_is_open(html, payment)
+    history = html[html.index(f'id="payment-{payment.pk}-history"'):]
+    assert re.findall(r"· (\d+\.\d\d)\xa0EUR", history)[-1] == "1.00"

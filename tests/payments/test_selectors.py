@@ -3,7 +3,7 @@
 import pytest
 
 from payments.models import Order
-from payments.selectors import order_search, recent_orders
+from payments.selectors import Unsettled, order_search, recent_orders
 from payments.services.audit import Actor
 from payments.services.orders import NewPayment, order_create
 
@@ -26,7 +26,7 @@ def order(number, *, references=("ref",), providers=None, email="kari@example.co
 
 def listed(result):
     assert result.exact_order_id is None
-    return [found.number for found in result.page.items]
+    return [found.order.number for found in result.page.items]
 
 
 def test_an_order_number_typed_in_lower_case_opens_the_order():
@@ -69,6 +69,118 @@ def test_pages_of_the_order_list_follow_each_other_without_gaps_or_repeats():
 
     pages = [recent_orders(page=number, per_page=5) for number in range(1, 7)]
 
-    assert [found.number for page in pages for found in page.items] == newest_first
+    assert [found.order.number for page in pages for found in page.items] == newest_first
     assert [page.has_next for page in pages] == [True, True, True, True, False, False]
     assert pages[-1].items == []
+
+
+def customer(number, name, *, email=None, reference=None):
+    created, _ = order_create(
+        number=number, customer_name=name, customer_email=email or f"{number.lower()}@example.com",
+        currency="EUR", total=1_000,
+        payments=[NewPayment(provider="bambora", reference=reference or f"ref-{number}", amount=1_000)],
+        actor=Actor.system("tests"),
+    )
+    return created
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("kari", ["A-1", "A-2"]),
+        ("KARI", ["A-1", "A-2"]),
+        ("Kåri", ["A-1", "A-2"]),
+        ("nordm", ["A-1", "A-3"]),
+        ("kari nord", ["A-1"]),
+        ("nord kari", ["A-1"]),
+        ("  kari   NORDMANN  ", ["A-1"]),
+        ("kari hansen", []),
+        ("ber", ["A-2"]),
+    ],
+)
+def test_a_name_is_found_by_the_beginnings_of_its_words_in_any_case_and_accents(query, expected):
+    customer("A-1", "Kari Nordmann")
+    customer("A-2", "Kari Berg")
+    customer("A-3", "Ola Nordmann")
+    customer("A-4", "Nikolai Makarian")  # "kari" inside a word, not at its start
+
+    result = order_search(query=query)
+
+    if len(expected) == 1:
+        assert result.exact_order_id == Order.objects.get(number=expected[0]).pk
+    else:
+        assert sorted(listed(result)) == expected
+
+
+@pytest.mark.parametrize("query", ["ase odegard", "ÅSE ØDEGÅRD", "Ase Ødeg", "Åse-Ødegård"])
+def test_accented_and_nordic_letters_are_found_as_plain_ones(query):
+    wanted = customer("B-1", "Åse Ødegård")
+    customer("B-2", "Åse Hansen")
+
+    assert order_search(query=query).exact_order_id == wanted.pk
+
+
+def test_a_reference_is_found_in_any_case():
+    wanted = customer("C-1", "Someone", reference="Vipps-ABC-123")
+    customer("C-2", "Someone Else", reference="vipps-abc-1234")
+
+    assert order_search(query="vipps-abc-123").exact_order_id == wanted.pk
+    assert order_search(query="VIPPS-ABC-123").exact_order_id == wanted.pk
+
+
+def test_the_beginning_of_an_email_lists_its_orders_in_any_case():
+    customer("D-1", "One", email="Kari.Nordmann@Example.com")
+    customer("D-2", "Two", email="kari.nordmann@example.com")
+    customer("D-3", "Three", email="kari.hansen@example.com")
+
+    assert sorted(listed(order_search(query="KARI.NORD"))) == ["D-1", "D-2"]
+    assert sorted(listed(order_search(query="kari.nordmann@EXAMPLE.COM"))) == ["D-1", "D-2"]
+    assert order_search(query="kari.h").exact_order_id == Order.objects.get(number="D-3").pk
+
+
+def test_a_single_match_of_any_kind_opens_the_order():
+    wanted = customer("E-1", "Ingrid Berg", email="ib@example.com")
+    customer("E-2", "Lars Dahl", email="ld@example.com")
+
+    for query in ["E-1", "ingrid", "berg", "ib@", "ib@example.com", "ref-e-1"]:
+        assert order_search(query=query).exact_order_id == wanted.pk, query
+
+
+def test_a_match_on_a_later_page_does_not_open_the_order():
+    for number in range(3):
+        customer(f"F-{number}", "Same Name")
+
+    result = order_search(query="same", page=2, per_page=2)
+
+    assert [found.order.number for found in result.page.items] == ["F-0"]
+
+
+def test_characters_special_to_like_are_searched_as_themselves():
+    customer("G-1", "Percy", email="a_b%c@example.com")
+    customer("G-2", "Percival", email="axbyc@example.com")
+
+    assert order_search(query="a_b%").exact_order_id == Order.objects.get(number="G-1").pk
+    assert listed(order_search(query="%")) == []
+
+
+def test_lists_say_per_payment_what_is_unsettled_with_its_amount(make_user, settings):
+    # given: one payment with a request waiting for approval, one with nothing under way
+    from payments.services.ledger import new_idempotency_key
+    from payments.services.refunds import refund_request
+
+    settings.REFUND_APPROVAL_LIMITS = {}
+    busy = order("H-1", references=["h-1", "h-2"])
+    calm = order("H-2", references=["h-3"])
+    agent = make_user(group="Support agents")
+    first, _ = busy.payments.order_by("pk")
+    refund_request(payment_id=first.pk, amount=400, reason="goodwill", actor=Actor.of_user(agent),
+                   idempotency_key=new_idempotency_key())
+
+    # when
+    page = order_search(query="H-").page
+
+    # then
+    by_number = {listed.order.number: listed for listed in page.items}
+    assert [p.unsettled for p in by_number["H-1"].payments] == [(Unsettled("waiting for approval", 400),), ()]
+    assert [p.unsettled for p in by_number["H-2"].payments] == [()]
+    assert [p.payment.pk for p in by_number["H-2"].payments] == [calm.payments.get().pk]

@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from payments.customer_names import folded_name
 from payments.models import AuditEvent, Operation, Order, Payment
 
 BATCH = 20_000
@@ -51,7 +52,8 @@ LAST = ["nordmann", "hansen", "jensen", "larsen", "schmidt", "svensson", "tanaka
 # The columns written, in the order of the values given to Table.add. A column added to a
 # model without a database default makes COPY fail loudly rather than load wrong rows.
 COLUMNS = {
-    Order: ["id", "number", "customer_name", "customer_email", "currency", "total", "created_at"],
+    Order: ["id", "number", "customer_name", "customer_name_folded", "customer_email", "currency", "total",
+            "created_at"],
     Payment: ["id", "order_id", "provider", "reference", "currency", "authorized", "captured", "cancelled",
               "refunded", "provider_state", "synced_at", "created_at"],
     Operation: ["id", "payment_id", "kind", "source", "amount", "settled_amount", "reason", "note", "status",
@@ -190,7 +192,8 @@ class Command(BaseCommand):
         currency = random.choice(currencies)
         count = 2 if random.random() < 0.2 else 1
         amounts = [self._amount(currency) for _ in range(count)]
-        tables[Order].add(order_id, number, f"{first.title()} {last.title()}", email, currency, sum(amounts), created)
+        name = f"{first.title()} {last.title()}"
+        tables[Order].add(order_id, number, name, folded_name(name), email, currency, sum(amounts), created)
         for position, amount in enumerate(amounts, start=1):
             self._payment(order_id, number, provider, currency, amount, position, created, tables)
 
