@@ -68,6 +68,36 @@
     dismiss.click();
   });
 
+  // "/" goes to Search from anywhere, as in the tools agents know, except while typing.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "/" || event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target.closest && target.closest("input, textarea, select, [contenteditable]:not([contenteditable='false'])")) return;
+    const search = document.getElementById("id_q");
+    if (!search) return;
+    event.preventDefault();
+    search.focus();
+    search.select();
+  });
+
+  // An order opened from a search: focus on the first action of the first payment that has one
+  // (a button or a field of a form in its card, not its history), so that the agent goes on
+  // by keyboard without hunting for it.
+  function focusFirstAction() {
+    if (!document.querySelector("[data-focus-first-action]")) return;
+    const controls = "form :is(input:not([type=hidden]), select, textarea, button):not([disabled])";
+    for (const card of document.querySelectorAll("section.payment")) {
+      const action = Array.from(card.querySelectorAll(controls)).find(function (control) {
+        return !control.closest(".history") && control.getClientRects().length > 0;
+      });
+      if (action) {
+        action.focus();
+        return;
+      }
+    }
+  }
+  document.addEventListener("DOMContentLoaded", focusFirstAction);
+
   // Amounts as the agent types them, in their locale: the form carries the symbols the server
   // reads amounts with (babel's), and the approval limit the server worked out. Only forms the
   // server reads the same way are read here; anything else waits for the server's answer.

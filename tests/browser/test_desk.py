@@ -54,13 +54,12 @@ def test_search_by_each_key(page, log_in, agent, make_payment):
     page.get_by_label("Search").press("Enter")
     expect(page.get_by_role("heading", name=f"Order {payment.order.number}")).to_be_visible()
 
-    page.get_by_label("Search").fill("KARI@example.com")
-    page.get_by_label("Search").press("Enter")
-    expect(page.get_by_role("link", name=payment.order.number)).to_be_visible()
-
-    page.get_by_label("Search").fill(payment.order.number[:-1])
-    page.get_by_label("Search").press("Enter")
-    expect(page.get_by_role("link", name=payment.order.number)).to_be_visible()
+    # An order found alone opens, whatever found it.
+    for query in ["KARI@example.com", "kari@ex", payment.order.number[:-1], "kari nord"]:
+        page.goto("/")
+        page.get_by_label("Search").fill(query)
+        page.get_by_label("Search").press("Enter")
+        expect(page.get_by_role("heading", name=f"Order {payment.order.number}")).to_be_visible()
 
 
 def test_refund_part_then_the_rest(page, log_in, agent, make_payment, sandbox, screenshot):
@@ -132,7 +131,8 @@ def test_cancel_with_confirmation(page, log_in, agent, make_payment, sandbox):
 
     bambora.get_by_role("button", name="Cancel payment").click()
     expect(bambora.get_by_text("120.00\xa0EUR of the authorization will be released")).to_be_visible()
-    expect(bambora.get_by_role("button", name="Confirm cancellation")).to_be_focused()
+    expect(bambora.get_by_role("button", name="Confirm cancellation")).not_to_be_focused()
+    expect(bambora.get_by_role("link", name="Keep the payment")).to_be_focused()
     bambora.get_by_role("button", name="Confirm cancellation").click()
 
     expect(bambora.get_by_role("status")).to_have_text("Cancelled: 120.00\xa0EUR released.")
