@@ -287,3 +287,9 @@ class PreferencesForm(forms.Form):
         self.fields["money_locale"].help_text = (
             "How you write amounts, and how they are shown to you: the decimal symbol and the grouping of thousands."
         )
+
+
+class WithdrawForm(forms.Form):
+    """Where a withdrawn request is shown afterwards: its payment's card, or "My requests"."""
+
+    return_to = forms.ChoiceField(choices=[("card", "card"), ("my_requests", "my_requests")], required=False)

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from backoffice.views import api, approvals, exports, health, orders, preferences, webhooks
+from backoffice.views import api, approvals, exports, health, orders, preferences, requests, webhooks
 
 urlpatterns = [
     path("", orders.home, name="home"),
@@ -20,6 +20,8 @@ urlpatterns = [
     path("approvals/<int:pk>/approve/", approvals.approve, name="approve"),
     path("approvals/<int:pk>/reject/", approvals.reject, name="reject"),
     path("refund-requests/<int:pk>/withdraw/", approvals.withdraw, name="withdraw"),
+    path("my-requests/", requests.my_requests, name="my_requests"),
+    path("my-requests/decisions/", requests.decision_notices, name="decision_notices"),
     path("api/v1/orders", api.orders, name="api_orders"),
     path("webhooks/vipps/", webhooks.vipps, name="webhook_vipps"),
     path("webhooks/simpleps/", webhooks.simpleps, name="webhook_simpleps"),

@@ -210,6 +210,8 @@ class Operation(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
+    # Filed for a manager's approval: a refund request, listed on its requester's "My requests".
+    approval_required = models.BooleanField(default=False)
     provider_reference = models.CharField(max_length=200, blank=True)
     provider_response = models.JSONField(
         null=True, blank=True, help_text="The provider's last answer; credentials never stored."
@@ -227,6 +229,12 @@ class Operation(models.Model):
             models.Index(fields=["status", "created_at"], name="operation_status_created_idx"),
             # The admin's list, newest first.
             models.Index(fields=["created_at", "id"], name="operation_created_idx"),
+            # A requester's "My requests", newest first.
+            models.Index(
+                fields=["requested_by", "created_at", "id"],
+                condition=Q(approval_required=True),
+                name="operation_requests_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="operation_amount_positive"),
@@ -347,6 +355,21 @@ class AuditEvent(models.Model):
     def __str__(self):
         # In the desk's time zone, as the admin shows the event's fields.
         return f"{timezone.localtime(self.created_at):%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+
+class DecisionNotice(models.Model):
+    """A decision on a refund request (approved, rejected, expired) that the desk has yet to show
+    its requester: shown once, at their next page, then deleted."""
+
+    operation = models.OneToOneField(Operation, on_delete=models.CASCADE, related_name="decision_notice")
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"Decision on {self.operation} for {self.requester}"
 
 
 class ApiToken(models.Model):

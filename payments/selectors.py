@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from payments.customer_names import name_search_words
 from payments.models import AuditEvent, Operation, OperationKind, Order, OrderLine, Payment, RefundLine
-from payments.money import to_minor
+from payments.money import format_money, to_minor
 from payments.order_lines import LineOffer, RefundOffer
 from payments.providers.registry import PROVIDER_CLASSES
 from payments.statuses import RESERVING_STATUSES, OperationStatus
@@ -394,6 +394,86 @@ def refund_request_expiry_cutoff():
     """Refund requests made before this moment have expired (REFUND_APPROVAL_EXPIRY_DAYS),
     whether or not `reconcile` has released them yet."""
     return timezone.now() - timedelta(days=settings.REFUND_APPROVAL_EXPIRY_DAYS)
+
+
+@dataclass(frozen=True)
+class RequestState:
+    """Where a refund request stands, in the words its requester is told."""
+
+    label: str  # "Waiting for approval", "Approved and refunded", "Rejected" ...
+    tone: str  # "info", "success", "warning" or "error"
+    detail: str = ""  # the manager's note, the provider's words ...
+    waiting: bool = False  # still waiting for a decision: its requester may withdraw it
+
+
+def refund_request_state(operation):
+    """The RequestState of a refund request; reads `operation.decided_by` and its payment
+    (select them along)."""
+    status = OperationStatus
+    decider = operation.decided_by.get_username() if operation.decided_by_id else "a manager"
+    approved = f"Approved by {decider}."
+    days = settings.REFUND_APPROVAL_EXPIRY_DAYS
+    match operation.status:
+        case status.AWAITING_APPROVAL if operation.created_at < refund_request_expiry_cutoff():
+            detail = (
+                f"It waited more than {days} days, so it can no longer be approved. Its amount is "
+                "released at the next expiry run, or now if you withdraw it."
+            )
+            return RequestState("Expired", "warning", detail, waiting=True)
+        case status.AWAITING_APPROVAL:
+            return RequestState("Waiting for approval", "info", waiting=True)
+        case status.APPROVED | status.IN_FLIGHT:
+            return RequestState("Approved, being sent to the provider", "info", approved)
+        case status.SUCCEEDED:
+            refunded = format_money(operation.settled_amount, operation.payment.currency)
+            return RequestState("Approved and refunded", "success", f"{approved} {refunded} refunded.")
+        case status.PENDING:
+            detail = f"{approved} The provider accepted the refund and confirms it later."
+            return RequestState("Approved, pending at the provider", "info", detail)
+        case status.UNKNOWN:
+            detail = f"{approved} The provider's answer is not known yet; it is checked with the provider."
+            return RequestState("Approved, outcome unknown", "warning", detail)
+        case status.FAILED:
+            detail = f"{approved} {operation.failure_message}".strip()
+            return RequestState("Approved, but failed at the provider", "error", detail)
+        case status.REJECTED:
+            return RequestState("Rejected", "error", f"{decider} wrote: “{operation.decision_note}”")
+        case status.WITHDRAWN:
+            return RequestState("Withdrawn", "info", "You withdrew it; nothing was sent.")
+        case status.EXPIRED:
+            return RequestState("Expired", "warning", f"Not decided within {days} days; nothing was sent.")
+    raise ValueError(f"Operation {operation.pk} is not a refund request: {operation.status}.")
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """A refund request as its requester sees it: the operation (with its payment, order and
+    decider) and where it stands."""
+
+    operation: Operation
+    state: RequestState
+
+
+def _as_requests(operations):
+    return [RefundRequest(operation=operation, state=refund_request_state(operation)) for operation in operations]
+
+
+def _requests():
+    return Operation.objects.filter(approval_required=True).select_related("payment__order", "decided_by")
+
+
+def refund_requests_of(*, user, page=1, per_page=25):
+    """A Page of `user`'s refund requests (RefundRequest), newest first, whatever became of
+    them: in a fixed number of queries, through the index on requester and time."""
+    mine = _requests().filter(requested_by=user).order_by("-created_at", "-pk")
+    found = page_of(mine, number=page, per_page=per_page)
+    return replace(found, items=_as_requests(found.items))
+
+
+def refund_request_of(*, user, operation_id):
+    """`user`'s refund request `operation_id` as a RefundRequest; Operation.DoesNotExist when
+    there is no such request of theirs."""
+    return _as_requests([_requests().get(pk=operation_id, requested_by=user)])[0]
 
 
 def approvals_waiting_for(*, user):

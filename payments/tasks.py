@@ -10,7 +10,11 @@ from django_tasks import task
 
 from payments.services.audit import Actor
 from payments.services.exports import export_run, exports_expire
-from payments.services.notifications import export_ready_email_send, managers_request_email_send
+from payments.services.notifications import (
+    export_ready_email_send,
+    managers_request_email_send,
+    requester_decision_email_send,
+)
 from payments.services.reconcile import reconcile_all
 from payments.services.refunds import refunds_expire
 from payments.services.sync import payments_sync
@@ -30,6 +34,11 @@ def export_ready_email(export_id):
 @task
 def approval_request_email(operation_id):
     managers_request_email_send(operation_id=operation_id)
+
+
+@task
+def refund_decision_email(operation_id):
+    requester_decision_email_send(operation_id=operation_id)
 
 
 @task

@@ -4,17 +4,18 @@ the service refuses it (403, audited) whatever the buttons showed."""
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from backoffice.auth import permission_required
-from backoffice.forms import RejectForm
+from backoffice.forms import RejectForm, WithdrawForm
 from backoffice.views.orders import _card, _load, outcome_notice, page_number
 from payments.exceptions import ActionForbidden, ActionRefused
 from payments.models import Operation
-from payments.selectors import approval_queue, approvals_waiting_for
+from payments.selectors import approval_queue, approvals_waiting_for, refund_request_of
 from payments.services.audit import Actor
 from payments.services.refunds import refund_approve, refund_reject, refund_withdraw
 
@@ -96,17 +97,40 @@ def reject(request, pk):
     "payments.request_refund", refusal="You may not withdraw refund requests.", target=Operation
 )
 def withdraw(request, pk):
-    """Withdraw one's own request; back to the payment it was for."""
+    """Withdraw one's own request; back to where it was withdrawn: the payment's card, or the
+    request on "My requests"."""
+    form = WithdrawForm(request.POST)
+    back_to_my_requests = form.is_valid() and form.cleaned_data["return_to"] == "my_requests"
     try:
         operation = refund_withdraw(operation_id=pk, actor=Actor.of_request(request))
     except ActionForbidden as refusal:
         raise PermissionDenied(refusal.message) from refusal
     except ActionRefused as refusal:
-        operation = Operation.objects.get(pk=pk)
+        operation = Operation.objects.filter(pk=pk).first()
+        if operation is None:
+            raise Http404("No such refund request.") from refusal
         notice = ("error", refusal.message)
     else:
         notice = ("info", "Your refund request was withdrawn; its amount is available again.")
+    if back_to_my_requests:
+        return _back_to_my_requests(request, operation, notice)
     if request.htmx:
         return _card(request, _load(operation.payment_id), changed=True, notice=notice)
     messages.add_message(request, 20 if notice[0] == "info" else 40, notice[1])
-    return redirect(reverse("order", args=[operation.payment.order_id]) + f"#payment-{operation.payment_id}")
+    order_url = reverse("order", args=[operation.payment.order_id])
+    return redirect(f"{order_url}?acted={operation.payment_id}#payment-{operation.payment_id}")
+
+
+def _back_to_my_requests(request, operation, notice):
+    if request.htmx:
+        try:
+            request_ = refund_request_of(user=request.user, operation_id=operation.pk)
+        except Operation.DoesNotExist:
+            raise Http404("No such refund request of yours.") from None
+        response = render(
+            request, "backoffice/my_requests.html#request-row", {"request_": request_, "notice": notice}
+        )
+        trigger_client_event(response, "payment-changed", {"operation": operation.pk})
+        return response
+    messages.add_message(request, 20 if notice[0] == "info" else 40, notice[1])
+    return redirect(reverse("my_requests") + f"#request-{operation.pk}")

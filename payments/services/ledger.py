@@ -109,6 +109,7 @@ def operation_open(
         note=note,
         idempotency_key=idempotency_key or new_idempotency_key(),
         requested_by=actor.user if actor.user is not None else None,
+        approval_required=status == OperationStatus.AWAITING_APPROVAL,
         provider_reference=provider_reference,
         provider_response=provider_response,
         created_at=now,

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from payments.models import Export, Operation, OutgoingEmail
 from payments.money import format_money
+from payments.selectors import refund_request_state
 
 logger = logging.getLogger("payments")
 
@@ -109,4 +110,39 @@ def export_ready_email_send(*, export_id):
             f"Download it here until {timezone.localtime(export.expires_at):%Y-%m-%d %H:%M}: {link}\n"
         ),
         recipients=[export.requested_by.email],
+    )
+
+
+def notify_requester_of_decision(*, operation_id):
+    """Queue the email telling the person who asked for a refund what became of their request."""
+    from payments.tasks import refund_decision_email
+
+    refund_decision_email.enqueue(operation_id=operation_id)
+
+
+def requester_decision_email_send(*, operation_id):
+    """Email the person who asked for a refund what became of their request (approved and
+    refunded, failed at the provider, rejected with the manager's note, expired), with a link
+    to it on their "My requests" (the task of notify_requester_of_decision); nothing when they
+    have no address or are no longer active."""
+    operation = Operation.objects.select_related("payment__order", "requested_by", "decided_by").get(
+        pk=operation_id
+    )
+    requester = operation.requested_by
+    if requester is None or not requester.is_active or not requester.email:
+        return
+    payment = operation.payment
+    state = refund_request_state(operation)
+    amount = format_money(operation.amount, payment.currency)
+    link = settings.SITE_URL.rstrip("/") + reverse("my_requests") + f"#request-{operation.pk}"
+    email_once(
+        key=f"refund-decision:{operation.pk}",
+        subject=f"Your refund of {amount} on order {payment.order.number}: {state.label.lower()}",
+        message=(
+            f"Your request to refund {amount} on order {payment.order.number} "
+            f"({payment.get_provider_display()}): {state.label.lower()}."
+            + (f"\n\n{state.detail}" if state.detail else "")
+            + f"\n\nSee it here: {link}\n"
+        ),
+        recipients=[requester.email],
     )

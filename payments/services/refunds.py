@@ -16,9 +16,10 @@ from payments.selectors import (
     refund_without_approval,
 )
 from payments.services.audit import Actor, audit_record
+from payments.services.decision_notices import decision_notice_add
 from payments.services.execution import operation_execute
 from payments.services.ledger import operation_for_submission, operation_open
-from payments.services.notifications import notify_managers_of_request
+from payments.services.notifications import notify_managers_of_request, notify_requester_of_decision
 from payments.statuses import OperationStatus, transition_to
 
 
@@ -244,6 +245,7 @@ def refund_approve(*, operation_id, actor):
                 operation=operation,
                 amount=operation.amount,
             )
+            decision_notice_add(operation=operation)
     if forbidden is not None:
         _refuse(actor=actor, operation=operation, refusal=forbidden)
     if expired:
@@ -252,7 +254,10 @@ def refund_approve(*, operation_id, actor):
             "expired: nothing was sent, and its amount is released. If the refund is still due, "
             "it has to be asked for again."
         )
-    return operation_execute(operation_id=operation.pk, actor=actor)
+    executed = operation_execute(operation_id=operation.pk, actor=actor)
+    # Told once the provider has answered, so that the e-mail says what became of the money.
+    transaction.on_commit(lambda: notify_requester_of_decision(operation_id=executed.pk))
+    return executed
 
 
 def refund_reject(*, operation_id, actor, note):
@@ -288,6 +293,8 @@ def refund_reject(*, operation_id, actor, note):
                 amount=operation.amount,
                 message=operation.decision_note,
             )
+            decision_notice_add(operation=operation)
+            transaction.on_commit(lambda: notify_requester_of_decision(operation_id=operation.pk))
     if forbidden is not None:
         _refuse(actor=actor, operation=operation, refusal=forbidden)
     return operation
@@ -340,6 +347,8 @@ def _expire(*, operation, actor):
         amount=operation.amount,
         message=f"Not decided within {settings.REFUND_APPROVAL_EXPIRY_DAYS} days.",
     )
+    decision_notice_add(operation=operation)
+    transaction.on_commit(lambda: notify_requester_of_decision(operation_id=operation.pk))
 
 
 def refunds_expire(*, actor=None):

@@ -54,6 +54,8 @@ MATRIX = [
     ("approve another's request", "post", "approve", "request", [LOGIN, 403, 302, 403, 302]),
     ("reject without note", "post", "reject", "request", [LOGIN, 403, 302, 403, 302]),
     ("withdraw another's request", "post", "withdraw", "request", [LOGIN, 403, 403, 403, 403]),
+    ("my requests", "get", "my_requests", None, [LOGIN, 200, 200, 403, 200]),
+    ("decisions on my requests (none)", "get", "decision_notices", None, [LOGIN, 204, 204, 403, 204]),
     ("admin", "get", "admin:index", None, [ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
     ("admin orders", "get", "admin:payments_order_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
     ("admin payments", "get", "admin:payments_payment_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),

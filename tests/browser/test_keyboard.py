@@ -36,7 +36,7 @@ def order_with_a_settled_payment_first(agent, sandbox):
 def test_a_refund_by_keyboard_alone_from_the_search(page, log_in, agent, order_with_a_settled_payment_first,
                                                     sandbox, screenshot):
     log_in(agent)
-    page.get_by_role("link", name="Orders").focus()
+    page.get_by_role("link", name="Orders", exact=True).focus()
 
     # "/" goes to Search; Enter opens the one order found, by the customer's name
     page.keyboard.press("/")

@@ -3,7 +3,7 @@
 import pytest
 
 from payments.models import Order
-from payments.selectors import Unsettled, order_search, recent_orders
+from payments.selectors import Unsettled, order_search, recent_orders, refund_requests_of
 from payments.services.audit import Actor
 from payments.services.orders import NewPayment, order_create
 
@@ -184,3 +184,43 @@ def test_lists_say_per_payment_what_is_unsettled_with_its_amount(make_user, sett
     assert [p.unsettled for p in by_number["H-1"].payments] == [(Unsettled("waiting for approval", 400),), ()]
     assert [p.unsettled for p in by_number["H-2"].payments] == [()]
     assert [p.payment.pk for p in by_number["H-2"].payments] == [calm.payments.get().pk]
+
+
+def test_a_persons_requests_are_those_that_needed_approval_newest_first_with_their_state(
+    make_user, make_payment, sandbox, settings
+):
+    from payments.services.ledger import new_idempotency_key
+    from payments.services.refunds import refund_approve, refund_reject, refund_request, refund_withdraw
+
+    # given: EUR refunds above 500.00 need approval
+    settings.REFUND_APPROVAL_LIMITS = {"EUR": "500"}
+    kari, other, boss = make_user(group="Support agents"), make_user(group="Support agents"), make_user(
+        "boss", group="Managers")
+    payment = make_payment("bambora", currency="EUR", amount=1_000_000, captured=1_000_000)
+
+    def ask(amount, user=kari):
+        return refund_request(payment_id=payment.pk, amount=amount, reason="goodwill", actor=Actor.of_user(user),
+                              idempotency_key=new_idempotency_key())
+
+    small = ask(1_000)  # under the limit: no request
+    approved = ask(60_000)
+    refund_approve(operation_id=approved.pk, actor=Actor.of_user(boss))
+    rejected = ask(70_000)
+    refund_reject(operation_id=rejected.pk, actor=Actor.of_user(boss), note="Too much")
+    withdrawn = ask(80_000)
+    refund_withdraw(operation_id=withdrawn.pk, actor=Actor.of_user(kari))
+    waiting = ask(90_000)
+    ask(95_000, user=other)
+
+    # when
+    page = refund_requests_of(user=kari)
+
+    # then
+    assert [(r.operation.pk, r.state.label, r.state.waiting) for r in page.items] == [
+        (waiting.pk, "Waiting for approval", True),
+        (withdrawn.pk, "Withdrawn", False),
+        (rejected.pk, "Rejected", False),
+        (approved.pk, "Approved and refunded", False),
+    ]
+    assert page.items[2].state.detail == "boss wrote: “Too much”"
+    assert small.pk not in [r.operation.pk for r in page.items]

@@ -58,6 +58,7 @@ COLUMNS = {
               "refunded", "provider_state", "synced_at", "created_at"],
     Operation: ["id", "payment_id", "kind", "source", "amount", "settled_amount", "reason", "note", "status",
                 "idempotency_key", "requested_by_id", "decided_by_id", "decided_at", "decision_note",
+                "approval_required",
                 "provider_reference", "provider_response", "provider_code", "failure_message",
                 "created_at", "updated_at", "settled_at"],
     AuditEvent: ["id", "created_at", "actor_id", "actor_label", "action", "order_id", "payment_id",
@@ -259,8 +260,8 @@ class Command(BaseCommand):
         tables[Operation].add(
             operation_id, payment_id, kind, source, amount, amount if succeeded else None,
             "customer_request" if kind == "refund" else "", "", status, f"bo-{operation_id:032x}",
-            clerk.pk if clerk else None, None, None, "", "", None, "", failure, at, at,
-            at if final else None,
+            clerk.pk if clerk else None, None, None, "", status == "awaiting_approval", "", None, "", failure, at,
+            at, at if final else None,
         )
         if source != "backoffice":
             return
