@@ -64,3 +64,20 @@ def test_the_demo_has_orders_with_lines_to_refund_by_line(seeded):
     refunded = [line for order in itemized for line in order_refund_offer(order=order).lines if line.refunded]
     assert refunded  # and one whose Items table shows a line refunded in part
     call_command("check_ledger")
+
+
+def test_the_demo_tells_the_agent_of_a_rejection_and_an_approval(seeded):
+    from payments.selectors import refund_requests_of
+
+    agent = User.objects.get(username="agent")
+    labels = {r.operation.payment.order.number: r.state.label for r in refund_requests_of(user=agent).items}
+
+    assert labels["DEMO-1019"] == "Rejected"
+    assert labels["DEMO-1020"] == "Approved and refunded"
+    assert labels["DEMO-1013"] == "Waiting for approval"
+
+
+def test_the_demo_has_customers_to_find_by_a_name_typed_without_its_accents(seeded):
+    from payments.selectors import order_search
+
+    assert order_search(query="ase odeg").exact_order_id == Order.objects.get(number="DEMO-1019").pk

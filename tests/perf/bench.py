@@ -101,8 +101,9 @@ PERMISSIONS = """
     WHERE ug.user_id = %s
 """
 EXACT = """
-    SELECT id FROM payments_order WHERE number = %(q)s
-    UNION SELECT order_id FROM payments_payment WHERE md5(reference) = md5(%(q)s) AND reference = %(q)s
+    SELECT id FROM payments_order WHERE number IN (%(q)s, upper(%(q)s))
+    UNION SELECT order_id FROM payments_payment
+    WHERE md5(upper(reference)) = md5(upper(%(q)s)) AND upper(reference) = upper(%(q)s)
 """
 ORDERS_PAGE = "SELECT * FROM payments_order {where} ORDER BY created_at DESC, id DESC LIMIT 51 OFFSET %(offset)s"
 PAYMENTS_OF_ORDERS = "SELECT * FROM payments_payment WHERE order_id = ANY(%(ids)s) ORDER BY id"
@@ -311,14 +312,14 @@ def samples(count=400):
     """Real keys to search for, from pages spread over the whole table."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT o.id, o.number, o.customer_email, p.reference FROM payments_order o "
+            "SELECT o.id, o.number, o.customer_email, p.reference, o.customer_name FROM payments_order o "
             "TABLESAMPLE SYSTEM (1) JOIN payments_payment p ON p.order_id = o.id LIMIT %s",
             [count],
         )
         rows = cursor.fetchall()
         if len(rows) < count // 4:  # a small database: take any rows
             cursor.execute(
-                "SELECT o.id, o.number, o.customer_email, p.reference FROM payments_order o "
+                "SELECT o.id, o.number, o.customer_email, p.reference, o.customer_name FROM payments_order o "
                 "JOIN payments_payment p ON p.order_id = o.id ORDER BY random() LIMIT %s",
                 [count],
             )
@@ -334,6 +335,10 @@ def desk_and_admin(bench):
     references = [row[3] for row in rows]
     # Prefixes that list a page of orders: the number less its last two digits.
     prefixes = [number[:-2] for number in numbers]
+    # Names as agents type them: the first name and the beginning of the last, in lower case
+    # ("kari nord"); and the beginning of an email ("kari.nord").
+    names = [f"{row[4].split()[0].lower()} {row[4].split()[1][:4].lower()}" for row in rows]
+    email_starts = [email[:9] for email in emails]
     agent = bench.client_for("bench-agent")
     manager = bench.client_for("bench-manager")
     auditor = bench.client_for("bench-auditor")
@@ -355,6 +360,13 @@ def desk_and_admin(bench):
          lambda k: listing("WHERE upper(customer_email) = upper(%(q)s)", {"q": k}), "desk", 200),
         ("search by order-number prefix", agent, prefixes, search,
          lambda k: [exact(k), *listing("WHERE number LIKE %(q)s", {"q": k + "%"})], "desk", 200),
+        ("search by customer name (\"kari nord\")", agent, names, search,
+         lambda k: [exact(k), *listing("WHERE customer_name_folded LIKE %(first)s AND customer_name_folded LIKE %(last)s",
+                                       {"first": "% " + k.split()[0] + "%", "last": "% " + k.split()[1] + "%"})],
+         "desk", 200),
+        ("search by the beginning of an email", agent, email_starts, search,
+         lambda k: [exact(k), *listing("WHERE upper(customer_email) LIKE upper(%(q)s)", {"q": k + "%"})],
+         "desk", 200),
         ("order list, page 1", agent, [1], lambda k: "/", lambda k: listing("", {}), "desk", 200),
         ("order list, page 1,000", agent, [1000], lambda k: f"/?page={k}",
          lambda k: listing("", {}, offset=(k - 1) * 50), "desk", 200),

@@ -14,7 +14,7 @@ from payments.services.audit import Actor
 from payments.services.cancels import payment_cancel
 from payments.services.ledger import new_idempotency_key
 from payments.services.orders import NewLine, NewPayment, order_create
-from payments.services.refunds import refund_request
+from payments.services.refunds import refund_approve, refund_reject, refund_request
 
 PEOPLE = [
     # username, password, group, staff, superuser, email
@@ -27,7 +27,8 @@ PEOPLE = [
 ]
 
 # number, customer, email, provider, currency, amount, captured, then what happens next:
-# ("refund", amount) / ("cancel",) / ("unknown refund", amount) / ("request", amount)
+# ("refund", amount) / ("cancel",) / ("unknown refund", amount) / ("request", amount) /
+# ("rejected request", amount) / ("approved request", amount): the agent asks, the manager decides
 ORDERS = [
     ("DEMO-1001", "Kari Nordmann", "kari@example.com", "vipps", "NOK", "1250.00", "0", []),
     ("DEMO-1002", "Ola Nordmann", "ola@example.com", "vipps", "NOK", "899.00", "899.00", []),
@@ -52,6 +53,10 @@ ORDERS = [
     ("DEMO-1015", "Astrid Lund", "astrid@example.se", "simpleps", "SEK", "799.00", "0", [("cancel",)]),
     ("DEMO-1016", "Freja Nielsen", "freja@example.dk", "vipps", "EUR", "560.00", "560.00",
      [("refund", "60.00"), ("refund", "100.00")]),
+    ("DEMO-1019", "Åse Ødegård", "ase.odegard@example.no", "vipps", "NOK", "8990.00", "8990.00",
+     [("rejected request", "6000.00")]),
+    ("DEMO-1020", "Jürgen Müller", "juergen@example.de", "bambora", "EUR", "1480.00", "1480.00",
+     [("approved request", "900.00")]),
 ]
 
 # Orders sent with lines, to refund by line: number, customer, email, provider, currency,
@@ -69,6 +74,8 @@ ITEMIZED = [
       ("LAMP-200", "Headlamp", 1, "32.00", "8.00")],
      "5.90", [({"SOCKS-3": 1}, False)]),
 ]
+
+REJECTION_NOTE = "Ask the customer to send the goods back first."
 
 
 class Command(BaseCommand):
@@ -173,20 +180,26 @@ class Command(BaseCommand):
     def _play(self, step, *, payment, sandbox, people):
         agent = Actor.of_user(people["agent"])
         match step:
-            case ("refund" | "request" | "unknown refund", amount):
+            case ("refund" | "request" | "unknown refund" | "rejected request" | "approved request", amount):
                 if step[0] == "unknown refund":
                     # The refund reaches the provider, its answer does not: the demo's
                     # "Check with provider" then finds it carried out.
                     sandbox.inject_fault(
                         provider=payment.provider, endpoint="refund", mode="lost_answer"
                     )
-                refund_request(
+                operation = refund_request(
                     payment_id=payment.pk,
                     amount=parse_amount(amount, payment.currency),
                     reason=RefundReason.RETURNED_GOODS,
                     actor=agent,
                     idempotency_key=new_idempotency_key(),
                 )
+                # The decisions wait on the agent's "My requests", and are shown at their first page.
+                manager = Actor.of_user(people["manager"])
+                if step[0] == "rejected request":
+                    refund_reject(operation_id=operation.pk, actor=manager, note=REJECTION_NOTE)
+                elif step[0] == "approved request":
+                    refund_approve(operation_id=operation.pk, actor=manager)
             case ("cancel",):
                 payment_cancel(
                     payment_id=payment.pk,
