@@ -48,6 +48,19 @@ def decision_shown(page, world):
     expect(page.locator("#decision-notices")).to_contain_text("rejected")
 
 
+def export_asked(page, world):
+    page.goto("/")
+    page.get_by_role("button", name="Export orders and payments (CSV)").click()
+    expect(page.get_by_role("heading", name="Exports", level=1)).to_be_visible()
+
+
+def export_refused(page, world):
+    page.get_by_label("Placed from").fill("2026-02-02")
+    page.get_by_label("to", exact=True).fill("2026-02-01")
+    page.get_by_role("button", name="Export orders and payments (CSV)").click()
+    expect(page.get_by_role("heading", name="Export", level=1)).to_be_visible()
+
+
 PAGES = [
     DeskPage("login", None, lambda world: "/accounts/login/", "Log in"),
     DeskPage("newest orders", "agent", lambda world: "/", "Newest orders", then=decision_shown),
@@ -67,7 +80,8 @@ PAGES = [
     DeskPage("order, as an auditor", "auditor", lambda world: f"/orders/{world['order']}/", "Order A11Y-1"),
     DeskPage("not allowed", "agent", lambda world: "/approvals/", "Not allowed"),
     DeskPage("not found", "agent", lambda world: "/orders/999999/", "Not found"),
-    DeskPage("export refused", "manager", lambda world: "/export/payments.csv?from=tomorrow", "Export"),
+    DeskPage("exports, one being made", "manager", lambda world: "/exports/", "Exports", then=export_asked),
+    DeskPage("export refused", "manager", lambda world: "/", "Newest orders", then=export_refused),
 ]
 
 
@@ -110,8 +124,8 @@ def test_every_desk_page_is_in_the_list():
     # Not pages: actions (POST), fragments that pages load, machines' endpoints, the admin.
     not_pages = {"payment_card", "refund", "check", "approvals_count", "approve", "reject", "withdraw",
                  "decision_notices", "api_orders", "webhook_vipps", "webhook_simpleps", "webhook_optty",
-                 "healthz", "logout", "export_payments"}
-    checked = {"login", "home", "order", "cancel", "my_requests", "approvals"}
+                 "healthz", "readyz", "metrics", "logout", "export_payments", "export_download"}
+    checked = {"login", "home", "order", "cancel", "my_requests", "approvals", "exports"}
     assert pages - not_pages - checked == set(), "a desk page is missing from PAGES"
 
 
