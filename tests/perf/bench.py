@@ -101,9 +101,9 @@ PERMISSIONS = """
     WHERE ug.user_id = %s
 """
 EXACT = """
-    SELECT id FROM payments_order WHERE number IN (%(q)s, upper(%(q)s))
+    SELECT id FROM payments_order WHERE number IN (%(q)s::text, upper(%(q)s::text))
     UNION SELECT order_id FROM payments_payment
-    WHERE md5(upper(reference)) = md5(upper(%(q)s)) AND upper(reference) = upper(%(q)s)
+    WHERE md5(upper(reference)) = md5(upper(%(q)s::text)) AND upper(reference) = upper(%(q)s::text)
 """
 ORDERS_PAGE = "SELECT * FROM payments_order {where} ORDER BY created_at DESC, id DESC LIMIT 51 OFFSET %(offset)s"
 PAYMENTS_OF_ORDERS = "SELECT * FROM payments_payment WHERE order_id = ANY(%(ids)s) ORDER BY id"
@@ -356,8 +356,10 @@ def desk_and_admin(bench):
         # name, who, keys, url(key), hand-written steps(key), kind, expected status
         ("search by order number (opens the order)", agent, numbers, search, lambda k: [exact(k)], "desk", 302),
         ("search by provider reference (opens it)", agent, references, search, lambda k: [exact(k)], "desk", 302),
+        # An email names one order or a few: the one opens (302), a few are listed.
         ("search by email", agent, emails, search,
-         lambda k: listing("WHERE upper(customer_email) = upper(%(q)s)", {"q": k}), "desk", 200),
+         lambda k: [exact(k), *listing("WHERE upper(customer_email) LIKE upper(%(q)s)", {"q": k + "%"})],
+         "desk", (200, 302)),
         ("search by order-number prefix", agent, prefixes, search,
          lambda k: [exact(k), *listing("WHERE number LIKE %(q)s", {"q": k + "%"})], "desk", 200),
         ("search by customer name (\"kari nord\")", agent, names, search,
@@ -390,7 +392,7 @@ def desk_and_admin(bench):
     ]
     for name, who, keys, url, steps, kind, status in cases:
         bench.measure(name, who, keys, url, raw=lambda raw, key, steps=steps: raw.page(*steps(key)),
-                      kind=kind, expect=(status,))
+                      kind=kind, expect=status if isinstance(status, tuple) else (status,))
 
 
 def refunds(bench, sandbox_url):
