@@ -76,6 +76,7 @@ PAGES = [
     DeskPage("refund refused as invalid", "agent", lambda world: f"/orders/{world['order']}/", "Order A11Y-1",
              then=invalid_refund),
     DeskPage("my requests", "agent", lambda world: "/my-requests/", "My requests"),
+    DeskPage("settings", "agent", lambda world: "/settings/", "Settings"),
     DeskPage("approvals", "manager", lambda world: "/approvals/", "Approvals"),
     DeskPage("order, as an auditor", "auditor", lambda world: f"/orders/{world['order']}/", "Order A11Y-1"),
     DeskPage("not allowed", "agent", lambda world: "/approvals/", "Not allowed"),
@@ -125,7 +126,7 @@ def test_every_desk_page_is_in_the_list():
     not_pages = {"payment_card", "refund", "check", "approvals_count", "approve", "reject", "withdraw",
                  "decision_notices", "api_orders", "webhook_vipps", "webhook_simpleps", "webhook_optty",
                  "healthz", "readyz", "metrics", "logout", "export_payments", "export_download"}
-    checked = {"login", "home", "order", "cancel", "my_requests", "approvals", "exports"}
+    checked = {"login", "home", "order", "cancel", "my_requests", "approvals", "exports", "preferences"}
     assert pages - not_pages - checked == set(), "a desk page is missing from PAGES"
 
 
