@@ -13,13 +13,18 @@ from django.shortcuts import resolve_url
 from django_htmx.http import HttpResponseClientRedirect
 
 from payments.models import AuditAction
+from payments.roles import may
 from payments.services.audit import Actor, audit_record
 
 
 class ModelBackend(backends.ModelBackend):
     """Django's model backend, reading a person's permissions (their own and their groups')
     in one query instead of two, and their desk preferences with the person: every desk page
-    checks permissions and writes amounts as the person chose."""
+    checks permissions and writes amounts as the person chose.
+
+    Unlike Django's, it gives a superuser only what they were granted, not every permission:
+    Django's `has_perm` lets a superuser through before it asks a backend (the admin relies on
+    that), while payments.roles.may() asks the backends alone for the desk's actions."""
 
     def get_user(self, user_id):
         user = (
@@ -33,11 +38,7 @@ class ModelBackend(backends.ModelBackend):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
         if not hasattr(user_obj, "_perm_cache"):
-            permissions = (
-                Permission.objects.all()
-                if user_obj.is_superuser
-                else Permission.objects.filter(Q(user=user_obj) | Q(group__user=user_obj))
-            )
+            permissions = Permission.objects.filter(Q(user=user_obj) | Q(group__user=user_obj))
             user_obj._perm_cache = {
                 f"{app_label}.{codename}"
                 for app_label, codename in permissions.values_list(
@@ -61,7 +62,8 @@ def login_redirect(request):
 
 
 def permission_required(perm, *, refusal=None, target=None):
-    """Who may use a desk view: people with `perm`. In place of Django's decorator and of
+    """Who may use a desk view: people with `perm` (payments.roles.may: superuser status grants
+    no refund, cancel or approval). In place of Django's decorator and of
     LoginRequiredMiddleware, for two reasons:
 
     - anonymous people are sent to the login with login_redirect(), which htmx understands;
@@ -79,7 +81,7 @@ def permission_required(perm, *, refusal=None, target=None):
         def guarded(request, *args, **kwargs):
             if not request.user.is_authenticated:
                 return login_redirect(request)
-            if not request.user.has_perm(perm):
+            if not may(request.user, perm):
                 if request.method == "POST":
                     _record_refusal(request, refusal or "Not allowed.", target, kwargs.get("pk"))
                 # PermissionDenied(None) would be shown as the words "None".

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from payments.money import money_locale
+from payments.services.audit import serving
 
 # Refresh the session's expiry at most this often: an idle timeout accurate to the minute,
 # without writing the session on every request.
@@ -40,4 +41,16 @@ class MoneyLocaleMiddleware:
 
     def __call__(self, request):
         with money_locale(preferred_money_locale(request.user)):
+            return self.get_response(request)
+
+
+class AuditActorMiddleware:
+    """Changes recorded without a service call (people and groups changed in the admin) name
+    the person of the request that made them: payments.services.audit.current_actor."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with serving(request):
             return self.get_response(request)

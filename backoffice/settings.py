@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "backoffice.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -81,6 +82,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "backoffice.context_processors.acting",
             ],
         },
     },
@@ -149,6 +151,7 @@ if BEHIND_TLS_PROXY:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 else:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+TRUSTED_PROXY_COUNT = 0
 
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
@@ -193,6 +196,9 @@ REFUND_APPROVAL_LIMITS = env.dict(
     },
 )
 REFUND_APPROVAL_EXPIRY_DAYS = env.int("REFUND_APPROVAL_EXPIRY_DAYS", default=7)
+# An account created, activated, given a password or made an approver less than this long ago
+# approves nothing yet, whoever changed it (payments.selectors.approval_conflict).
+APPROVAL_COOLING_OFF_HOURS = env.float("APPROVAL_COOLING_OFF_HOURS", default=24)
 
 # Providers --------------------------------------------------------------------------------
 

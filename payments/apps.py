@@ -7,3 +7,6 @@ class PaymentsConfig(AppConfig):
 
     def ready(self):
         from payments import checks  # noqa: F401  (registers the checks)
+        from payments.services import account_audit
+
+        account_audit.connect()

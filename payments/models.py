@@ -316,6 +316,20 @@ class AuditAction(models.TextChoices):
     EXPORT_COMPLETED = "export.completed", "Export completed"
     EXPORT_FAILED = "export.failed", "Export failed"
     EXPORT_DOWNLOADED = "export.downloaded", "Export downloaded"
+    # People and their rights (payments.services.account_audit): `account` names the person.
+    USER_CREATED = "user.created", "User created"
+    USER_CHANGED = "user.changed", "User changed"
+    USER_ACTIVATED = "user.activated", "User activated"
+    USER_DEACTIVATED = "user.deactivated", "User deactivated"
+    USER_PASSWORD_SET = "user.password_set", "User's password set"
+    USER_GROUPS_CHANGED = "user.groups_changed", "User's groups changed"
+    USER_PERMISSIONS_CHANGED = "user.permissions_changed", "User's permissions changed"
+    USER_MADE_APPROVER = "user.made_approver", "User may approve refunds"
+    USER_DELETED = "user.deleted", "User deleted"
+    GROUP_CREATED = "group.created", "Group created"
+    GROUP_CHANGED = "group.changed", "Group renamed"
+    GROUP_PERMISSIONS_CHANGED = "group.permissions_changed", "Group's permissions changed"
+    GROUP_DELETED = "group.deleted", "Group deleted"
 
 
 class AuditEvent(models.Model):
@@ -336,6 +350,15 @@ class AuditEvent(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True)
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True)
     operation = models.ForeignKey(Operation, on_delete=models.PROTECT, null=True, blank=True)
+    # The person an event about people and their rights is about (created, activated, put
+    # into a group ...); the four-eyes rule reads it (payments.selectors.approval_conflict).
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_events_about",
+    )
     amount = models.BigIntegerField(null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     before = models.JSONField(null=True, blank=True)

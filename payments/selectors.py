@@ -12,7 +12,16 @@ from django.db.models.functions import MD5, Coalesce, Upper
 from django.utils import timezone
 
 from payments.customer_names import name_search_words
-from payments.models import AuditEvent, Operation, OperationKind, Order, OrderLine, Payment, RefundLine
+from payments.models import (
+    AuditAction,
+    AuditEvent,
+    Operation,
+    OperationKind,
+    Order,
+    OrderLine,
+    Payment,
+    RefundLine,
+)
 from payments.money import format_money, to_minor
 from payments.order_lines import LineOffer, RefundOffer
 from payments.providers.registry import PROVIDER_CLASSES
@@ -537,3 +546,78 @@ def payments_for_export(*, query="", date_from=None, date_to=None):
         .values("total")
     )
     return payments.annotate(reserved_refunds_sum=Coalesce(Subquery(reserved), Value(0)))
+
+
+# Events that made a person able to approve refunds, or that hand their account to someone:
+# whoever did one of them to an approver could be approving through them.
+GRANTING_ACTIONS = {
+    AuditAction.USER_CREATED: "created",
+    AuditAction.USER_ACTIVATED: "activated",
+    AuditAction.USER_PASSWORD_SET: "given a password",
+    AuditAction.USER_MADE_APPROVER: "given the right to approve refunds",
+}
+
+
+def accounts_made_by(*, user):
+    """The ids of `user` and of the accounts they created, activated, set the password of or
+    made approvers, and of those these accounts did so to, at any depth: the accounts `user`
+    may be acting through."""
+    made = {user.pk}
+    newest = {user.pk}
+    while newest:
+        found = set(
+            AuditEvent.objects.filter(actor_id__in=newest, action__in=GRANTING_ACTIONS, account__isnull=False)
+            .values_list("account_id", flat=True)
+            .distinct()
+        )
+        newest = found - made
+        made |= newest
+    return made
+
+
+@dataclass(frozen=True)
+class ApprovalConflict:
+    """Why a person may not approve a request: the event about their account that stands in
+    the way, and the refusal in words."""
+
+    event: AuditEvent
+    message: str
+
+
+def approval_conflict(*, approver, requester):
+    """Why `approver` may not approve a refund `requester` asked for, or None (README,
+    "Guarantees"): their account was created, activated, given a password or made an approver
+    by the requester (or by an account the requester made, see accounts_made_by), or by anyone
+    less than APPROVAL_COOLING_OFF_HOURS ago. A person's changes to their own account do not
+    count."""
+    events = (
+        AuditEvent.objects.filter(account=approver, action__in=GRANTING_ACTIONS)
+        .exclude(actor=approver)
+        .order_by("-created_at", "-pk")
+    )
+    if requester is not None:
+        by_requester = events.filter(actor_id__in=accounts_made_by(user=requester)).first()
+        if by_requester is not None:
+            return ApprovalConflict(
+                event=by_requester,
+                message=f"You cannot approve this request: your account was "
+                f"{GRANTING_ACTIONS[by_requester.action]} by {by_requester.actor_label}, "
+                + (
+                    "who asked for this refund."
+                    if by_requester.actor_id == requester.pk
+                    else f"an account made by {requester.get_username()}, who asked for this refund."
+                ),
+            )
+    cooling_off = timedelta(hours=settings.APPROVAL_COOLING_OFF_HOURS)
+    recent = events.filter(created_at__gt=timezone.now() - cooling_off).first()
+    if recent is not None:
+        until = timezone.localtime(recent.created_at + cooling_off)
+        return ApprovalConflict(
+            event=recent,
+            message=f"You cannot approve refunds yet: your account was "
+            f"{GRANTING_ACTIONS[recent.action]} by {recent.actor_label} at "
+            f"{timezone.localtime(recent.created_at):%Y-%m-%d %H:%M}. Approvals from an account "
+            f"count {settings.APPROVAL_COOLING_OFF_HOURS:g} hours after such a change, from "
+            f"{until:%Y-%m-%d %H:%M}.",
+        )
+    return None

@@ -36,6 +36,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tasks run where they are queued (once the transaction commits), so that a test sees their
 # effect; the tests of the worker itself (tests/payments/test_tasks.py) use the database queue.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+# The tests' people are made a moment before they act: the cooling-off's own tests set it.
+APPROVAL_COOLING_OFF_HOURS = 0
 
 # Serve static files from the source folders, as in development: no collectstatic for tests.
 WHITENOISE_USE_FINDERS = True

@@ -20,6 +20,7 @@ from backoffice.forms import CancelForm, RefundForm, SearchForm
 from payments.exceptions import ActionRefused
 from payments.models import Order, Payment
 from payments.money import format_money, format_typed
+from payments.roles import may
 from payments.selectors import (
     order_refund_offer,
     order_search,
@@ -136,10 +137,10 @@ def _prepare_card(
     payment.refund_form = payment.cancel_form = None
     # A refused form is shown with its errors even when nothing is left to do: the agent must
     # see why.
-    if refund_form or (balances.refundable and request.user.has_perm("payments.request_refund")):
+    if refund_form or (balances.refundable and may(request.user, "payments.request_refund")):
         initial = {"amount": format_typed(balances.refundable, payment.currency)} if whole else {}
         payment.refund_form = refund_form or _refund_form(payment, offer, initial=initial)
-    if cancel_form or (balances.cancellable and request.user.has_perm("payments.cancel_payment")):
+    if cancel_form or (balances.cancellable and may(request.user, "payments.cancel_payment")):
         payment.cancel_form = cancel_form or CancelForm(payment=payment)
     payment.confirm_cancel = confirm_cancel and payment.cancel_form is not None
     payment.notice = notice

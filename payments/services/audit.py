@@ -1,8 +1,42 @@
 """The audit log: every service that acts writes an AuditEvent naming who did it."""
 
+import os
+import sys
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from payments.models import AuditEvent
+
+# The request being served, for what is recorded without one at hand: the changes to people
+# and groups that Django's admin and commands make (payments.services.account_audit).
+_current_request = ContextVar("audit_current_request", default=None)
+
+
+def client_ip(request):
+    """The address of whoever sent `request`, for the audit log and the login throttle alike:
+    behind the proxies that TRUSTED_PROXY_COUNT counts, the one they saw (X-Forwarded-For),
+    otherwise the connection's. None when there is none. One place decides it, so that the
+    audit log and django-axes never disagree about who someone was."""
+    from django.conf import settings
+    from ipware import get_client_ip
+
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        # Each proxy appends the address it was called from, so the client is the entry
+        # `proxies` from the right (the nearest proxy itself is REMOTE_ADDR): what a client
+        # writes into the header itself stands further left and is never taken. ipware
+        # counts only the proxies named in the header, hence one less.
+        address, _ = get_client_ip(
+            request,
+            proxy_order="left-most",
+            proxy_count=proxies - 1,
+            request_header_order=["HTTP_X_FORWARDED_FOR"],
+            strict=False,
+        )
+        if address is not None:
+            return address
+    return request.META.get("REMOTE_ADDR") or None
 
 
 @dataclass(frozen=True)
@@ -19,12 +53,40 @@ class Actor:
 
     @classmethod
     def of_request(cls, request):
-        return cls.of_user(request.user, ip=request.META.get("REMOTE_ADDR") or None)
+        """The person signed in on `request`, or an anonymous visitor, with their address."""
+        if not request.user.is_authenticated:
+            return cls(user=None, label="anonymous", ip=client_ip(request))
+        return cls.of_user(request.user, ip=client_ip(request))
 
     @classmethod
     def system(cls, name):
         """The machine acting on its own, e.g. Actor.system("reconcile")."""
         return cls(user=None, label=f"system: {name}")
+
+
+@contextmanager
+def serving(request):
+    """While a request is served: current_actor() names whoever sent it."""
+    token = _current_request.set(request)
+    try:
+        yield
+    finally:
+        _current_request.reset(token)
+
+
+def current_actor():
+    """Who is acting where no service was told: the person of the request being served
+    (see serving), or else the process itself, e.g. "system: manage.py createsuperuser"."""
+    request = _current_request.get()
+    if request is not None:
+        return Actor.of_request(request)
+    path = sys.argv[0] if sys.argv and sys.argv[0] else "python"
+    program = os.path.basename(path)
+    if program == "__main__.py":  # python -m <package>
+        program = os.path.basename(os.path.dirname(path))
+    if program == "manage.py" and len(sys.argv) > 1:
+        program = f"manage.py {sys.argv[1]}"
+    return Actor.system(program)
 
 
 def audit_record(
@@ -34,6 +96,7 @@ def audit_record(
     order=None,
     payment=None,
     operation=None,
+    account=None,
     amount=None,
     currency="",
     before=None,
@@ -41,7 +104,8 @@ def audit_record(
     message="",
 ):
     """Append one event to the audit log. The objects it names fill in each other: an
-    operation gives its payment, a payment its order and currency."""
+    operation gives its payment, a payment its order and currency. `account`: the person an
+    event about people and their rights is about."""
     if operation is not None and payment is None:
         payment = operation.payment
     if payment is not None:
@@ -55,6 +119,7 @@ def audit_record(
         order=order,
         payment=payment,
         operation=operation,
+        account=account,
         amount=amount,
         currency=currency,
         before=before,

@@ -21,7 +21,8 @@ logger = logging.getLogger("payments")
 
 
 def managers_to_notify():
-    """Active people who may approve refunds and have an email address."""
+    """Active people who may approve refunds and have an email address: superuser status
+    alone does not make anybody an approver (payments.roles)."""
     approve = Q(groups__permissions__codename="approve_refund") | Q(
         user_permissions__codename="approve_refund"
     )
@@ -29,7 +30,7 @@ def managers_to_notify():
         get_user_model()
         .objects.filter(is_active=True)
         .exclude(email="")
-        .filter(approve | Q(is_superuser=True))
+        .filter(approve)
         .distinct()
     )
 

@@ -9,7 +9,9 @@ from payments.exceptions import ActionForbidden, ActionRefused
 from payments.locks import lock_operation, lock_order, lock_payment
 from payments.models import AuditAction, Operation, OperationKind, RefundLine, RefundReason
 from payments.money import format_money
+from payments.roles import may
 from payments.selectors import (
+    approval_conflict,
     order_refund_offer,
     payment_balances,
     refund_request_expiry_cutoff,
@@ -199,11 +201,13 @@ def refund_approve(*, operation_id, actor):
     """Approve another person's refund request and send it to the provider. Returns the
     operation as the provider left it (see refund_request).
 
-    Raises ActionForbidden (audited) for one's own request or without the approval permission;
-    ActionRefused when the request is no longer waiting, has expired, or asks for more than the
-    payment can refund now; then nothing is sent.
+    Raises ActionForbidden (audited) for one's own request, without the approval permission, or
+    when the approver's account was made or made an approver by the requester or too recently
+    (payments.selectors.approval_conflict); ActionRefused when the request is no longer
+    waiting, has expired, or asks for more than the payment can refund now; then nothing is
+    sent.
     """
-    if not actor.user.has_perm("payments.approve_refund"):
+    if not may(actor.user, "payments.approve_refund"):
         _refuse(
             actor=actor,
             operation=Operation.objects.filter(pk=operation_id).first(),
@@ -213,6 +217,9 @@ def refund_approve(*, operation_id, actor):
         operation, forbidden = _awaiting_decision(
             operation_id=operation_id, actor=actor, verb="approve"
         )
+        if forbidden is None:
+            conflict = approval_conflict(approver=actor.user, requester=operation.requested_by)
+            forbidden = ActionForbidden(conflict.message) if conflict else None
         expired = forbidden is None and refund_request_expired(operation=operation)
         if expired:
             # Past its time, it is expired now rather than at the next `reconcile`: its amount
@@ -266,7 +273,7 @@ def refund_reject(*, operation_id, actor, note):
     Raises ActionForbidden (audited) for one's own request or without the approval permission;
     ActionRefused without a note or when the request is no longer waiting.
     """
-    if not actor.user.has_perm("payments.approve_refund"):
+    if not may(actor.user, "payments.approve_refund"):
         _refuse(
             actor=actor,
             operation=Operation.objects.filter(pk=operation_id).first(),

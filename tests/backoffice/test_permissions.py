@@ -39,20 +39,21 @@ def world(make_user, make_payment):
     }  # fmt: skip
 
 
-# (name, method, url name, argument) -> expected per role, in the order of ROLES
+# (name, method, url name, argument) -> expected per role, in the order of ROLES. A superuser
+# reads the desk but takes none of its actions: those come with the groups only.
 MATRIX = [
     ("home", "get", "home", None, [LOGIN, 200, 200, 200, 200]),
     ("order", "get", "order", "order", [LOGIN, 200, 200, 200, 200]),
     ("order items", "get", "order_items", "order", [LOGIN, 200, 200, 200, 200]),
     ("payment card", "get", "payment_card", "payment", [LOGIN, 200, 200, 200, 200]),
-    ("refund (empty form)", "post", "refund", "payment", [LOGIN, 422, 422, 403, 422]),
-    ("cancel confirmation", "get", "cancel", "payment", [LOGIN, 200, 200, 403, 200]),
-    ("cancel (empty form)", "post", "cancel", "payment", [LOGIN, 422, 422, 403, 422]),
-    ("check with provider", "post", "check", "payment", [LOGIN, 302, 302, 403, 302]),
-    ("approvals", "get", "approvals", None, [LOGIN, 403, 200, 403, 200]),
-    ("approvals count", "get", "approvals_count", None, [LOGIN, 403, 200, 403, 200]),
-    ("approve another's request", "post", "approve", "request", [LOGIN, 403, 302, 403, 302]),
-    ("reject without note", "post", "reject", "request", [LOGIN, 403, 302, 403, 302]),
+    ("refund (empty form)", "post", "refund", "payment", [LOGIN, 422, 422, 403, 403]),
+    ("cancel confirmation", "get", "cancel", "payment", [LOGIN, 200, 200, 403, 403]),
+    ("cancel (empty form)", "post", "cancel", "payment", [LOGIN, 422, 422, 403, 403]),
+    ("check with provider", "post", "check", "payment", [LOGIN, 302, 302, 403, 403]),
+    ("approvals", "get", "approvals", None, [LOGIN, 403, 200, 403, 403]),
+    ("approvals count", "get", "approvals_count", None, [LOGIN, 403, 200, 403, 403]),
+    ("approve another's request", "post", "approve", "request", [LOGIN, 403, 302, 403, 403]),
+    ("reject without note", "post", "reject", "request", [LOGIN, 403, 302, 403, 403]),
     ("withdraw another's request", "post", "withdraw", "request", [LOGIN, 403, 403, 403, 403]),
     ("my requests", "get", "my_requests", None, [LOGIN, 200, 200, 403, 200]),
     ("decisions on my requests (none)", "get", "decision_notices", None, [LOGIN, 204, 204, 403, 204]),
@@ -144,15 +145,26 @@ def test_logins_are_audited(client, agent):
     client.post(reverse("login"), {"username": "agent", "password": "nope"})
     client.post(reverse("login"), {"username": "agent", "password": "correct horse battery"})
 
-    events = list(AuditEvent.objects.order_by("pk").values_list("action", "actor_label", "actor"))
+    events = list(
+        AuditEvent.objects.filter(action__startswith="login.")
+        .order_by("pk")
+        .values_list("action", "actor_label", "actor")
+    )
     assert events == [
         (AuditAction.LOGIN_FAILED, "anonymous (agent)", None),
         (AuditAction.LOGIN_SUCCEEDED, "agent", agent.pk),
     ]
 
 
-@pytest.mark.parametrize("role", ["manager", "superuser"])
-def test_a_forged_rejection_of_ones_own_request_is_403_and_audited(client, request, make_payment, role):
+@pytest.mark.parametrize(
+    ("role", "refusal"),
+    [
+        ("manager", "You cannot reject your own refund request."),
+        # Superuser status grants no desk action at all.
+        ("superuser", "Only managers can reject refunds."),
+    ],
+)
+def test_a_forged_rejection_of_ones_own_request_is_403_and_audited(client, request, make_payment, role, refusal):
     # given: their own request, and a forged rejection without the note the form asks for
     user = request.getfixturevalue(role)
     payment = make_payment("vipps", currency="NOK", amount=1_000_000, captured=1_000_000, at_provider=False)
@@ -167,7 +179,7 @@ def test_a_forged_rejection_of_ones_own_request_is_403_and_audited(client, reque
 
     # then
     assert response.status_code == 403
-    assert "You cannot reject your own refund request." in response.content.decode()
+    assert refusal in response.content.decode()
     refused = AuditEvent.objects.get(action=AuditAction.ACTION_REFUSED, operation=own)
     assert refused.actor == user
     own.refresh_from_db()

@@ -1,0 +1,17 @@
+from payments.roles import may
+
+
+class _Acting:
+    """`{% if may.approve_refund %}`: what payments.roles.may() says of the person, for the
+    payments app's permissions. Templates ask this, not `perms`, about the desk's actions:
+    `perms` would say yes to any superuser."""
+
+    def __init__(self, user):
+        self.user = user
+
+    def __getitem__(self, codename):
+        return self.user.is_authenticated and may(self.user, f"payments.{codename}")
+
+
+def acting(request):
+    return {"may": _Acting(request.user)}
