@@ -5,11 +5,11 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
 from payments.models import AuditAction
-from payments.services.audit import Actor, audit_record
+from payments.services.audit import Actor, audit_record, client_ip
 
 
 def _ip(request):
-    return (request.META.get("REMOTE_ADDR") or None) if request is not None else None
+    return client_ip(request) if request is not None else None
 
 
 @receiver(user_logged_in)
@@ -33,5 +33,6 @@ def record_lockout(sender, request, username, ip_address, **kwargs):
     audit_record(
         actor=Actor(user=None, label=f"anonymous ({username})", ip=ip_address or None),
         action=AuditAction.LOGIN_LOCKED_OUT,
-        message=f"Logins for “{username}” from {ip_address} are blocked for a while after repeated failures.",
+        message=f"A login for “{username}” from {ip_address} was refused: it came too soon after "
+        "repeated failures.",
     )

@@ -136,22 +136,32 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # A session ends after this many minutes without a request.
 SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
-# After this many failed logins for a username or from an address, further tries are refused
-# for LOGIN_LOCKOUT_MINUTES (django-axes; each try already costs a slow password hash).
-AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+# Failed logins slow down the next ones (django-axes; backoffice/login_throttle.py): after
+# LOGIN_FAILURE_LIMIT failures for a username, each further try waits 1 s, 2 s, 4 s ... up to
+# LOGIN_DELAY_MAX_SECONDS; LOGIN_ADDRESS_FAILURE_LIMIT failures from one address lock that
+# address out for LOGIN_LOCKOUT_MINUTES. Each try already costs a slow password hash.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_DELAY_MAX_SECONDS = env.int("LOGIN_DELAY_MAX_SECONDS", default=60)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
+AXES_HANDLER = "backoffice.login_throttle.ProgressiveDelayHandler"
+AXES_LOCKOUT_CALLABLE = "backoffice.login_throttle.wait_page"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+# How long failures are remembered after the last one, and an address stays locked out.
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # the order login_throttle reads them in
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# A try refused while waiting is not one more failure: hammering does not lengthen the wait.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_VERBOSE = False
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and X-Forwarded-For), say so.
 BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
-else:
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
-TRUSTED_PROXY_COUNT = 0
+# How many proxies in front of the app append to X-Forwarded-For: the client's address is the
+# one the outermost of them saw. 0: the connection's own address (REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if BEHIND_TLS_PROXY else 0)
+# The one function that says who a request came from, for axes and the audit log alike.
+AXES_CLIENT_IP_CALLABLE = "payments.services.audit.client_ip"
 
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)

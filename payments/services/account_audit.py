@@ -88,14 +88,19 @@ def _user_deleted(sender, instance, **kwargs):
 
 def _group_before_save(sender, instance, **kwargs):
     instance._audit_before = (
-        None if instance._state.adding else Group.objects.filter(pk=instance.pk).values_list("name", flat=True).first()
+        None
+        if instance._state.adding
+        else Group.objects.filter(pk=instance.pk).values_list("name", flat=True).first()
     )
 
 
 def _group_saved(sender, instance, created, **kwargs):
     if created:
-        _record(AuditAction.GROUP_CREATED, after={"id": instance.pk, "name": instance.name},
-                message=f"Group “{instance.name}” created.")
+        _record(
+            AuditAction.GROUP_CREATED,
+            after={"id": instance.pk, "name": instance.name},
+            message=f"Group “{instance.name}” created.",
+        )
         return
     before = getattr(instance, "_audit_before", None)
     if before is not None and before != instance.name:
@@ -108,8 +113,11 @@ def _group_saved(sender, instance, created, **kwargs):
 
 
 def _group_deleted(sender, instance, **kwargs):
-    _record(AuditAction.GROUP_DELETED, before={"id": instance.pk, "name": instance.name},
-            message=f"Group “{instance.name}” deleted.")
+    _record(
+        AuditAction.GROUP_DELETED,
+        before={"id": instance.pk, "name": instance.name},
+        message=f"Group “{instance.name}” deleted.",
+    )
 
 
 # Memberships and permissions ------------------------------------------------------------
@@ -146,7 +154,10 @@ def _people(user_ids):
 
 
 def _groups(group_ids):
-    groups = {pk: {"name": name, "permissions": []} for pk, name in Group.objects.filter(pk__in=group_ids).values_list("pk", "name")}
+    groups = {
+        pk: {"name": name, "permissions": []}
+        for pk, name in Group.objects.filter(pk__in=group_ids).values_list("pk", "name")
+    }
     rows = Group.permissions.through.objects.filter(group_id__in=group_ids).values_list(
         "group_id", "permission__content_type__app_label", "permission__codename"
     )
