@@ -251,6 +251,9 @@ PROVIDERS = {
 VIPPS_WEBHOOK_SECRET = env.str("VIPPS_WEBHOOK_SECRET", default="")
 SIMPLEPS_WEBHOOK_SECRET = env.str("SIMPLEPS_WEBHOOK_SECRET", default="")
 OPTTY_WEBHOOK_SECRET = env.str("OPTTY_WEBHOOK_SECRET", default="")
+# Refused notifications kept per source address and minute (their size, hash and a few
+# headers, never the body); beyond, they are refused alike but not kept.
+REFUSED_NOTIFICATIONS_PER_MINUTE = env.int("REFUSED_NOTIFICATIONS_PER_MINUTE", default=10)
 
 # Background work (README, "Background work") --------------------------------------------
 

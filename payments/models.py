@@ -425,14 +425,28 @@ class ProviderNotification(models.Model):
     provider = models.CharField(max_length=16, choices=Provider.choices)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     verified = models.BooleanField()
-    # Headers as received, less the ones that carry credentials.
+    # Headers as received, less the ones that carry credentials; of a refused notification,
+    # only a few (payments.services.provider_notifications.REFUSED_HEADERS).
     headers = models.JSONField()
+    # A verified notification's body as received; a refused one's is not kept (its size and
+    # hash are), so that anybody's POSTs cannot fill the database.
     body = models.TextField()
+    body_size = models.PositiveIntegerField(null=True, blank=True, help_text="Bytes, as received or declared.")
+    body_sha256 = models.CharField("body SHA-256", max_length=64, blank=True)
+    source_ip = models.GenericIPAddressField("sent from", null=True, blank=True)
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True)
     outcome = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        indexes = [
+            # How many refused notifications a source sent lately (the storage's rate limit).
+            models.Index(
+                fields=["source_ip", "received_at"],
+                name="notification_refused_src_idx",
+                condition=Q(verified=False),
+            ),
+        ]
 
     def __str__(self):
         state = "verified" if self.verified else "refused"

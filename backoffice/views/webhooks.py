@@ -19,7 +19,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from payments.services.provider_notifications import notification_receive
+from payments.services.audit import client_ip
+from payments.services.provider_notifications import notification_receive, notification_refuse
 
 # Vipps's notifications carry their time: older or newer than this is refused (replays).
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -31,7 +32,8 @@ MAX_BODY_BYTES = 64 * 1024
 def _json(body):
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: nested deeper than the parser goes. A signed body is still kept.
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -46,14 +48,16 @@ def _declared_length(request):
 
 
 def _refuse(request, provider, *, refusal, status):
-    """Keep the refused notification (its body unless it is too long to read) and answer."""
-    too_long = _declared_length(request) > MAX_BODY_BYTES
-    notification_receive(
+    """Keep what tells the refused notification apart (not its body: notification_refuse)
+    and answer. A body too long to read is not read for its hash either."""
+    length = _declared_length(request)
+    body = None if length > MAX_BODY_BYTES else request.body
+    notification_refuse(
         provider=provider,
         headers=dict(request.headers),
-        body=b"" if too_long else request.body,
-        verified=False,
-        reference="",
+        body=body,
+        size=length if body is None else len(body),
+        source_ip=client_ip(request),
         refusal=refusal,
     )
     return HttpResponse(refusal, status=status, content_type="text/plain")
@@ -82,8 +86,8 @@ def _receive(request, provider, *, authenticate=None, reference_keys):
         provider=provider,
         headers=dict(request.headers),
         body=request.body,
-        verified=True,
         reference=reference,
+        source_ip=client_ip(request),
     )
     return HttpResponse(status=200)
 

@@ -3,8 +3,12 @@ provider, which stays the source of truth. A notification is only a hint that so
 acting on it twice, or late, or out of order changes nothing twice."""
 
 import base64
+import hashlib
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from payments.models import AuditAction, Payment, ProviderNotification
 from payments.selectors import payments_by_reference
@@ -13,6 +17,10 @@ from payments.services.sync import payment_sync
 
 # Headers that carry credentials are not kept.
 SECRET_HEADERS = {"authorization", "cookie", "x-api-key"}
+# All that is kept of a refused notification's headers (besides its size and hash): enough to
+# tell what sent it, not so much that anybody's requests can fill the database.
+REFUSED_HEADERS = {"content-type", "content-length", "user-agent", "x-ms-date", "x-forwarded-for"}
+MAX_HEADER_CHARS = 200
 # A body is kept as the text it is when it is UTF-8 that PostgreSQL's text can hold (no NUL).
 # Any other body is kept as this marker followed by its bytes in base64; so is a text body
 # that happens to begin with the marker, so that every stored body reads back unambiguously
@@ -37,25 +45,53 @@ def notification_body(notification):
     return notification.body.encode("utf-8")
 
 
-def notification_receive(*, provider, headers, body, verified, reference, refusal=""):
-    """Keep the notification, its body (bytes, as received) faithfully (see BASE64_MARKER);
-    when it is verified and names a payment of ours, settle what it may concern (unresolved
-    operations, money moved elsewhere) through payment_sync. Returns the ProviderNotification
-    with its outcome."""
+def notification_refuse(*, provider, headers, body, size, source_ip, refusal):
+    """Keep what tells a refused notification apart, never its body: its size (`size`, bytes,
+    as received or as declared when it was too long to read), the SHA-256 of `body` when it
+    was read (None otherwise), a few headers (REFUSED_HEADERS) and the address it came from.
+    A source that had REFUSED_NOTIFICATIONS_PER_MINUTE kept in the last minute gets nothing
+    more kept. Returns the ProviderNotification, or None when nothing was kept."""
+    recent = ProviderNotification.objects.filter(
+        verified=False, source_ip=source_ip, received_at__gte=timezone.now() - timedelta(minutes=1)
+    )
+    if recent.count() >= settings.REFUSED_NOTIFICATIONS_PER_MINUTE:
+        return None
+    return ProviderNotification.objects.create(
+        provider=provider,
+        verified=False,
+        headers={
+            name: value[:MAX_HEADER_CHARS] for name, value in headers.items() if name.lower() in REFUSED_HEADERS
+        },
+        body="",
+        body_size=size,
+        body_sha256=hashlib.sha256(body).hexdigest() if body is not None else "",
+        source_ip=source_ip,
+        outcome=refusal,
+    )
+
+
+def notification_receive(*, provider, headers, body, reference, source_ip=None):
+    """Keep a verified notification whole: its headers (less credentials) and its body (bytes,
+    as received) faithfully (see BASE64_MARKER); when it names a payment of ours, settle what
+    it may concern (unresolved operations, money moved elsewhere) through payment_sync.
+    Returns the ProviderNotification with its outcome."""
     kept_headers = {
         name: value for name, value in headers.items() if name.lower() not in SECRET_HEADERS
     }
     payment = None
-    if verified and reference:
+    if reference:
         payment = payments_by_reference(reference).filter(provider=provider).first()
     with transaction.atomic(durable=True):
         notification = ProviderNotification.objects.create(
             provider=provider,
-            verified=verified,
+            verified=True,
             headers=kept_headers,
             body=_stored_body(body),
+            body_size=len(body),
+            body_sha256=hashlib.sha256(body).hexdigest(),
+            source_ip=source_ip,
             payment=payment,
-            outcome=refusal or ("" if payment else "No payment of ours has this reference."),
+            outcome="" if payment else "No payment of ours has this reference.",
         )
     if payment is None:
         return notification

@@ -240,7 +240,10 @@ def test_forged_or_stale_notifications_are_refused_kept_and_change_nothing(clien
     notification = ProviderNotification.objects.get()
     assert (notification.verified, notification.payment) == (False, None)
     assert notification.outcome
-    assert notification_body(notification) == delivery.body
+    # Kept: what tells it apart, not the body (anybody can send one).
+    assert (notification.body, notification.body_size) == ("", len(delivery.body))
+    assert notification.body_sha256 == hashlib.sha256(delivery.body).hexdigest()
+    assert notification.source_ip == "127.0.0.1"
     assert "authorization" not in {name.lower() for name in notification.headers}
 
 
@@ -408,3 +411,49 @@ def test_optty_a_long_body_at_a_wrong_secret_is_not_found_and_not_read(client):
     assert response.status_code == 404
     notification = ProviderNotification.objects.get()
     assert (notification.verified, notification.body) == (False, "")
+
+
+# Refused notifications: anybody can send them, so what is kept of them is bounded.
+
+
+def test_a_flood_of_unsigned_bodies_keeps_no_body_and_only_a_few_records(client, settings):
+    # given: what an attacker sends without any credential, 200 times 63 KiB
+    settings.REFUSED_NOTIFICATIONS_PER_MINUTE = 10
+    body = json.dumps({"padding": "x" * (63 * 1024)}).encode()
+
+    statuses = {client.post("/webhooks/vipps/", body, content_type="application/json").status_code
+                for _ in range(200)}
+
+    # then: every one refused; ten kept, each by its size and hash, none by its body
+    assert statuses == {401}
+    kept = ProviderNotification.objects.all()
+    assert kept.count() == 10
+    assert {(n.body, n.body_size, n.body_sha256) for n in kept} == {
+        ("", len(body), hashlib.sha256(body).hexdigest())
+    }
+    assert all(len(json.dumps(n.headers)) < 1_000 for n in kept)
+
+
+def test_refused_notifications_of_one_source_leave_room_for_the_others(client, settings, paid, channel):
+    settings.REFUSED_NOTIFICATIONS_PER_MINUTE = 2
+    for _ in range(5):
+        client.post("/webhooks/vipps/", b"{}", content_type="application/json", REMOTE_ADDR="203.0.113.9")
+
+    client.post("/webhooks/vipps/", b"{}", content_type="application/json", REMOTE_ADDR="198.51.100.1")
+    verified = channel.deliver(paid, "refund", 0).to(client)
+
+    assert verified.status_code == 200
+    sources = list(ProviderNotification.objects.filter(verified=False).values_list("source_ip", flat=True))
+    assert sorted(sources) == ["198.51.100.1", "203.0.113.9", "203.0.113.9"]
+    assert ProviderNotification.objects.get(verified=True).body  # accepted ones are kept whole
+
+
+def test_a_signed_vipps_body_nested_5000_deep_is_kept_not_a_500(client):
+    body = b'{"reference": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"
+
+    response = vipps_request(body).to(client)
+
+    assert response.status_code == 200
+    notification = ProviderNotification.objects.get()
+    assert notification.verified and notification.payment is None
+    assert notification_body(notification) == body
