@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from backoffice.untrusted import name_problem
 from payments.models import RefundReason
 from payments.money import (
     MONEY_LOCALES,
@@ -20,6 +21,13 @@ from payments.order_lines import RefundItems
 from payments.services.ledger import new_idempotency_key
 
 IDEMPOTENCY_KEY = re.compile(r"bo-[0-9a-f]{32}")
+
+
+def plain_text(value):
+    """A note a manager reads: no control characters, bidirectional overrides or invisible
+    characters that would make it read otherwise than it is."""
+    if problem := name_problem(value):
+        raise ValidationError(problem)
 
 
 class SearchForm(forms.Form):
@@ -88,6 +96,7 @@ class RefundForm(RenewableForm):
         label="Note",
         required=False,
         max_length=500,
+        validators=[plain_text],
         widget=forms.TextInput(attrs={"placeholder": "Required for “Other”"}),
     )
     idempotency_key = SubmissionKeyField()
@@ -270,7 +279,7 @@ class CancelForm(RenewableForm):
 
 
 class RejectForm(forms.Form):
-    note = forms.CharField(label="Note", max_length=500)
+    note = forms.CharField(label="Note", max_length=500, validators=[plain_text])
 
 
 class PreferencesForm(forms.Form):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from backoffice.untrusted import identifier_problem, name_problem
 from payments.money import (
     MAX_MINOR_UNITS,
     InvalidAmount,
@@ -56,6 +57,13 @@ def _text(data, key, errors, field, *, max_length):
     return value
 
 
+def _refuse_hidden_characters(text, errors, field, *, problem):
+    """Text that cannot lie (backoffice.untrusted): `problem` is identifier_problem or
+    name_problem. Kept apart from the rules of each field."""
+    if text and (message := problem(text)):
+        errors.add(field, message)
+
+
 def _amount(data, key, currency, errors, field, *, allow_zero=False):
     value = data.get(key)
     if not isinstance(value, str):
@@ -75,12 +83,16 @@ def parse_intake(data):
     errors = _Errors()
     if not isinstance(data, dict):
         raise IntakeInvalid({"": ["The body must be a JSON object."]})
-    number = _text(data, "order_number", errors, "order_number", max_length=64)
+    # Trimmed: spaces around an order number are a shop's slip, and would make "100045 " an
+    # order of its own that nobody finds.
+    number = _text(data, "order_number", errors, "order_number", max_length=64).strip()
+    _refuse_hidden_characters(number, errors, "order_number", problem=identifier_problem)
     customer = data.get("customer")
     if not isinstance(customer, dict):
         errors.add("customer", "Send the customer as an object with name and email.")
         customer = {}
     name = _text(customer, "name", errors, "customer.name", max_length=200)
+    _refuse_hidden_characters(name, errors, "customer.name", problem=name_problem)
     email = _text(customer, "email", errors, "customer.email", max_length=254)
     if email:
         try:
@@ -167,7 +179,10 @@ def _line(item, currency, errors, field):
         errors.add(f"{field}.sku", "Send the SKU as text, or leave it out.")
     elif len(sku) > 64:
         errors.add(f"{field}.sku", "At most 64 characters.")
+    else:
+        _refuse_hidden_characters(sku.strip(), errors, f"{field}.sku", problem=identifier_problem)
     name = _text(item, "name", errors, f"{field}.name", max_length=200)
+    _refuse_hidden_characters(name, errors, f"{field}.name", problem=name_problem)
     quantity = item.get("quantity")
     # bool is an int to Python; a JSON true is no quantity.
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
@@ -201,6 +216,8 @@ def _payment(item, currency, errors, field):
     reference = item.get("reference")
     if not isinstance(reference, str):
         errors.add(f"{field}.reference", "This field is required and must be text.")
+    elif problem := identifier_problem(reference):
+        errors.add(f"{field}.reference", problem)
     elif adapter is not None:
         problem = adapter.reference_problem(reference)
         if problem:

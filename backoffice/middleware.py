@@ -1,4 +1,6 @@
 from django.conf import settings
+from django.http import Http404
+from django.shortcuts import render
 from django.utils import timezone
 
 from payments.money import money_locale
@@ -54,3 +56,29 @@ class AuditActorMiddleware:
     def __call__(self, request):
         with serving(request):
             return self.get_response(request)
+
+
+# The largest id a database key holds (PostgreSQL's bigint).
+MAX_ID = 2**63 - 1
+
+
+class HostileInputMiddleware:
+    """What no view should have to think of, refused before any view runs:
+
+    - a NUL character anywhere in the query string, which PostgreSQL cannot even compare
+      with (400, the bad-request page);
+    - an id in the path beyond what a database key holds (404: there is no such thing).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values):
+            return render(request, "400.html", status=400)
+        return self.get_response(request)
+
+    def process_view(self, request, view, args, kwargs):
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
+                raise Http404("No such thing.")

@@ -1,7 +1,5 @@
 """The order intake API: POST /api/v1/orders (README, "Sending orders")."""
 
-import json
-
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.urls import reverse
@@ -9,6 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from backoffice.intake import IntakeInvalid, parse_intake
+from backoffice.untrusted import UnreadableJson, load_json
 from payments.services.api_tokens import api_token_authenticate
 from payments.services.audit import Actor
 from payments.services.orders import PaymentTaken, PaymentTakenMeanwhile, order_receive
@@ -52,9 +51,9 @@ def orders(request):
     if request.content_type != "application/json":
         return JsonResponse({"errors": {"": ["Send JSON (Content-Type: application/json)."]}}, status=400)
     try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return JsonResponse({"errors": {"": ["The body is not valid JSON."]}}, status=400)
+        data = load_json(request.body)
+    except UnreadableJson as unreadable:
+        return JsonResponse({"errors": {"": [str(unreadable)]}}, status=400)
     try:
         intake = parse_intake(data)
     except IntakeInvalid as invalid:

@@ -8,7 +8,6 @@ the URL), kept whether verified or not, and acted on only when verified.
 import base64
 import hashlib
 import hmac
-import json
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
@@ -19,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from backoffice.untrusted import UnreadableJson, load_json
 from payments.services.audit import client_ip
 from payments.services.provider_notifications import notification_receive, notification_refuse
 
@@ -31,10 +31,9 @@ MAX_BODY_BYTES = 64 * 1024
 
 def _json(body):
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        # RecursionError: nested deeper than the parser goes. A signed body is still kept.
-        return {}
+        data = load_json(body)
+    except UnreadableJson:
+        return {}  # a signed body is kept all the same
     return data if isinstance(data, dict) else {}
 
 

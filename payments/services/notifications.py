@@ -4,6 +4,7 @@ after the transaction that caused it commits; the task worker sends it (*_send),
 twice."""
 
 import logging
+import re
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,6 +19,9 @@ from payments.money import format_money
 from payments.selectors import refund_request_state
 
 logger = logging.getLogger("payments")
+
+# Control characters and line separators, each run of them made one space in a subject.
+LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def managers_to_notify():
@@ -77,9 +81,11 @@ def managers_request_email_send(*, operation_id):
     amount = format_money(operation.amount, payment.currency)
     link = settings.SITE_URL.rstrip("/") + reverse("approvals") + f"#request-{operation.pk}"
     requester = operation.requested_by.get_username() if operation.requested_by else "someone"
+    # One line whatever the stored order number holds: a line break in a subject is refused
+    # by the mail library (and would start a header of its own).
     email_once(
         key=f"approval-request:{operation.pk}",
-        subject=f"Refund of {amount} on order {payment.order.number} waits for approval",
+        subject=LINE_BREAKS.sub(" ", f"Refund of {amount} on order {payment.order.number} waits for approval"),
         message=(
             f"{requester} asks to refund {amount} on order {payment.order.number} "
             f"({payment.get_provider_display()}), reason: {operation.get_reason_display()}."
