@@ -6,12 +6,14 @@ reader can tell a whole file from a cut one. The exports themselves are jobs of 
 
 import csv
 import hashlib
+import unicodedata
 
 from payments.money import format_plain
 from payments.selectors import payment_balances
 
-# A spreadsheet treats a cell starting with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet treats a cell as a formula when its first character that is not blank is one
+# of these, in their full-width forms too ("＝", "＋", "－", "＠", which NFKC folds to these).
+FORMULA_STARTS = frozenset("=+-@")
 
 
 class _Line:
@@ -22,9 +24,14 @@ class _Line:
 
 
 def safe_cell(value):
-    """The value as text that a spreadsheet shows as it is, never runs as a formula."""
+    """The value as text that a spreadsheet shows as it is, never runs as a formula: one whose
+    first non-blank character (after spaces, tabs and line breaks) starts a formula, or that
+    starts with a tab or a line break, gets a leading "'"."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    first = text.lstrip()[:1]
+    if text[:1] in ("\t", "\r", "\n") or unicodedata.normalize("NFKC", first) in FORMULA_STARTS:
+        return "'" + text
+    return text
 
 
 _WRITER = csv.writer(_Line())

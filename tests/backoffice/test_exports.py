@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from payments.exports import safe_cell
 from payments.models import AuditAction, AuditEvent, Export, Operation, OperationKind, Order, Payment
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
@@ -191,6 +192,13 @@ FORMULAS = {
     "at": "@SUM(A1)",
     "tab": "\t=1+1",
     "carriage return": "\r=1+1",
+    "line feed": "\n=1+1",
+    "spaces before": "   =1+1",
+    "no-break space before": "\u00a0@SUM(A1)",
+    "full-width equals": "\uff1d1+1",
+    "full-width plus": "\uff0b1+1",
+    "full-width minus after a space": " \uff0d1+1",
+    "full-width at": "\uff20SUM(A1)",
 }
 
 
@@ -205,6 +213,16 @@ def test_cells_that_a_spreadsheet_would_run_are_inert(client, exported, manager,
 
     assert [(row["customer_name"], row["reference"]) for row in rows][0] == ("'" + text, "'" + text + "-ref")
     assert rows[1]["customer_name"] == "Anne-Marie =1"  # only a cell's first character matters
+
+
+@pytest.mark.parametrize("text", FORMULAS.values(), ids=FORMULAS.keys())
+def test_safe_cell_guards_every_formula_start(text):
+    assert safe_cell(text) == "'" + text
+
+
+@pytest.mark.parametrize("text", ["Anne-Marie =1", "100045", " plain", "", "Ｏｌａ", "kari@example.com"])
+def test_safe_cell_leaves_other_text_alone(text):
+    assert safe_cell(text) == text
 
 
 def test_an_export_is_audited_with_who_and_what(client, exported, manager, make_payment):
