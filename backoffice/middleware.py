@@ -2,6 +2,7 @@ from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 
 from payments.money import money_locale
 from payments.services.audit import serving
@@ -82,3 +83,18 @@ class HostileInputMiddleware:
         for value in (*args, *kwargs.values()):
             if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
                 raise Http404("No such thing.")
+
+
+class NoStoreMiddleware:
+    """Nothing the app answers is kept by a browser's or a proxy's cache: desk pages and CSV
+    downloads name customers and money, as the admin's pages do (which say so themselves).
+    Static files are answered before this runs, by whitenoise, with their own headers."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            patch_cache_control(response, no_store=True, private=True)
+        return response

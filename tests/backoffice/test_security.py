@@ -223,3 +223,19 @@ def test_gunicorn_s_access_log_keeps_the_secret_out_with_our_logger_class(record
     [record] = records
     assert '"POST /webhooks/optty/********/?x=1 HTTP/1.1" 500' in record.getMessage()
     assert OPTTY_SECRET not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("method", "url_name", "argument", "htmx"),
+    [("get", "home", None, False), ("get", "order", "order", False), ("get", "payment_card", "payment", True),
+     ("get", "approvals", None, False), ("get", "export_payments", None, False), ("get", "login", None, False)],
+)
+def test_desk_pages_and_downloads_are_never_cached(client, manager, make_payment, method, url_name, argument, htmx):
+    payment = make_payment("bambora", currency="EUR", at_provider=False)
+    client.force_login(manager)
+    args = {"order": [payment.order_id], "payment": [payment.pk], None: []}[argument]
+
+    response = getattr(client, method)(reverse(url_name, args=args), headers={"HX-Request": "true"} if htmx else {})
+
+    assert response.status_code == 200
+    assert {"no-store", "private"} <= {part.strip() for part in response["Cache-Control"].split(",")}
