@@ -23,6 +23,7 @@ urlpatterns = [
     path("my-requests/", requests.my_requests, name="my_requests"),
     path("my-requests/decisions/", requests.decision_notices, name="decision_notices"),
     path("api/v1/orders", api.orders, name="api_orders"),
+    path("api/v1/openapi.json", api.openapi, name="api_openapi"),
     path("webhooks/vipps/", webhooks.vipps, name="webhook_vipps"),
     path("webhooks/simpleps/", webhooks.simpleps, name="webhook_simpleps"),
     path("webhooks/optty/<str:secret>/", webhooks.optty, name="webhook_optty"),

@@ -1,16 +1,35 @@
-"""The order intake API: POST /api/v1/orders (README, "Sending orders")."""
+"""The order intake API: POST /api/v1/orders (README, "Sending orders"), and its OpenAPI 3
+schema, kept beside this code in backoffice/openapi.json."""
+
+import json
+from functools import cache
+from pathlib import Path
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from backoffice.intake import IntakeInvalid, parse_intake
 from backoffice.untrusted import UnreadableJson, load_json
 from payments.services.api_tokens import api_token_authenticate
 from payments.services.audit import Actor
 from payments.services.orders import PaymentTaken, PaymentTakenMeanwhile, order_receive
+
+SCHEMA = Path(__file__).resolve().parent.parent / "openapi.json"
+
+
+@cache
+def _schema():
+    return json.loads(SCHEMA.read_text(encoding="utf-8"))
+
+
+@login_not_required
+@require_GET
+def openapi(request):
+    """The intake API's OpenAPI 3 schema, for the shops and their tools."""
+    return JsonResponse(_schema(), json_dumps_params={"ensure_ascii": False, "indent": 2})
 
 
 def _unauthorized(message):

@@ -80,6 +80,7 @@ MATRIX = [
     ("save settings", "post", "preferences", None, [LOGIN, 302, 302, 302, 302]),
     # Machines, not people: a token or a signature, whoever is logged in.
     ("intake API without token", "post", "api_orders", None, [401, 401, 401, 401, 401]),
+    ("intake API's schema", "get", "api_openapi", None, [200, 200, 200, 200, 200]),
     ("Vipps webhook unsigned", "post", "webhook_vipps", None, [401, 401, 401, 401, 401]),
     ("SimplePS webhook without credential", "post", "webhook_simpleps", None, [401, 401, 401, 401, 401]),
     ("Optty webhook, wrong secret", "post", "webhook_optty", "secret", [404, 404, 404, 404, 404]),
