@@ -393,7 +393,7 @@ class AuditEventAdmin(CsvExportMixin, ReadOnlyAdmin):
 
 @admin.register(ProviderNotification)
 class ProviderNotificationAdmin(ReadOnlyAdmin):
-    list_display = ["received_at", "provider", "verified", "source_ip", "body_size", "payment", "outcome"]
+    list_display = ["received_at", "provider", "verified", "payment", "outcome"]
     list_filter = ["provider", "verified", "received_at"]
     list_select_related = ["payment"]
     sortable_by = ["received_at"]
