@@ -2,14 +2,18 @@
 nothing changes: not the database, not the provider. Text from outside is shown escaped."""
 
 
+import json
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from payments.models import AuditEvent, Operation
+from payments.exports import safe_cell
+from payments.models import AuditEvent, Operation, Order
 from payments.money import InvalidAmount, parse_amount
+from payments.services.api_tokens import api_token_create
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
@@ -29,9 +33,18 @@ NASTY_TEXT = st.one_of(
     st.sampled_from([
         "<script>alert(1)</script>", "' OR 1=1 --", "../" * 20, "/" * 300, "a" * 2_500,
         "\u202e\u0000\ufeff", "%00%2F%2e%2e", "Robert'); DROP TABLE students;--",
+        "\x00", "a\r\nBcc: x@example.com", "\u202egnp.exe", "100\u200b045", "\uff1d1+1", " \n=cmd|' /C calc'!A0",
     ]),
     st.text(max_size=300),
 )
+# Characters that make text lie or break what stores and shows it: C0/C1 controls (NUL, CR,
+# LF), bidirectional controls, zero-width and other invisible ones, line separators.
+LYING_CHARACTERS = st.sampled_from(
+    ["\x00", "\r", "\n", "\t", "\x1b", "\x7f", "\x85", "\x9b", "\u061c", "\u200e", "\u200f", "\u202a",
+     "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200b", "\u2060",
+     "\ufeff", "\u00ad", "\u2028", "\u2029"]
+)  # fmt: skip
+FORMULA_STARTERS = st.sampled_from(["=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20"])
 
 
 def _valid(currency, text):
@@ -194,3 +207,69 @@ def test_html_from_customers_references_and_providers_is_shown_escaped(agent_cli
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<b onmouseover" not in html and "&lt;b onmouseover=alert(&#x27;provider&#x27;)&gt;bad&lt;/b&gt;" in html
     assert AuditEvent.objects.filter(operation__payment=payment).exists()
+
+
+# The intake, the CSV guard: the same properties for whatever text comes.
+
+
+@pytest.fixture
+def shop_token(db):
+    return api_token_create(name="hostile shop", actor=Actor.system("tests"))[1]
+
+
+def _intake(token, raw):
+    return Client().post("/api/v1/orders", raw, content_type="application/json",
+                         headers={"Authorization": f"Bearer {token}"})
+
+
+def _order(number="100045", name="Kari Nordmann", reference="acme-100045-1"):
+    return {"order_number": number, "customer": {"name": name, "email": "kari@example.com"},
+            "currency": "NOK", "total": "1250.00",
+            "payments": [{"provider": "bambora", "reference": reference, "amount": "1250.00"}]}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(["order_number", "customer.name", "payments[0].reference"]),
+       before=st.text(st.characters(categories=["L", "N"]), min_size=1, max_size=20), lying=LYING_CHARACTERS,
+       after=st.text(st.characters(categories=["L", "N", "P", "S"]), min_size=1, max_size=20))
+def test_intake_refuses_text_that_lies_wherever_it_is(shop_token, field, before, lying, after):
+    # Inside the text: at its ends, blanks are trimmed from order numbers rather than refused.
+    text = before + lying + after
+    order = {"order_number": _order(number=text), "customer.name": _order(name=text),
+             "payments[0].reference": _order(reference=text)}[field]
+
+    response = _intake(shop_token, json.dumps(order))
+
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    assert not Order.objects.exists()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(depth=st.integers(min_value=21, max_value=200_000), opening=st.sampled_from(["[", '{"a":']),
+       where=st.sampled_from(["order_number", "customer", "payments", "top"]))
+def test_intake_refuses_json_nested_deep_anywhere(shop_token, depth, opening, where):
+    closing = "]" if opening == "[" else "}"
+    nested = opening * depth + ("1" if opening == '{"a":' else "") + closing * depth
+    raw = nested if where == "top" else json.dumps(_order()).replace(f'"{where}": ', f'"{where}": {nested}, "x": ', 1)
+
+    response = _intake(shop_token, raw)
+
+    assert response.status_code == 400
+    assert not Order.objects.exists()
+
+
+@settings(max_examples=200, deadline=None)
+@given(blanks=st.text(alphabet=" \t\r\n\u00a0\u3000", max_size=5), starter=FORMULA_STARTERS, rest=st.text(max_size=30))
+def test_no_formula_start_escapes_the_csv_guard(blanks, starter, rest):
+    text = blanks + starter + rest
+
+    assert safe_cell(text) == "'" + text
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=40))
+def test_the_csv_guard_only_ever_prefixes(text):
+    guarded = safe_cell(text)
+
+    assert guarded in (text, "'" + text)
