@@ -12,6 +12,9 @@ _demo = {
     "SITE_URL": f"http://127.0.0.1:{os.environ.get('PORT', '8000')}",
     "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
     "PROVIDER_TIMEOUT": "5",
+    # The demo's people are made a moment before anybody logs in: without this, `manager`
+    # could approve nothing for a day (APPROVAL_COOLING_OFF_HOURS, README "Guarantees").
+    "APPROVAL_COOLING_OFF_HOURS": "0",
     "BAMBORA_API_URL": f"{SANDBOX_URL}/bambora",
     "BAMBORA_MERCHANT_NUMBER": "P123456789",
     "BAMBORA_MERCHANT_TOKEN": "demo-bambora-token",

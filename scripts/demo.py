@@ -29,7 +29,7 @@ Demo logins (http://127.0.0.1:{port}/):
   manager  / manager-demo   manager: also approves refunds of others
   manager2 / manager2-demo  another manager, to approve the first one's requests
   auditor  / auditor-demo   auditor: read-only Django admin at /admin/
-  admin    / admin-demo     superuser: Django admin (the ledger stays read-only)
+  admin    / admin-demo     superuser: Django admin (the ledger stays read-only; no desk actions)
 Provider sandbox: http://127.0.0.1:{sandbox_port}/; the task worker runs exports and emails.
 (Ctrl-C stops them all)
 """
