@@ -75,7 +75,8 @@ def test_no_url_answers_500_to_hostile_values(people, role):
                     continue  # the walk goes on as the same person
                 send = client.get if method == "GET" else client.post
                 status = send(path, query).status_code
-                if status >= 500:
+                # 503 is /readyz saying that no task worker is heard of: an answer, not a failure.
+                if status >= 500 and (route, status) != ("readyz", 503):
                     failures.append(f"{method} {path[:120]} {value[:20]!r}: {status}")
 
     assert failures == []
