@@ -209,3 +209,20 @@ def test_intake_trims_the_order_number(shop, sandbox):
 
     assert (first.status_code, again.status_code) == (201, 200)
     assert list(Order.objects.values_list("number", flat=True)) == ["100045"]
+
+
+@pytest.mark.parametrize(
+    ("field", "line"),
+    [("lines[0].name", {"name": "Tent\u202e, 2 persons"}), ("lines[0].sku", {"sku": "TENT\x00-2P"}),
+     ("lines[0].name", {"name": "Tent\r\n2 persons"})],
+    ids=["override in a line's name", "NUL in a SKU", "line break in a line's name"],
+)
+def test_intake_refuses_lying_text_in_lines_too(shop, field, line):
+    data = {**order(), "lines": [{"sku": "TENT-2P", "name": "Tent, 2 persons", "quantity": 1,
+                                  "unit_price": "1250.00", **line}]}
+
+    response = shop(data)
+
+    assert response.status_code == 400
+    assert "control or invisible characters" in response.json()["errors"][field][0]
+    assert nothing_stored()
