@@ -360,8 +360,8 @@ class AuditEventAdmin(CsvExportMixin, ReadOnlyAdmin):
     list_display = ["created_at", "actor_label", "action", "order", "event_amount", "message"]
     list_select_related = ["order"]
     detail_fields = [
-        "created_at", _person("actor", "Actor"), "actor_label", "action", "order", "payment", "operation",
-        "event_amount",
+        "created_at", _person("actor", "Actor"), "actor_label", "action", _person("account", "About the person"),
+        "order", "payment", "operation", "event_amount",
         "before", "after", "ip", "message",
     ]  # fmt: skip
     # Every user, not only those who acted (RelatedOnlyFieldListFilter would read the whole log

@@ -269,3 +269,14 @@ def test_a_login_does_not_count_as_a_change(client, agent):
     client.post(reverse("login"), {"username": "agent", "password": "correct horse battery"})
 
     assert not AuditEvent.objects.filter(action=AuditAction.USER_CHANGED).exists()
+
+
+def test_an_auditor_reads_whom_a_change_of_people_was_about(client, auditor, make_user):
+    make_user("someone")
+    event = AuditEvent.objects.get(action=AuditAction.USER_CREATED, account__username="someone")
+    client.force_login(auditor)
+
+    page = client.get(reverse("admin:payments_auditevent_change", args=[event.pk])).content.decode()
+
+    assert "About the person" in page
+    assert "someone" in page
