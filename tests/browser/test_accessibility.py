@@ -125,7 +125,7 @@ def test_every_desk_page_is_in_the_list():
     pages = {name for name in get_resolver().reverse_dict if isinstance(name, str)}
     # Not pages: actions (POST), fragments that pages load, machines' endpoints, the admin.
     not_pages = {"payment_card", "refund", "check", "approvals_count", "approve", "reject", "withdraw",
-                 "decision_notices", "api_orders", "webhook_vipps", "webhook_simpleps", "webhook_optty",
+                 "decision_notices", "api_orders", "api_openapi", "webhook_vipps", "webhook_simpleps", "webhook_optty",
                  "healthz", "readyz", "metrics", "logout", "export_payments", "export_download", "order_items"}
     checked = {"login", "home", "order", "cancel", "my_requests", "approvals", "exports", "preferences"}
     assert pages - not_pages - checked == set(), "a desk page is missing from PAGES"
