@@ -214,8 +214,16 @@ APPROVAL_COOLING_OFF_HOURS = env.float("APPROVAL_COOLING_OFF_HOURS", default=24)
 
 # Providers --------------------------------------------------------------------------------
 
-# Seconds to wait for a provider to accept the connection, and then for its answer.
+# Seconds one call to a provider may take in all: connecting, every read of its answer, a token
+# fetch and the one retry after a refused token (payments.providers.http enforces it).
 PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=10.0)
+# Seconds after a call's deadline before reconciliation takes an operation still in flight for
+# abandoned (the process that sent it stopped).
+RECONCILE_IN_FLIGHT_MARGIN = env.float("RECONCILE_IN_FLIGHT_MARGIN", default=30.0)
+# An operation whose outcome no check with the provider can prove needs a person after this
+# many checks, or this many hours after its call (a pending one after the hours only).
+NEEDS_PERSON_AFTER_CHECKS = env.int("NEEDS_PERSON_AFTER_CHECKS", default=6)
+NEEDS_PERSON_AFTER_HOURS = env.float("NEEDS_PERSON_AFTER_HOURS", default=24.0)
 # Codes of the providers this merchant uses; production needs credentials for each of them.
 PAYMENT_PROVIDERS = env.list("PAYMENT_PROVIDERS", default=["bambora", "optty", "simpleps", "vipps"])
 
@@ -231,6 +239,9 @@ PROVIDERS = {
         "auth_url": env.str("OPTTY_AUTH_URL", default="https://auth.qa.optty.com"),
         "client_id": env.str("OPTTY_CLIENT_ID", default=""),
         "client_secret": env.str("OPTTY_CLIENT_SECRET", default=""),
+        # Optty's refund call asks whether the BNPL provider was activated through OAuth (or
+        # an API key and password): Optty's onboarding says which.
+        "activated_via_oauth": env.bool("OPTTY_ACTIVATED_VIA_OAUTH", default=False),
     },
     "simpleps": {
         "api_url": env.str("SIMPLEPS_API_URL", default="https://sandbox-gw.simpleps.com"),

@@ -218,6 +218,20 @@ class Operation(models.Model):
     )
     provider_code = models.CharField(max_length=64, blank=True)
     failure_message = models.TextField(blank=True)
+    # When the call to the provider ends at the latest (its one total deadline, set when the
+    # operation goes in flight): until then and a margin after, the call may still be running.
+    deadline = models.DateTimeField(null=True, blank=True)
+    # The provider asked us to wait until then before sending it again (Retry-After).
+    retry_not_before = models.DateTimeField(null=True, blank=True)
+    # Checks with the provider that could not prove the outcome, and what the last one found.
+    checks = models.PositiveIntegerField(default=0, db_default=0)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_check = models.TextField(
+        blank=True, default="", db_default="", help_text="What the provider last said, in words."
+    )
+    # Since when no machine can prove the outcome: a manager resolves it (payments.services.
+    # attention). It stays set once resolved, as a record.
+    needs_person_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     settled_at = models.DateTimeField(null=True, blank=True)
@@ -234,6 +248,12 @@ class Operation(models.Model):
                 fields=["requested_by", "created_at", "id"],
                 condition=Q(approval_required=True),
                 name="operation_requests_idx",
+            ),
+            # The "Needs attention" list: the few operations a person has to resolve.
+            models.Index(
+                fields=["needs_person_since", "id"],
+                condition=Q(needs_person_since__isnull=False),
+                name="operation_needs_person_idx",
             ),
         ]
         constraints = [
@@ -252,6 +272,7 @@ class Operation(models.Model):
             ("request_refund", "Can request refunds"),
             ("cancel_payment", "Can cancel payments"),
             ("approve_refund", "Can approve or reject refund requests of others"),
+            ("resolve_operation", "Can resolve operations of others that need a person"),
         ]
 
     def __str__(self):
@@ -301,6 +322,8 @@ class AuditAction(models.TextChoices):
     PROVIDER_ANSWERED = "provider.answered", "Provider answered"
     OPERATION_SETTLED = "operation.settled", "Operation settled"
     OPERATION_RECONCILED = "operation.reconciled", "Operation reconciled"
+    OPERATION_NEEDS_PERSON = "operation.needs_person", "Needs a person"
+    OPERATION_RESOLVED = "operation.resolved", "Resolved by a person"
     EXTERNAL_RECORDED = "external.recorded", "Operation outside the back office recorded"
     PAYMENT_SYNCED = "payment.synced", "Payment synced"
     NOTIFICATION_RECEIVED = "notification.received", "Provider notification received"

@@ -1,23 +1,25 @@
-"""Bambora payments API, version 1 (../shared/providers.md, "Bambora").
+"""Bambora payments API, version 1 (../shared/providers.md, "Bambora"; the published spec is
+`specs/bambora.swagger.json`).
 
 Basic auth as `<merchant token>@<merchant number>` with the merchant secret, `API-Version: 1`
 on every call, amounts in integer minor units, the merchant's own payment reference in the
 path. Bambora takes no idempotency key: after an unknown outcome the payment must be read
-and compared before anything is sent again (payments.services.reconcile does that).
+and compared before anything is sent again (payments.services.reconcile does that). Its
+published PaymentResponse (GET) has no `refunds` list: a read without one shows nothing about
+refunds, and a refund whose outcome is unknown then stays unknown.
 """
 
 from urllib.parse import quote
 
 from payments.providers.base import (
-    Confirmation,
     Modification,
     Movement,
     Outcome,
     PaymentProvider,
-    ProviderCredentialsRejected,
+    ProviderAnswer,
     ProviderPayment,
-    ProviderRejected,
     ProviderUnavailable,
+    undecided,
 )
 
 # Bambora's error `type` is a URL; its last segment names the error.
@@ -45,51 +47,98 @@ class Bambora(PaymentProvider):
     cancels_after_capture = False
     secret_settings = ("merchant_token", "merchant_secret")
 
-    def refund(self, modification: Modification) -> Confirmation:
-        body = self._call("POST", modification.payment_reference, "refund", {
-            "amount": modification.amount,
-        })
-        refunds = body.get("refunds") or []
-        last = refunds[-1].get("amount") if refunds and isinstance(refunds[-1], dict) else None
-        confirmed = last if isinstance(last, int) and last > 0 else modification.amount
-        return Confirmation(outcome=Outcome.SUCCEEDED, amount=confirmed, response=body)
+    def send(self, kind, modification: Modification, *, deadline):
+        body = {"amount": modification.amount} if kind == "refund" else None
+        action = "refund" if kind == "refund" else "cancel"
+        return self._call("POST", modification.payment_reference, action, body, deadline=deadline), body
 
-    def cancel(self, modification: Modification) -> Confirmation:
-        body = self._call("POST", modification.payment_reference, "cancel")
-        return Confirmation(outcome=Outcome.SUCCEEDED, amount=modification.amount, response=body)
+    def answer(self, kind, modification, response, *, sent) -> ProviderAnswer:
+        if reason := undecided(self.name, response):
+            return self.unknown(response, reason)
+        body = response.json_object
+        if response.ok:
+            if body is None:
+                return self.unknown(response, "Bambora's answer could not be read.")
+            if kind == "refund":
+                return self._refund_confirmed(modification, body)
+            return ProviderAnswer(outcome=Outcome.SUCCEEDED, amount=modification.amount, response=body,
+                                  status=response.status)
+        if body is None:
+            # Not Bambora's error format ({type, title, detail, status}): something in between
+            # answered, and it proves nothing.
+            return self.unknown(response, f"Bambora's answer (HTTP {response.status}) could not be read.")
+        error_type = self.error_code(response)
+        if response.status in (401, 403):
+            return self.failed(response, "The provider rejected our credentials.", credentials_rejected=True)
+        message = ERROR_WORDS.get(error_type) or (
+            f"Bambora refused the request (HTTP {response.status})"
+            + (f": {body['detail']}" if body.get("detail") else ".")
+        )
+        if response.status == 404 and error_type not in ERROR_WORDS:
+            message = ERROR_WORDS["payment_not_found"]
+        return self.failed(response, message)
 
-    def fetch(self, reference: str) -> ProviderPayment:
-        body = self._call("GET", reference)
+    def _refund_confirmed(self, modification, body):
+        """A 2xx to a refund: succeeded for the amount sent, found in the answer's `refunds`
+        by its amount when the answer lists them (their order is not documented, so the last
+        one proves nothing). A list without a refund of that amount contradicts the 2xx."""
+        refunds = body.get("refunds")
+        if isinstance(refunds, list):
+            amounts = [item.get("amount") for item in refunds if isinstance(item, dict)]
+            if modification.amount not in amounts:
+                return ProviderAnswer(
+                    outcome=Outcome.UNKNOWN,
+                    message="Bambora answered that it refunded, but lists no refund of this amount.",
+                    response=body,
+                )
+        return ProviderAnswer(outcome=Outcome.SUCCEEDED, amount=modification.amount, response=body)
+
+    def fetch(self, reference: str, *, deadline=None) -> ProviderPayment:
+        body = self.read_body(self._call("GET", reference, deadline=deadline or self.http.deadline()))
         try:
-            authorized = int(body["amount"])
-            captures = [int(item["amount"]) for item in body.get("captures") or []]
-            refunds = [int(item["amount"]) for item in body.get("refunds") or []]
             state = str(body.get("state", ""))
+            authorized = _amount(body.get("amount"))
+            captures = _amounts(body.get("captures"))
+            # Not in the published PaymentResponse: only the refund and cancel answers of the
+            # seeds show it. Without it, the read says nothing about refunds.
+            refunds = _amounts(body.get("refunds"))
         except (KeyError, TypeError, ValueError) as error:
             raise ProviderUnavailable("Bambora's answer could not be read.") from error
-        captured = sum(captures)
-        movements = [Movement(kind="capture", amount=a, outcome=Outcome.SUCCEEDED) for a in captures]
-        movements += [Movement(kind="refund", amount=a, outcome=Outcome.SUCCEEDED) for a in refunds]
+        captured = None if captures is None else sum(captures)
+        cancelled = None
+        if authorized is not None:
+            cancelled = authorized - (captured or 0) if state in CANCELLED_STATES else 0
+        refunded = None if refunds is None else sum(refunds)
+        if body.get("operationInProgress") is True:
+            # A change is under way at Bambora: the totals may be about to move.
+            captured = cancelled = refunded = None
+        movements = [Movement(kind="capture", amount=a, outcome=Outcome.SUCCEEDED) for a in captures or []]
+        movements += [Movement(kind="refund", amount=a, outcome=Outcome.SUCCEEDED) for a in refunds or []]
         return ProviderPayment(
             reference=reference,
             state=state,
             currency=str(body.get("currency", "")),
             authorized=authorized,
             captured=captured,
-            cancelled=authorized - captured if state in CANCELLED_STATES else 0,
-            refunded=sum(refunds),
+            cancelled=cancelled,
+            refunded=refunded,
             movements=tuple(movements),
             keys_recorded=False,
             response=body,
         )
 
-    def _call(self, method, reference, action="", json_body=None):
+    def error_code(self, response):
+        body = response.json_object or {}
+        return str(body.get("type", "")).rstrip("/").rsplit("/", 1)[-1]
+
+    def _call(self, method, reference, action="", json_body=None, *, deadline):
         url = f"{self.config['api_url'].rstrip('/')}/payments/{quote(reference, safe='')}/"
         if action:
             url += f"{action}/"
-        response = self.http.send(
+        return self.http.send(
             method,
             url,
+            deadline=deadline,
             headers={"API-Version": "1"},
             json_body=json_body,
             auth=(
@@ -97,29 +146,20 @@ class Bambora(PaymentProvider):
                 self.config["merchant_secret"],
             ),
         )
-        if response.ok:
-            return response.json_object()
-        raise self._error(response)
 
-    def _error(self, response):
-        body = response.body if isinstance(response.body, dict) else {}
-        error_type = str(body.get("type", "")).rstrip("/").rsplit("/", 1)[-1]
-        if response.status == 401:
-            return ProviderCredentialsRejected(code=error_type, response=body)
-        if response.status == 409:
-            # Another change to the payment is under way: ours may or may not have happened.
-            return ProviderUnavailable(
-                "Bambora is busy with another change to this payment; the outcome will be "
-                "checked with Bambora before anything is sent again.",
-                code=error_type or "payment_operation_blocked",
-                response=body,
-                status=409,
-            )
-        if response.status == 429:
-            message = "Bambora is receiving too many requests; try again in a minute."
-        else:
-            message = ERROR_WORDS.get(error_type) or (
-                f"Bambora refused the request (HTTP {response.status})"
-                + (f": {body['detail']}" if body.get("detail") else ".")
-            )
-        return ProviderRejected(message, code=error_type, response=body, status=response.status)
+
+def _amount(value):
+    if value is None:
+        return None
+    if type(value) is not int or value < 0:
+        raise ValueError(f"not an amount: {value!r}")
+    return value
+
+
+def _amounts(items):
+    """The amounts of a list of `{amount}`, or None when there is no list."""
+    if items is None:
+        return None
+    if not isinstance(items, list):
+        raise TypeError("not a list")
+    return [_amount(item["amount"]) for item in items]

@@ -1,11 +1,16 @@
-"""Optty Merchant API (../shared/providers.md, "Optty"), a buy-now-pay-later aggregator.
+"""Optty Merchant API (../shared/providers.md, "Optty"), a buy-now-pay-later aggregator. Its
+refund call is specified by the OpenAPI in the seed `001_53414bc90af3eac9.txt`; the other calls
+by providers.md.
 
 A client-credentials token from `{OPTTY_AUTH_URL}/token` (form-encoded, scope `api-user`),
 cached until shortly before it expires and fetched again once when Optty refuses it. Amounts
 are decimal major units with at most two decimals. Our operation's key is Optty's
 `refundReference` / `voidReference`, which Optty keeps unique per merchant: a retry of the
-same operation sends the same reference and cannot become a second refund. A refund may be
-answered PENDING: the BNPL provider decides later, and the amount stays reserved meanwhile.
+same operation sends the same reference and cannot become a second refund; Optty then answers
+that the reference is used, which says the first attempt may have been carried out, never that
+it failed. A refund's status other than SUCCESSFUL and FAILED (PENDING, INITIATED, PROCESSING,
+anything new) means the BNPL provider decides later: the amount stays reserved meanwhile. A
+full refund includes the order's surcharge, as Optty's refund spec asks.
 """
 
 from decimal import Decimal, InvalidOperation
@@ -13,24 +18,30 @@ from urllib.parse import quote
 
 from payments.money import InvalidAmount, to_major, to_minor
 from payments.providers.base import (
-    Confirmation,
     Modification,
     Movement,
+    NotSent,
     Outcome,
     PaymentProvider,
+    ProviderAnswer,
     ProviderCredentialsRejected,
+    ProviderError,
     ProviderPayment,
-    ProviderRejected,
     ProviderUnavailable,
+    undecided,
 )
-from payments.providers.tokens import send_with_token
+from payments.providers.tokens import send_with_token, token_endpoint_error
 
-REFUND_OUTCOMES = {"SUCCESSFUL": Outcome.SUCCEEDED, "PENDING": Outcome.PENDING}
-# Statuses of the refunds Optty lists in an order's details.
-LISTED_OUTCOMES = {
-    "SUCCESSFUL": Outcome.SUCCEEDED,
-    "SUCCESS": Outcome.SUCCEEDED,
-    "PENDING": Outcome.PENDING,
+SUCCEEDED_STATUSES = {"SUCCESSFUL", "SUCCESS"}
+FAILED_STATUSES = {"FAILED"}
+VOIDED_ORDER_STATUSES = {"VOIDED", "CANCELLED", "CANCELED"}
+# Order statuses that show no void has happened (a captured order cannot be voided).
+NOT_VOIDED_ORDER_STATUSES = {
+    "AUTHORIZED",
+    "CAPTURED",
+    "PARTIALLY_CAPTURED",
+    "REFUNDED",
+    "PARTIALLY_REFUNDED",
 }
 
 
@@ -45,126 +56,208 @@ class Optty(PaymentProvider):
     # Its amounts are decimals "with at most 2 decimals" (providers.md).
     max_decimals = 2
 
-    def refund(self, modification: Modification) -> Confirmation:
-        body = self._call("POST", modification.payment_reference, "refund", {
+    def send(self, kind, modification: Modification, *, deadline):
+        reference = modification.payment_reference
+        if kind == "cancel":
+            body = {
+                "voidReference": modification.idempotency_key,
+                "amount": to_major(modification.amount, modification.currency),
+                "description": modification.description or "Cancel",
+            }
+            return self._call("POST", reference, "void", body, deadline=deadline), body
+        amount = modification.amount
+        if modification.completes:
+            amount += self._surcharge(modification, deadline=deadline)
+        body = {
             "refundReference": modification.idempotency_key,
             "refundAmount": {
-                "amount": to_major(modification.amount, modification.currency),
+                "amount": to_major(amount, modification.currency),
                 "currency": modification.currency,
             },
             "refundDescription": modification.description or "Refund",
-            "isActivatedViaOAuth": False,
-        }).json_object()
+            "isActivatedViaOAuth": bool(self.config.get("activated_via_oauth", False)),
+        }
+        return self._call("POST", reference, "refund", body, deadline=deadline), body
+
+    def _surcharge(self, modification, *, deadline):
+        """The order's surcharge in minor units: "for full refund, [the amount] should equal
+        the order amount + surcharge amount" (Optty's refund spec)."""
+        try:
+            order = self.read_body(self._call("GET", modification.payment_reference, deadline=deadline))
+            surcharge = order.get("surcharge")
+            return 0 if surcharge is None else to_minor(_decimal(surcharge), modification.currency)
+        except (NotSent, ProviderCredentialsRejected):
+            raise
+        except ProviderError as error:
+            raise NotSent(f"Optty's order could not be read to add its surcharge: {error.message}") from error
+        except (TypeError, InvalidAmount, InvalidOperation) as error:
+            raise NotSent("Optty's order could not be read to add its surcharge.") from error
+
+    def answer(self, kind, modification, response, *, sent) -> ProviderAnswer:
+        if reason := undecided(self.name, response):
+            return self.unknown(response, reason)
+        body = response.json_object
+        if body is None:
+            return self.unknown(response, f"Optty's answer (HTTP {response.status}) could not be read.")
+        if response.ok:
+            if kind == "refund":
+                return self._refund_answer(modification, body, sent)
+            return self._confirmed(modification, body, body.get("amount"), str(body.get("voidedId") or ""))
+        message = body.get("message")
+        if isinstance(message, list):  # validation errors come as a list of sentences
+            message = "; ".join(str(part) for part in message)
+        message = str(message or "")
+        if response.status == 400 and "already" in message.lower() and "used" in message.lower():
+            # Our reference is unique to this operation: if Optty knows it, it was sent before,
+            # and that first attempt may have been carried out.
+            return self.unknown(
+                response,
+                "Optty has had this operation's reference before, so an earlier attempt may have "
+                "been carried out.",
+            )
+        if response.status == 404:
+            return self.failed(response, "Optty does not know this order.")
+        if message:
+            return self.failed(response, f"Optty refused: {message}")
+        return self.failed(response, f"Optty refused the request (HTTP {response.status}).")
+
+    def _refund_answer(self, modification, body, sent):
         status = str(body.get("refundStatus", "")).upper()
-        if status not in REFUND_OUTCOMES:
+        reference = str(body.get("bnplRefundId") or "")
+        if status in FAILED_STATUSES:
             reason = body.get("description")
-            raise ProviderRejected(
-                f"Optty did not refund: the refund was {status.lower() or 'refused'}"
+            return ProviderAnswer(
+                outcome=Outcome.FAILED,
+                message="Optty did not refund: the refund failed"
                 + (f" ({reason})." if isinstance(reason, str) and reason else "."),
                 code=status,
+                provider_reference=reference,
                 response=body,
             )
-        return Confirmation(
-            outcome=REFUND_OUTCOMES[status],
-            amount=self._minor(body.get("refundedAmount"), modification),
-            provider_reference=str(body.get("bnplRefundId") or ""),
-            response=body,
+        if status not in SUCCEEDED_STATUSES:
+            return ProviderAnswer(
+                outcome=Outcome.PENDING,
+                amount=modification.amount,
+                code=status,
+                message=f"Optty accepted the refund ({status.lower() or 'no status yet'}); "
+                "the final answer comes later.",
+                provider_reference=reference,
+                response=body,
+            )
+        sent_amount = to_minor(sent["refundAmount"]["amount"], modification.currency)
+        surcharge = sent_amount - modification.amount
+        return self._confirmed(modification, body, body.get("refundedAmount"), reference, surcharge=surcharge)
+
+    @staticmethod
+    def _confirmed(modification, body, amount, reference, *, surcharge=0):
+        """SUCCEEDED for the amount Optty names (less the surcharge we added), or the amount
+        sent when it names none; an amount that cannot be read leaves the outcome unknown."""
+        if amount is None:
+            confirmed = modification.amount
+        else:
+            try:
+                confirmed = to_minor(_decimal(amount), modification.currency) - surcharge
+            except (InvalidAmount, InvalidOperation, TypeError):
+                return ProviderAnswer(
+                    outcome=Outcome.UNKNOWN,
+                    message="Optty's answer names an amount that could not be read.",
+                    response=body,
+                )
+        return ProviderAnswer(
+            outcome=Outcome.SUCCEEDED, amount=confirmed, provider_reference=reference, response=body
         )
 
-    def cancel(self, modification: Modification) -> Confirmation:
-        body = self._call("POST", modification.payment_reference, "void", {
-            "voidReference": modification.idempotency_key,
-            "amount": to_major(modification.amount, modification.currency),
-            "description": modification.description or "Cancel",
-        }).json_object()
-        return Confirmation(
-            outcome=Outcome.SUCCEEDED,
-            amount=self._minor(body.get("amount"), modification),
-            provider_reference=str(body.get("voidedId") or ""),
-            response=body,
+    def fetch(self, reference: str, *, deadline=None) -> ProviderPayment:
+        deadline = deadline or self.http.deadline()
+        order = self.read_body(self._call("GET", reference, deadline=deadline))
+        # Optty's docs require the order's reference in the body of the details call.
+        details = self.read_body(
+            self._call("POST", reference, "details", {"merchantReference": reference}, deadline=deadline)
         )
-
-    def fetch(self, reference: str) -> ProviderPayment:
-        order = self._call("GET", reference).json_object()
-        # Optty's documentation requires the order's reference in the body as well.
-        details = self._call("POST", reference, "details", {"merchantReference": reference}).json_object()
         try:
             currency = str(order["currency"])
             authorized = to_minor(_decimal(order["amount"]), currency)
-            movements = [
-                self._movement(kind, item, currency)
-                for kind, key in (("capture", "orderCaptures"), ("cancel", "orderVoids"), ("refund", "refunds"))
-                for item in details.get(key) or []
-            ]
-        except (KeyError, TypeError, InvalidAmount, InvalidOperation) as error:
+            surcharge = order.get("surcharge")
+            surcharge = 0 if surcharge is None else to_minor(_decimal(surcharge), currency)
+            captures = self._movements("capture", details.get("orderCaptures"), currency)
+            refunds = self._movements("refund", details.get("refunds"), currency)
+        except (KeyError, TypeError, AttributeError, InvalidAmount, InvalidOperation) as error:
             raise ProviderUnavailable("Optty's answer could not be read.") from error
-
-        def total(kind):
-            return sum(
-                m.amount for m in movements if m.kind == kind and m.outcome == Outcome.SUCCEEDED
-            )
-
-        # Optty lists captures and refunds in an order's details, and no voids: a void shows
-        # in the order's status. Ours void the whole authorized order, never part of it.
-        cancelled = total("cancel")
-        if str(order.get("status", "")).upper() == "VOIDED":
-            cancelled = max(cancelled, authorized - total("capture"))
+        captured = _succeeded_total(captures)
+        if refunds is not None and captured is not None:
+            refunds = _without_surcharge(refunds, captured=captured, surcharge=surcharge)
+        status = str(order.get("status", "")).upper()
+        # A void is shown by the order's status (Optty's details list no voids).
+        if status in VOIDED_ORDER_STATUSES:
+            cancelled = authorized - (captured or 0)
+        elif status in NOT_VOIDED_ORDER_STATUSES:
+            cancelled = 0
+        else:
+            cancelled = None
         return ProviderPayment(
             reference=reference,
-            state=str(order.get("status", "")),
+            state=status,
             currency=currency,
             authorized=authorized,
-            captured=total("capture"),
+            captured=captured,
             cancelled=cancelled,
-            refunded=total("refund"),
-            movements=tuple(movements),
+            refunded=_succeeded_total(refunds),
+            movements=tuple((captures or []) + (refunds or [])),
             # The details name Optty's own refund ids, not our refundReference.
             keys_recorded=False,
             response={"order": order, "details": details},
         )
 
     @staticmethod
-    def _movement(kind, item, currency):
-        status = str(item.get("status", "SUCCESSFUL")).upper()
-        return Movement(
-            kind=kind,
-            amount=to_minor(_decimal(item["amount"]), currency),
-            outcome=LISTED_OUTCOMES.get(status, Outcome.FAILED),
-            provider_reference=str(
-                item.get("refundId") or item.get("captureId") or item.get("voidedId") or ""
-            ),
-        )
+    def _movements(kind, items, currency):
+        """The listed captures or refunds, or None when the details carry no such list."""
+        if items is None:
+            return None
+        movements = []
+        for item in items:
+            status = str(item.get("status", "SUCCESSFUL")).upper()
+            if status in SUCCEEDED_STATUSES:
+                outcome = Outcome.SUCCEEDED
+            elif status in FAILED_STATUSES:
+                outcome = Outcome.FAILED
+            else:
+                outcome = Outcome.PENDING
+            movements.append(
+                Movement(
+                    kind=kind,
+                    amount=to_minor(_decimal(item["amount"]), currency),
+                    outcome=outcome,
+                    provider_reference=str(item.get("refundId") or item.get("captureId") or ""),
+                )
+            )
+        return movements
 
-    @staticmethod
-    def _minor(amount, modification):
-        """The confirmed amount in minor units; the requested one when Optty names none."""
-        if amount is None:
-            return modification.amount
-        try:
-            return to_minor(_decimal(amount), modification.currency)
-        except (InvalidAmount, InvalidOperation, TypeError) as error:
-            raise ProviderUnavailable("Optty's answer could not be read.") from error
+    def error_code(self, response):
+        body = response.json_object or {}
+        return str(body.get("error") or body.get("statusCode") or "")
 
-    def _call(self, method, reference, action="", json_body=None):
+    def _call(self, method, reference, action="", json_body=None, *, deadline):
         url = f"{self.config['api_url'].rstrip('/')}/orders/{quote(reference, safe='')}"
         if action:
             url += f"/{action}"
-        response = send_with_token(
+        return send_with_token(
             key=(self.code, self.config["auth_url"], self.config["client_id"]),
-            fetch_token=self._fetch_token,
+            fetch_token=lambda: self._fetch_token(deadline),
             send=lambda token: self.http.send(
-                method, url, headers={"Authorization": f"Bearer {token}"}, json_body=json_body
+                method,
+                url,
+                deadline=deadline,
+                headers={"Authorization": f"Bearer {token}"},
+                json_body=json_body,
             ),
-            error_code=lambda response: _error_code(response.body),
+            error_code=self.error_code,
         )
-        if response.ok:
-            return response
-        raise self._error(response)
 
-    def _fetch_token(self):
+    def _fetch_token(self, deadline):
         response = self.http.send(
             "POST",
             f"{self.config['auth_url'].rstrip('/')}/token",
+            deadline=deadline,
             form={
                 "client_id": self.config["client_id"],
                 "client_secret": self.config["client_secret"],
@@ -172,12 +265,9 @@ class Optty(PaymentProvider):
                 "scope": "api-user",
             },
         )
-        if not response.ok:
-            body = response.body if isinstance(response.body, dict) else {}
-            raise ProviderCredentialsRejected(
-                code=_error_code(body), response=body, status=response.status
-            )
-        body = response.json_object()
+        body = response.json_object
+        if not response.ok or body is None:
+            raise token_endpoint_error(self.name, response, code=self.error_code(response))
         try:
             token, lifetime = body["access_token"], int(body["expires_in"])
             if not isinstance(token, str) or not token or lifetime <= 0:
@@ -187,20 +277,32 @@ class Optty(PaymentProvider):
             raise ProviderUnavailable("Optty's token answer could not be read.") from error
         return token, lifetime
 
-    def _error(self, response):
-        body = response.body if isinstance(response.body, dict) else {}
-        message = body.get("message")
-        if isinstance(message, list):  # validation errors come as a list of sentences
-            message = "; ".join(str(part) for part in message)
-        if response.status == 404:
-            words = "Optty does not know this order."
-        elif response.status == 429:
-            words = "Optty is receiving too many requests; try again in a minute."
-        elif message:
-            words = f"Optty refused: {message}"
-        else:
-            words = f"Optty refused the request (HTTP {response.status})."
-        return ProviderRejected(words, code=_error_code(body), response=body, status=response.status)
+
+def _succeeded_total(movements):
+    if movements is None:
+        return None
+    return sum(m.amount for m in movements if m.outcome == Outcome.SUCCEEDED)
+
+
+def _without_surcharge(refunds, *, captured, surcharge):
+    """The refunds with the order's surcharge taken out of the one that carried it: refunds
+    beyond the captured amount are the surcharge a full refund added, not ours to book."""
+    excess = min(max(_succeeded_total(refunds) - captured, 0), surcharge)
+    if not excess:
+        return refunds
+    carrier = max(
+        (m for m in refunds if m.outcome == Outcome.SUCCEEDED and m.amount > excess),
+        key=lambda m: m.amount,
+        default=None,
+    )
+    if carrier is None:
+        return refunds
+    return [
+        Movement(kind=m.kind, amount=m.amount - excess, outcome=m.outcome, provider_reference=m.provider_reference)
+        if m is carrier
+        else m
+        for m in refunds
+    ]
 
 
 def _decimal(value):
@@ -208,7 +310,3 @@ def _decimal(value):
     if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
         raise TypeError(f"not an amount: {value!r}")
     return Decimal(value)
-
-
-def _error_code(body):
-    return str(body.get("error") or body.get("statusCode") or "")

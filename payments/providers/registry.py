@@ -1,4 +1,6 @@
-"""The adapters by provider code, built from settings.PROVIDERS at the moment of use."""
+"""The adapters by provider code, built from settings.PROVIDERS at the moment of use. They are
+cheap: each provider's HTTP session (and its kept connections) lives once per process
+(payments.providers.http.session_for)."""
 
 from django.conf import settings
 

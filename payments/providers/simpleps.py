@@ -1,10 +1,13 @@
-"""SimplePS gateway (../shared/providers.md, "SimplePS gateway").
+"""SimplePS gateway (../shared/providers.md, "SimplePS gateway"; no machine-readable spec is
+published: providers.md, the seed `003_5eb22cdf56d7e103.txt` and Inyo's response-code table,
+which SimplePS follows, are the reference).
 
 A token from POST /oauth/token (JSON `clientId`, `secretId`), cached until shortly before it
-expires (the token endpoint allows 60 calls a minute) and fetched again once when SimplePS
-answers 401 or 403. The payment is addressed by the merchant's `externalPaymentId`. Amounts
-are decimal major units. SimplePS takes no idempotency key: after an unknown outcome the
-payment's refunded amount and history are compared before anything is sent again
+expires (the token endpoint allows 60 calls a minute). It is fetched again, and the call sent
+once more, only after a 401 whose body shows the token was refused (`SE_001`): the refused call
+did not run. Anything else (a 403, a 401 without that body, a firewall's page) proves nothing
+about a refund or void, which SimplePS takes no idempotency key for: it is never sent again
+blindly, its outcome is unknown until the payment's refunded amount and history are read
 (payments.services.reconcile). SimplePS asks that its raw response codes are not shown to end
 users: they are turned into plain words here and kept in the record.
 """
@@ -14,32 +17,55 @@ from urllib.parse import quote
 
 from payments.money import InvalidAmount, to_major, to_minor
 from payments.providers.base import (
-    Confirmation,
     Modification,
     Movement,
     Outcome,
     PaymentProvider,
-    ProviderCredentialsRejected,
+    ProviderAnswer,
     ProviderPayment,
-    ProviderRejected,
     ProviderUnavailable,
+    undecided,
 )
-from payments.providers.tokens import send_with_token
+from payments.providers.tokens import send_with_token, token_endpoint_error
 
-# Inyo's response codes, which SimplePS follows (providers.md), in plain words.
+# Inyo's response-code table, in plain words.
 CODE_WORDS = {
-    "PAY_012": "SimplePS found no payment to refund with this reference.",
-    "PAY_016": "SimplePS refused the refund: not enough is left of the captured amount.",
-    "PAY_020": "SimplePS refused: the amount cannot be zero or less.",
+    "PAY_012": "SimplePS found no payment to refund with this payment's reference.",
+    "PAY_016": "SimplePS refused the refund: the balance left to refund is not enough.",
+    "PAY_020": "SimplePS refused: the amount must be more than zero.",
     "PAY_021": "SimplePS refused: the currency code is not valid.",
-    "PAY_022": "SimplePS refused: the card's provider rejected it.",
-    "PAY_404": "SimplePS does not know this payment.",
+    "PAY_022": "SimplePS refused: the payment provider behind it rejected the request.",
+    "SE_001": "SimplePS refused our credentials.",
 }
+TOKEN_REFUSED = "SE_001"
 # History codes: SimplePS documents PAYMENT, CAPTURE and REFUND; a void is read from VOID where
 # it is listed, and from the VOIDED status in any case.
 MOVEMENT_KINDS = {"CAPTURE": "capture", "REFUND": "refund", "VOID": "cancel"}
-# History statuses Inyo documents (AUTHORIZED, CAPTURED, REFUNDED), VOIDED, and older words.
-SUCCESSFUL = {"AUTHORIZED", "CAPTURED", "REFUNDED", "VOIDED", "APPROVED", "SUCCESS", "SUCCESSFUL", "COMPLETED"}
+# History statuses that say the entry was carried out (Inyo's table names AUTHORIZED, CAPTURED
+# and REFUNDED) or refused; any other is taken as not decided yet.
+SUCCEEDED_STATUSES = {
+    "APPROVED",
+    "SUCCESS",
+    "SUCCESSFUL",
+    "COMPLETED",
+    "AUTHORIZED",
+    "CAPTURED",
+    "PARTIALLY_CAPTURED",
+    "REFUNDED",
+    "PARTIALLY_REFUNDED",
+    "VOIDED",
+}
+FAILED_STATUSES = {"DECLINED", "FAILED", "REJECTED", "ERROR"}
+# Payment statuses that show no void has happened.
+NOT_VOIDED_STATUSES = {
+    "AUTHORIZED",
+    "CAPTURED",
+    "PARTIALLY_CAPTURED",
+    "PARTIALLY_REFUNDED",
+    "REFUNDED",
+    "DECLINED",
+    "CHALLENGE",
+}
 
 
 class SimplePS(PaymentProvider):
@@ -50,111 +76,130 @@ class SimplePS(PaymentProvider):
     # SimplePS's documentation sets no limit on an externalPaymentId; 255 is a safe bound.
     max_reference_length = 255
 
-    def refund(self, modification: Modification) -> Confirmation:
+    def send(self, kind, modification: Modification, *, deadline):
+        if kind == "cancel":
+            return self._call("POST", modification.payment_reference, "void", deadline=deadline), None
         # Always with the amount: the amount we checked is the amount moved, never "whatever
         # is captured now", which an empty body would mean.
-        body = self._call("POST", modification.payment_reference, "refund", {
+        body = {
             "amount": {
                 "total": to_major(modification.amount, modification.currency),
                 "currency": modification.currency,
             },
-        }).json_object()
-        self._ensure_approved(body)
-        return Confirmation(
-            outcome=Outcome.SUCCEEDED,
-            amount=modification.amount,
-            provider_reference=str(body.get("paymentId") or ""),
-            response=body,
-        )
+        }
+        return self._call("POST", modification.payment_reference, "refund", body, deadline=deadline), body
 
-    def cancel(self, modification: Modification) -> Confirmation:
-        body = self._call("POST", modification.payment_reference, "void").json_object()
-        self._ensure_approved(body)
-        if body.get("voided") is not True:
-            raise ProviderUnavailable("SimplePS's answer does not say the payment was voided.")
-        return Confirmation(
-            outcome=Outcome.SUCCEEDED,
-            amount=modification.amount,
-            provider_reference=str(body.get("paymentId") or ""),
-            response=body,
-        )
+    def answer(self, kind, modification, response, *, sent) -> ProviderAnswer:
+        if reason := undecided(self.name, response):
+            return self.unknown(response, reason)
+        if response.status in (401, 403):
+            # Not a refused token (that one is fetched again and the call sent once more): a
+            # gateway's refusal, which does not show whether the change was carried out.
+            return self.unknown(
+                response, f"SimplePS refused access (HTTP {response.status}) without saying why."
+            )
+        body = response.json_object
+        if body is None:
+            return self.unknown(response, f"SimplePS's answer (HTTP {response.status}) could not be read.")
+        if response.ok:
+            if body.get("approved") is False:
+                return ProviderAnswer(
+                    outcome=Outcome.FAILED,
+                    message="SimplePS declined: " + str(body.get("message") or "no reason given") + ".",
+                    code=str(body.get("status") or ""),
+                    response=body,
+                    status=response.status,
+                )
+            if kind == "cancel" and body.get("voided") is not True:
+                return self.unknown(response, "SimplePS's answer does not say the payment was voided.")
+            return ProviderAnswer(
+                outcome=Outcome.SUCCEEDED,
+                amount=modification.amount,
+                provider_reference=str(body.get("paymentId") or ""),
+                response=body,
+                status=response.status,
+            )
+        code = self.error_code(response)
+        if code in CODE_WORDS:
+            return self.failed(response, CODE_WORDS[code])
+        if response.status == 404:
+            return self.failed(response, "SimplePS does not know this payment.")
+        # Not the raw message: it may carry the provider's codes, which SimplePS asks us not
+        # to show.
+        return self.failed(response, f"SimplePS refused the request (HTTP {response.status}).")
 
-    def fetch(self, reference: str) -> ProviderPayment:
-        body = self._call("GET", reference).json_object()
+    def fetch(self, reference: str, *, deadline=None) -> ProviderPayment:
+        body = self.read_body(self._call("GET", reference, deadline=deadline or self.http.deadline()))
         try:
             currency = str(body["currency"])
             status = str(body.get("status", ""))
             authorized = to_minor(_decimal(body["amount"]), currency)
-            captured = to_minor(_decimal(body.get("capturedAmount") or 0), currency)
-            refunded = to_minor(_decimal(body.get("refundedAmount") or 0), currency)
+            captured = _optional_amount(body.get("capturedAmount"), currency)
+            refunded = _optional_amount(body.get("refundedAmount"), currency)
             movements = tuple(
                 Movement(
                     kind=MOVEMENT_KINDS[entry["code"]],
                     amount=to_minor(_decimal(entry["requestedAmount"]), currency),
-                    outcome=Outcome.SUCCEEDED
-                    if str(entry.get("status", "")).upper() in SUCCESSFUL
-                    else Outcome.FAILED,
+                    outcome=_history_outcome(entry.get("status")),
                 )
                 for entry in body.get("history") or []
                 if entry.get("code") in MOVEMENT_KINDS
             )
-        except (KeyError, TypeError, InvalidAmount, InvalidOperation) as error:
+        except (KeyError, TypeError, AttributeError, InvalidAmount, InvalidOperation) as error:
             raise ProviderUnavailable("SimplePS's answer could not be read.") from error
+        if status == "VOIDED":
+            cancelled = authorized - (captured or 0)
+        elif status in NOT_VOIDED_STATUSES:
+            cancelled = 0
+        else:
+            cancelled = None
         return ProviderPayment(
             reference=reference,
             state=status,
             currency=currency,
             authorized=authorized,
             captured=captured,
-            cancelled=authorized - captured if status == "VOIDED" else 0,
+            cancelled=cancelled,
             refunded=refunded,
             movements=movements,
             keys_recorded=False,
             response=body,
         )
 
-    @staticmethod
-    def _ensure_approved(body):
-        if body.get("approved") is False:
-            raise ProviderRejected(
-                "SimplePS declined: " + str(body.get("message") or "no reason given") + ".",
-                code=str(body.get("status") or ""),
-                response=body,
-            )
+    def error_code(self, response):
+        body = response.json_object or {}
+        return str(body.get("responseCode") or "")
 
-    def _call(self, method, reference, action="", json_body=None):
+    def _token_refused(self, response):
+        return response.status == 401 and self.error_code(response) == TOKEN_REFUSED
+
+    def _call(self, method, reference, action="", json_body=None, *, deadline):
         base = self.config["api_url"].rstrip("/")
         url = f"{base}/payments/{quote(reference, safe='')}" + (f"/{action}" if action else "")
-        response = send_with_token(
+        return send_with_token(
             key=(self.code, base, self.config["client_id"]),
-            fetch_token=self._fetch_token,
+            fetch_token=lambda: self._fetch_token(deadline),
             send=lambda token: self.http.send(
                 method,
                 url,
+                deadline=deadline,
                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
                 json_body=json_body,
             ),
-            refused_statuses=(401, 403),
-            error_code=lambda response: _code(response.body),
+            token_refused=self._token_refused,
+            error_code=self.error_code,
         )
-        if response.ok:
-            return response
-        raise self._error(response)
 
-    def _fetch_token(self):
+    def _fetch_token(self, deadline):
         response = self.http.send(
             "POST",
             f"{self.config['api_url'].rstrip('/')}/oauth/token",
+            deadline=deadline,
             json_body={"clientId": self.config["client_id"], "secretId": self.config["secret_id"]},
         )
-        if response.status == 429:
-            raise ProviderRejected(
-                "SimplePS is limiting logins; try again in a minute.", code=_code(response.body), status=429
-            )
-        if not response.ok:
-            body = response.body if isinstance(response.body, dict) else {}
-            raise ProviderCredentialsRejected(code=_code(body), response=body, status=response.status)
-        body = response.json_object()
+        body = response.json_object
+        if not response.ok or body is None:
+            raise token_endpoint_error(self.name, response, code=self.error_code(response))
         try:
             token, lifetime = body["accessToken"], int(body["expiresIn"])
             if not isinstance(token, str) or not token or lifetime <= 0:
@@ -164,27 +209,21 @@ class SimplePS(PaymentProvider):
             raise ProviderUnavailable("SimplePS's token answer could not be read.") from error
         return token, lifetime
 
-    def _error(self, response):
-        body = response.body if isinstance(response.body, dict) else {}
-        code = _code(body)
-        if response.status == 429:
-            words = "SimplePS is receiving too many requests; try again in a minute."
-        elif code in CODE_WORDS:
-            words = CODE_WORDS[code]
-        elif response.status == 404:
-            words = CODE_WORDS["PAY_404"]
-        else:
-            # Not the raw message: it may carry the provider's codes, which SimplePS asks us
-            # not to show.
-            words = f"SimplePS refused the request (HTTP {response.status})."
-        return ProviderRejected(words, code=code, response=body, status=response.status)
+
+def _history_outcome(status):
+    status = str(status or "").upper()
+    if status in SUCCEEDED_STATUSES:
+        return Outcome.SUCCEEDED
+    if status in FAILED_STATUSES:
+        return Outcome.FAILED
+    return Outcome.PENDING
+
+
+def _optional_amount(value, currency):
+    return None if value is None else to_minor(_decimal(value), currency)
 
 
 def _decimal(value):
     if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
         raise TypeError(f"not an amount: {value!r}")
     return Decimal(value)
-
-
-def _code(body):
-    return str(body.get("responseCode") or "") if isinstance(body, dict) else ""

@@ -3,14 +3,20 @@
 Each process keeps its tokens in memory until shortly before they expire: nothing has to be
 shared between workers or machines, and a worker that starts fetches its own. A 401 (or the
 provider's equivalent) on a call means the token went stale early: fetch a new one once and
-send the call again; a second refusal is a credentials problem.
+send the call again; a second refusal is a credentials problem. A token endpoint that does not
+answer, or answers 429 or 5xx, is the provider being unavailable, never a credentials problem.
 """
 
 import logging
 import threading
 import time
 
-from payments.providers.base import ProviderCredentialsRejected
+from payments.providers.base import (
+    NotSent,
+    ProviderCredentialsRejected,
+    ProviderUnavailable,
+    undecided,
+)
 
 logger = logging.getLogger("payments.providers")
 
@@ -49,17 +55,23 @@ class TokenCache:
 tokens = TokenCache()
 
 
-def send_with_token(*, key, fetch_token, send, refused_statuses=(401,), error_code=None):
-    """Call `send(token)` with the cached token; when the provider refuses the token (a status
-    in `refused_statuses`), fetch a new one and call once more. Returns the ProviderResponse;
-    raises ProviderCredentialsRejected when the new token is refused too, with the provider's
-    code for it read by `error_code(response)` when given."""
-    response = send(tokens.get(key, fetch_token))
-    if response.status not in refused_statuses:
+def send_with_token(*, key, fetch_token, send, token_refused=None, error_code=None):
+    """Call `send(token)` with the cached token; when the provider shows it refused the token
+    (`token_refused(response)`, by default any 401 that is not a web page), fetch a new one and
+    call once more: the refused call did not run. Returns the ProviderResponse.
+
+    Raises ProviderCredentialsRejected when the new token is refused too (with the provider's
+    code for it, read by `error_code(response)` when given), and NotSent when no token
+    could be had (`fetch_token` raising ProviderUnavailable: a timeout, a 429 or 5xx of the
+    token endpoint): then nothing was sent.
+    """
+    token_refused = token_refused or _refused_by_default
+    response = send(_token(key, fetch_token))
+    if not token_refused(response):
         return response
     tokens.forget(key)
-    response = send(tokens.get(key, fetch_token))
-    if response.status in refused_statuses:
+    response = send(_token(key, fetch_token))
+    if token_refused(response):
         logger.error(
             "provider_credentials_rejected key=%s status=%s: check the provider's credentials "
             "in the environment",
@@ -72,3 +84,35 @@ def send_with_token(*, key, fetch_token, send, refused_statuses=(401,), error_co
             status=response.status,
         )
     return response
+
+
+def _refused_by_default(response):
+    return response.status == 401 and not response.is_html
+
+
+def _token(key, fetch_token):
+    try:
+        return tokens.get(key, fetch_token)
+    except ProviderUnavailable as error:
+        raise NotSent(
+            f"The provider's sign-in did not answer: {error.message}",
+            code=error.code,
+            response=error.response,
+            status=error.status,
+            retry_after=error.retry_after,
+        ) from error
+
+
+def token_endpoint_error(name, response, *, code=""):
+    """The error a token endpoint's refusal amounts to: refused credentials for a 400, 401 or
+    403 in the API's own format; ProviderUnavailable for anything else (a 429, a 5xx, a
+    redirect, a web page), which says nothing about the credentials."""
+    body = response.json_object
+    if response.status in (400, 401, 403) and body is not None:
+        return ProviderCredentialsRejected(code=code, response=body, status=response.status)
+    if response.ok:
+        return ProviderUnavailable(f"{name}'s token answer could not be read.", status=response.status)
+    reason = undecided(name, response) or f"{name} did not issue a token (HTTP {response.status})."
+    return ProviderUnavailable(
+        reason, code=code, status=response.status, retry_after=response.retry_after
+    )

@@ -7,25 +7,31 @@ serial number and the system headers; every modification carries our operation's
 Idempotency-Key, so a retry with the same key and body is answered without being done twice.
 Amounts are `{currency, value}` in integer minor units. The payment's event log records each
 modification with its Idempotency-Key: after an unknown outcome it tells for certain whether
-our operation happened (payments.services.reconcile relies on that).
+our operation happened (payments.services.reconcile relies on that). The published specs are
+`specs/epayment.v1.yml` and `specs/accesstoken.swagger.yaml`.
+
+A 423 says Vipps is still processing a modification with this Idempotency-Key: it is sent again,
+with the same key and body, once Vipps's Retry-After has passed, while the call's deadline
+allows. A 409 (another change in progress, or this key used before) and a 429 (too many
+changes) never prove a refusal: the event log decides.
 """
 
 import re
+import time
 from datetime import datetime
 from urllib.parse import quote
 
 from payments.providers.base import (
-    Confirmation,
     Modification,
     Movement,
     Outcome,
     PaymentProvider,
-    ProviderCredentialsRejected,
+    ProviderAnswer,
     ProviderPayment,
-    ProviderRejected,
     ProviderUnavailable,
+    undecided,
 )
-from payments.providers.tokens import send_with_token
+from payments.providers.tokens import send_with_token, token_endpoint_error
 
 # Vipps's error `type` is a URI; its last segment names the error. Vipps documents its errors
 # by title only (ePayment FAQ, "What do all the errors mean?"): these are those titles, and an
@@ -63,16 +69,16 @@ ERROR_WORDS = {
     ),
     "reference-not-found": "Vipps does not know this payment reference.",
 }
-# The same Idempotency-Key was used before with a different body: Vipps refuses this request
-# outright, so nothing of it happened.
+# The same Idempotency-Key was used before with a different body. Our keys are one per
+# operation, so whatever was done under it may be this operation: the event log decides.
 IDEMPOTENCY_CONFLICTS = {
     "capture-idempotency-conflict",
     "refund-idempotency-conflict",
     "cancel-idempotency-conflict",
 }
 IDEMPOTENCY_CONFLICT_WORDS = (
-    "Vipps refused: this operation's key was already used for a different request, so nothing "
-    "was done with this one. Check the payment's history at Vipps."
+    "Vipps says this operation's key was used before for a different request, so an earlier "
+    "attempt may have been carried out."
 )
 VALIDATION_ERRORS = {
     "validation-error",
@@ -80,7 +86,9 @@ VALIDATION_ERRORS = {
     "amount-invalid",
     "amount-too-small",
 }
-RATE_LIMITED_WORDS = "Vipps allows 5 changes a minute per payment; try again in a minute."
+RATE_LIMITED_WORDS = "Vipps allows 5 changes a minute per payment and refused this one for now."
+# How long to wait before sending a change again after a 423 without Retry-After.
+LOCKED_RETRY_SECONDS = 1
 MOVEMENT_KINDS = {"CAPTURED": "capture", "REFUNDED": "refund", "CANCELLED": "cancel"}
 
 
@@ -98,40 +106,87 @@ class Vipps(PaymentProvider):
             return "Vipps takes references of 8 to 50 letters, digits and hyphens."
         return None
 
-    def refund(self, modification: Modification) -> Confirmation:
-        body = self._modify(modification, "refund", {
-            "modificationAmount": {
-                "currency": modification.currency,
-                "value": modification.amount,
-            },
-        })
-        return Confirmation(
-            outcome=Outcome.SUCCEEDED,
-            amount=modification.amount,
-            provider_reference=str(body.get("pspReference") or ""),
-            response=body,
-        )
+    def send(self, kind, modification: Modification, *, deadline):
+        body = None
+        if kind == "refund":
+            body = {
+                "modificationAmount": {
+                    "currency": modification.currency,
+                    "value": modification.amount,
+                },
+            }
+        while True:
+            response = self._call(
+                "POST",
+                modification.payment_reference,
+                kind,
+                json_body=body,
+                idempotency_key=modification.idempotency_key,
+                deadline=deadline,
+            )
+            if response.status != 423:
+                return response, body
+            # Vipps is still processing this very key: ask again, same key, same body, once
+            # it says to, if the deadline leaves time for the answer too.
+            wait = response.retry_after if response.retry_after is not None else LOCKED_RETRY_SECONDS
+            if wait + 1 > deadline.remaining():
+                return response, body
+            time.sleep(wait)
 
-    def cancel(self, modification: Modification) -> Confirmation:
-        body = self._modify(modification, "cancel")
-        # A cancel releases the whole uncaptured rest and can succeed only once, so the
-        # aggregate's cancelled total is what this cancel released, even when the rest was not
-        # what we expected (a capture in Vipps's portal meanwhile).
+    def answer(self, kind, modification, response, *, sent) -> ProviderAnswer:
+        body = response.json_object
+        error_type = self.error_code(response)
+        if response.status == 409 and body is not None:
+            if error_type in IDEMPOTENCY_CONFLICTS:
+                return self.unknown(response, IDEMPOTENCY_CONFLICT_WORDS)
+            # Vipps documents one other 409, "Order processing: too many concurrent requests,
+            # the payment is being processed". The change being processed may be ours.
+            return self.unknown(response, "Vipps is busy with another change to this payment.")
+        if response.status == 429 and body is not None:
+            return self.unknown(response, RATE_LIMITED_WORDS)
+        if reason := undecided(self.name, response):
+            return self.unknown(response, reason)
+        if body is None:
+            return self.unknown(response, f"Vipps's answer (HTTP {response.status}) could not be read.")
+        if response.ok:
+            return ProviderAnswer(
+                outcome=Outcome.SUCCEEDED,
+                amount=self._released(body) if kind == "cancel" else modification.amount,
+                provider_reference=str(body.get("pspReference") or ""),
+                response=body,
+                status=response.status,
+            )
+        if response.status in (401, 403):
+            # 403: the credentials are good but not for this merchant serial number.
+            return self.failed(response, "The provider rejected our credentials.", credentials_rejected=True)
+        detail = f": {body['detail']}" if body.get("detail") else "."
+        if error_type in VALIDATION_ERRORS:
+            message = f"Vipps refused the request as invalid{detail}"
+        elif error_type in ERROR_WORDS:
+            message = ERROR_WORDS[error_type]
+        elif response.status == 404:
+            message = ERROR_WORDS["reference-not-found"]
+        else:
+            message = f"Vipps refused the request (HTTP {response.status}){detail}"
+        return self.failed(response, message)
+
+    @staticmethod
+    def _released(body):
+        """What a cancel released: it releases the whole uncaptured rest and can succeed only
+        once, so the aggregate's cancelled total is this cancel's, even when the rest was not
+        what we expected (a capture in Vipps's portal meanwhile). None when not shown."""
         try:
-            released = _value((body.get("aggregate") or {}).get("cancelledAmount"))
+            return _value((body.get("aggregate") or {}).get("cancelledAmount")) or None
         except (TypeError, ValueError):
-            released = 0
-        return Confirmation(
-            outcome=Outcome.SUCCEEDED,
-            amount=released or modification.amount,
-            provider_reference=str(body.get("pspReference") or ""),
-            response=body,
-        )
+            return None
 
-    def fetch(self, reference: str) -> ProviderPayment:
-        payment = self._call("GET", reference).json_object()
-        events = self._call("GET", reference, "events").body
-        if not isinstance(events, list):
+    def fetch(self, reference: str, *, deadline=None) -> ProviderPayment:
+        deadline = deadline or self.http.deadline()
+        payment = self.read_body(self._call("GET", reference, deadline=deadline))
+        events_response = self._call("GET", reference, "events", deadline=deadline)
+        events = events_response.body
+        if not (events_response.ok and not events_response.is_html and isinstance(events, list)):
+            self.read_body(events_response)  # raises what a refusal amounts to
             raise ProviderUnavailable("Vipps's event log could not be read.")
         try:
             aggregate = payment["aggregate"]
@@ -166,19 +221,11 @@ class Vipps(PaymentProvider):
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise ProviderUnavailable("Vipps's answer could not be read.") from error
 
-    def _modify(self, modification, action, json_body=None):
-        response = self._call(
-            "POST",
-            modification.payment_reference,
-            action,
-            json_body=json_body,
-            idempotency_key=modification.idempotency_key,
-        )
-        return response.json_object()
+    def error_code(self, response):
+        return _error_type(response.json_object or {})
 
-    def _call(self, method, reference, action="", *, json_body=None, idempotency_key=None):
-        """Send one ePayment call with a valid token; returns the successful ProviderResponse,
-        raises the ProviderError its refusal means."""
+    def _call(self, method, reference, action="", *, json_body=None, idempotency_key=None, deadline):
+        """Send one ePayment call with a valid token; returns the ProviderResponse."""
         url = f"{self._base_url()}/epayment/v1/payments/{quote(reference, safe='')}"
         if action:
             url += f"/{action}"
@@ -200,26 +247,26 @@ class Vipps(PaymentProvider):
             self.config["client_id"],
             self.config["merchant_serial_number"],
         )
-        response = send_with_token(
+        return send_with_token(
             key=token_key,
-            fetch_token=self._fetch_token,
+            fetch_token=lambda: self._fetch_token(deadline),
             send=lambda token: self.http.send(
                 method,
                 url,
+                deadline=deadline,
                 headers={**headers, "Authorization": f"Bearer {token}"},
                 json_body=json_body,
             ),
+            error_code=self.error_code,
         )
-        if response.ok:
-            return response
-        raise self._error(response)
 
-    def _fetch_token(self):
-        """A new access token and its lifetime in seconds. Vipps refusing to issue one is a
-        problem with our credentials (ProviderCredentialsRejected)."""
+    def _fetch_token(self, deadline):
+        """A new access token and its lifetime in seconds. Vipps refusing our credentials is
+        ProviderCredentialsRejected; a token endpoint that is down is ProviderUnavailable."""
         response = self.http.send(
             "POST",
             f"{self._base_url()}/accesstoken/get",
+            deadline=deadline,
             headers={
                 "client_id": self.config["client_id"],
                 "client_secret": self.config["client_secret"],
@@ -227,12 +274,9 @@ class Vipps(PaymentProvider):
                 "Merchant-Serial-Number": self.config["merchant_serial_number"],
             },
         )
-        if not response.ok:
-            body = response.body if isinstance(response.body, dict) else {}
-            raise ProviderCredentialsRejected(
-                code=_error_type(body), response=body, status=response.status
-            )
-        body = response.json_object()
+        body = response.json_object
+        if not response.ok or body is None:
+            raise token_endpoint_error(self.name, response, code=self.error_code(response))
         try:
             token = body["access_token"]
             # Vipps sends `expires_in` as a string of seconds.
@@ -243,39 +287,6 @@ class Vipps(PaymentProvider):
             # The answer may hold a token: it stays out of the error.
             raise ProviderUnavailable("Vipps's access token answer could not be read.") from error
         return token, lifetime
-
-    def _error(self, response):
-        body = response.body if isinstance(response.body, dict) else {}
-        error_type = _error_type(body)
-        status = response.status
-        if status == 403:
-            # The credentials are good but not for this merchant serial number.
-            return ProviderCredentialsRejected(code=error_type, response=body, status=403)
-        if status == 409 and error_type not in IDEMPOTENCY_CONFLICTS:
-            # Vipps documents one other 409, "Order processing: too many concurrent requests,
-            # the payment is being processed". The change being processed may be ours, sent
-            # before with this key: the outcome is unknown until the event log is read.
-            return ProviderUnavailable(
-                "Vipps is busy with another change to this payment; the outcome will be checked "
-                "with Vipps before anything is sent again.",
-                code=error_type or "order-processing",
-                response=body,
-                status=409,
-            )
-        detail = f": {body['detail']}" if body.get("detail") else "."
-        if status == 429:
-            message = RATE_LIMITED_WORDS
-        elif error_type in IDEMPOTENCY_CONFLICTS:
-            message = IDEMPOTENCY_CONFLICT_WORDS
-        elif error_type in VALIDATION_ERRORS:
-            message = f"Vipps refused the request as invalid{detail}"
-        elif error_type in ERROR_WORDS:
-            message = ERROR_WORDS[error_type]
-        elif status == 404:
-            message = ERROR_WORDS["reference-not-found"]
-        else:
-            message = f"Vipps refused the request (HTTP {status}){detail}"
-        return ProviderRejected(message, code=error_type, response=body, status=status)
 
     def _base_url(self):
         return self.config["api_url"].rstrip("/")

@@ -13,14 +13,10 @@ from decimal import Decimal
 from django.db import transaction
 
 from payments.models import AuditAction, Operation, OperationKind
-from payments.providers.base import (
-    Modification,
-    Outcome,
-    ProviderCredentialsRejected,
-    ProviderRejected,
-    ProviderUnavailable,
-)
+from payments.providers.base import Modification, Outcome
+from payments.providers.http import Deadline
 from payments.providers.registry import provider_for
+from payments.selectors import payment_balances
 from payments.services.audit import audit_record
 from payments.services.ledger import operation_settle
 from payments.statuses import OperationStatus
@@ -31,6 +27,13 @@ UNKNOWN_OUTCOME = (
     "{reason} Whether the provider carried it out is not known yet, so the amount stays "
     "reserved until it is checked with the provider."
 )
+# The operation's status for each outcome of a provider's answer.
+STATUS_OF = {
+    Outcome.SUCCEEDED: OperationStatus.SUCCEEDED,
+    Outcome.FAILED: OperationStatus.FAILED,
+    Outcome.PENDING: OperationStatus.PENDING,
+    Outcome.UNKNOWN: OperationStatus.UNKNOWN,
+}
 
 
 def _response_record(value):
@@ -45,13 +48,24 @@ def _response_record(value):
     return value
 
 
-def operation_execute(*, operation_id, actor):
-    """Send the in-flight operation to the payment's provider and record its answer:
-    succeeded (the aggregate moves), pending, failed (with the provider's reason in plain
-    words) or unknown (the amount stays reserved for reconciliation). Returns the operation.
+def _completes(operation):
+    """Whether a refund takes everything that is left of the captured amount, with nothing
+    else under way: Optty then adds the order's surcharge."""
+    payment = operation.payment
+    if operation.kind != OperationKind.REFUND:
+        return False
+    others = payment_balances(payment=payment).reserved_refunds - operation.amount
+    return others == 0 and payment.refunded + operation.amount == payment.captured
 
-    Must not run inside a transaction (RuntimeError): the call may take as long as the
-    provider's timeout, and no lock may be held meanwhile.
+
+def operation_execute(*, operation_id, actor):
+    """Send the in-flight operation to the payment's provider, within the call's deadline
+    stored on it, and record its answer: succeeded (the aggregate moves), pending, failed (with
+    the provider's reason in plain words) or unknown (the amount stays reserved for
+    reconciliation). Returns the operation.
+
+    Must not run inside a transaction (RuntimeError): the call may take until its deadline,
+    and no lock may be held meanwhile.
     """
     # A durable block refuses to open inside another transaction: the cheapest proof that
     # none is open around this call.
@@ -68,6 +82,7 @@ def operation_execute(*, operation_id, actor):
         amount=operation.amount,
         idempotency_key=operation.idempotency_key,
         description=operation.get_reason_display() or f"Order {payment.order.number}",
+        completes=_completes(operation),
     )
     audit_record(
         actor=actor,
@@ -76,56 +91,41 @@ def operation_execute(*, operation_id, actor):
         amount=operation.amount,
         message=f"{operation.get_kind_display()} sent to {provider.name}",
     )
+    deadline = Deadline.at(operation.deadline) if operation.deadline else None
     send = provider.refund if operation.kind == OperationKind.REFUND else provider.cancel
-    settle = {
-        "operation_id": operation.pk,
-        "actor": actor,
-        "audit_action": AuditAction.PROVIDER_ANSWERED,
-    }
-    try:
-        confirmation = send(modification)
-    except ProviderCredentialsRejected as error:
+    answer = send(modification, deadline=deadline)
+    if answer.credentials_rejected:
         logger.error(
             "provider_configuration_error provider=%s operation=%s: the provider rejected our "
             "credentials; check its settings",
             payment.provider,
             operation.pk,
         )
-        return operation_settle(
-            **settle,
-            status=OperationStatus.FAILED,
-            failure_message=error.message,
-            provider_code=error.code,
-            provider_response=_response_record(error.response),
-        )
-    except ProviderRejected as error:
-        return operation_settle(
-            **settle,
-            status=OperationStatus.FAILED,
-            failure_message=error.message,
-            provider_code=error.code,
-            provider_response=_response_record(error.response),
-        )
-    except ProviderUnavailable as error:
-        return operation_settle(
-            **settle,
-            status=OperationStatus.UNKNOWN,
-            failure_message=UNKNOWN_OUTCOME.format(reason=error.message),
-            provider_code=error.code,
-            provider_response=_response_record(error.response),
-        )
-    if confirmation.outcome == Outcome.PENDING:
-        return operation_settle(
-            **settle,
-            status=OperationStatus.PENDING,
-            provider_reference=confirmation.provider_reference,
-            provider_response=_response_record(confirmation.response),
-            message=f"{provider.name} accepted it; the final answer comes later.",
-        )
     return operation_settle(
-        **settle,
-        status=OperationStatus.SUCCEEDED,
-        settled_amount=confirmation.amount,
-        provider_reference=confirmation.provider_reference,
-        provider_response=_response_record(confirmation.response),
+        operation_id=operation.pk,
+        actor=actor,
+        audit_action=AuditAction.PROVIDER_ANSWERED,
+        **answer_outcome(answer, provider_name=provider.name),
     )
+
+
+def answer_outcome(answer, *, provider_name):
+    """What a ProviderAnswer records on its operation: the keyword arguments of
+    operation_settle. The one place where an answer's outcome becomes a status."""
+    status = STATUS_OF[answer.outcome]
+    outcome = {
+        "status": status,
+        "provider_code": answer.code,
+        "provider_reference": answer.provider_reference,
+        "provider_response": _response_record(answer.response),
+        "retry_after": answer.retry_after,
+    }
+    if status == OperationStatus.SUCCEEDED:
+        outcome["settled_amount"] = answer.amount
+    elif status == OperationStatus.FAILED:
+        outcome["failure_message"] = answer.message
+    elif status == OperationStatus.PENDING:
+        outcome["message"] = answer.message or f"{provider_name} accepted it; the final answer comes later."
+    else:
+        outcome["failure_message"] = UNKNOWN_OUTCOME.format(reason=answer.message)
+    return outcome

@@ -2,7 +2,9 @@
 same transaction, under the payment's row lock. Nothing else writes the aggregate."""
 
 import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -32,6 +34,19 @@ FINAL_STATUSES = frozenset(
 def new_idempotency_key():
     """A fresh operation key: short enough for every provider (Vipps allows 50 characters)."""
     return f"bo-{uuid.uuid4().hex}"
+
+
+def call_deadline():
+    """When a call to a provider that starts now ends at the latest (PROVIDER_TIMEOUT)."""
+    return timezone.now() + timedelta(seconds=settings.PROVIDER_TIMEOUT)
+
+
+def operation_put_in_flight(operation):
+    """Move `operation` (locked, unsaved) in flight, with its call's deadline: until that has
+    passed, and a margin after, nobody may take the call for abandoned."""
+    transition_to(operation, OperationStatus.IN_FLIGHT)
+    operation.deadline = call_deadline()
+    operation.retry_not_before = None
 
 
 def aggregate_of(payment):
@@ -113,6 +128,7 @@ def operation_open(
         provider_reference=provider_reference,
         provider_response=provider_response,
         created_at=now,
+        deadline=call_deadline() if status == OperationStatus.IN_FLIGHT else None,
     )
     if status == OperationStatus.SUCCEEDED:
         operation.settled_amount = amount
@@ -122,9 +138,26 @@ def operation_open(
     return operation
 
 
-def operation_settle(
+def operation_settle(*, operation_id, expected_updated_at=None, **outcome):
+    """Record where an operation has got to (succeeded, failed, pending, unknown), and move
+    the payment's aggregate when it succeeded, in one transaction under the payment's lock
+    (see operation_settle_locked for `outcome`). With `expected_updated_at`, nothing changes
+    when the operation has moved since (somebody else settled it meanwhile). Returns the
+    operation."""
+    with transaction.atomic(durable=True):
+        payment_id = Operation.objects.values_list("payment_id", flat=True).get(pk=operation_id)
+        payment = lock_payment(payment_id=payment_id)
+        operation = lock_operation(operation_id=operation_id)
+        operation.payment = payment
+        if expected_updated_at is not None and operation.updated_at != expected_updated_at:
+            return operation
+        return operation_settle_locked(payment=payment, operation=operation, **outcome)
+
+
+def operation_settle_locked(
     *,
-    operation_id,
+    payment,
+    operation,
     status,
     actor,
     settled_amount=None,
@@ -132,70 +165,71 @@ def operation_settle(
     provider_code="",
     provider_reference="",
     provider_response=None,
+    retry_after=None,
+    decided_by=None,
+    decision_note="",
     audit_action=AuditAction.OPERATION_SETTLED,
     message="",
-    expected_updated_at=None,
 ):
-    """Record where an operation has got to (succeeded, failed, pending, unknown), and move
-    the payment's aggregate when it succeeded, in one transaction under the payment's lock.
+    """operation_settle for an operation and its payment that the caller has locked
+    (payments.locks) in the current transaction.
 
     A success is booked at `settled_amount` (what the provider confirmed), or the operation's
     amount when it is None (the provider names no amount). Recording a final status the
     operation already has changes nothing (a notification delivered twice). A confirmed amount
     of nothing (0 or less: a success that moved no money contradicts itself) or one that the
     payment cannot hold leaves the operation `unknown`, its amount reserved, for a person to
-    check. With
-    `expected_updated_at`, nothing changes when the operation has moved since (somebody else
-    settled it meanwhile). Raises IllegalTransition for any other move the status table does
-    not allow.
+    check. `retry_after` (seconds) keeps reconciliation from sending it again before then;
+    `decided_by` and `decision_note` record a person's decision. Raises IllegalTransition for
+    any other move the status table does not allow.
     """
-    with transaction.atomic(durable=True):
-        payment_id = Operation.objects.values_list("payment_id", flat=True).get(pk=operation_id)
-        payment = lock_payment(payment_id=payment_id)
-        operation = lock_operation(operation_id=operation_id)
-        operation.payment = payment
-        if operation.status == status and status in FINAL_STATUSES:
-            return operation
-        if expected_updated_at is not None and operation.updated_at != expected_updated_at:
-            return operation
-        before = aggregate_of(payment)
-        if status == OperationStatus.SUCCEEDED:
-            amount = operation.amount if settled_amount is None else settled_amount
-            if amount <= 0:
-                status = OperationStatus.UNKNOWN
-                failure_message = (
-                    "The provider confirmed it but named no money moved; check the payment at "
-                    "the provider."
-                )
-            elif not aggregate_fits(payment, operation.kind, amount):
-                status = OperationStatus.UNKNOWN
-                failure_message = (
-                    "The provider confirmed an amount that does not fit this payment; "
-                    "check the payment at the provider."
-                )
-            else:
-                transition_to(operation, status)
-                operation.settled_amount = amount
-                _apply(payment, operation.kind, amount)
-        if operation.status != status:
+    if operation.status == status and status in FINAL_STATUSES:
+        return operation
+    before = aggregate_of(payment)
+    if status == OperationStatus.SUCCEEDED:
+        amount = operation.amount if settled_amount is None else settled_amount
+        if amount <= 0:
+            status = OperationStatus.UNKNOWN
+            failure_message = (
+                "The provider confirmed it but named no money moved; check the payment at "
+                "the provider."
+            )
+        elif not aggregate_fits(payment, operation.kind, amount):
+            status = OperationStatus.UNKNOWN
+            failure_message = (
+                "The provider confirmed an amount that does not fit this payment; "
+                "check the payment at the provider."
+            )
+        else:
             transition_to(operation, status)
-        if status in FINAL_STATUSES:
-            operation.settled_at = timezone.now()
-        operation.failure_message = failure_message
-        operation.provider_code = provider_code or operation.provider_code
-        operation.provider_reference = provider_reference or operation.provider_reference
-        if provider_response is not None:
-            operation.provider_response = provider_response
-        operation.save()
-        audit_record(
-            actor=actor,
-            action=audit_action,
-            operation=operation,
-            amount=operation.settled_amount or operation.amount,
-            before=before,
-            after=aggregate_of(payment) | {"status": operation.status},
-            message=message or failure_message,
-        )
+            operation.settled_amount = amount
+            _apply(payment, operation.kind, amount)
+    if operation.status != status:
+        transition_to(operation, status)
+    now = timezone.now()
+    if status in FINAL_STATUSES:
+        operation.settled_at = now
+    operation.failure_message = failure_message
+    operation.provider_code = provider_code or operation.provider_code
+    operation.provider_reference = provider_reference or operation.provider_reference
+    if provider_response is not None:
+        operation.provider_response = provider_response
+    if retry_after is not None:
+        operation.retry_not_before = now + timedelta(seconds=retry_after)
+    if decided_by is not None:
+        operation.decided_by = decided_by
+        operation.decided_at = now
+        operation.decision_note = decision_note
+    operation.save()
+    audit_record(
+        actor=actor,
+        action=audit_action,
+        operation=operation,
+        amount=operation.settled_amount or operation.amount,
+        before=before,
+        after=aggregate_of(payment) | {"status": operation.status},
+        message=message or failure_message,
+    )
     return operation
 
 

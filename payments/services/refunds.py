@@ -20,7 +20,7 @@ from payments.selectors import (
 from payments.services.audit import Actor, audit_record
 from payments.services.decision_notices import decision_notice_add
 from payments.services.execution import operation_execute
-from payments.services.ledger import operation_for_submission, operation_open
+from payments.services.ledger import operation_for_submission, operation_open, operation_put_in_flight
 from payments.services.notifications import notify_managers_of_request, notify_requester_of_decision
 from payments.statuses import OperationStatus, transition_to
 
@@ -242,7 +242,7 @@ def refund_approve(*, operation_id, actor):
                     "Reject the request, or ask for a new one."
                 )
             transition_to(operation, OperationStatus.APPROVED)
-            transition_to(operation, OperationStatus.IN_FLIGHT)
+            operation_put_in_flight(operation)
             operation.decided_by = actor.user
             operation.decided_at = timezone.now()
             operation.save()

@@ -93,7 +93,9 @@ def payment_sync(*, payment_id, actor):
             operations_under_way(payment_id=payment.pk, since=read_at).values_list("kind", flat=True)
         )
         disagreements = []
-        if seen.authorized > payment.authorized:
+        if seen.authorized is None:
+            report.notes.append("The provider's answer does not show the authorized amount; not compared.")
+        elif seen.authorized > payment.authorized:
             before = aggregate_of(payment)
             payment.authorized = seen.authorized
             payment.save(update_fields=["authorized"])
@@ -114,6 +116,10 @@ def payment_sync(*, payment_id, actor):
         # Captures first: a refund found at the provider needs its capture booked before it.
         for kind in (OperationKind.CAPTURE, OperationKind.CANCEL, OperationKind.REFUND):
             name = AGGREGATE_FIELD[kind]
+            if seen_totals[kind] is None:
+                # Bambora's published read shows no refunds, for one: nothing to compare.
+                report.notes.append(f"The provider's answer does not show what was {name}; not compared.")
+                continue
             difference = seen_totals[kind] - getattr(payment, name)
             if difference == 0:
                 continue

@@ -241,7 +241,7 @@ def timeline_of(html):
 @pytest.mark.parametrize(
     "fault, reason",
     [("drop", "The connection to the provider failed."),
-     ("error", "The provider had an internal error (HTTP 500).")],
+     ("error", "Bambora had an internal error (HTTP 500).")],
 )
 def test_the_timeline_says_the_provider_gave_no_definite_answer(agent_client, make_payment, sandbox, fault, reason):
     payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)

@@ -44,7 +44,7 @@ def straight_apostrophes(response):
 
 def test_no_straight_apostrophe_on_the_desk(client, agent, manager, make_payment, sandbox):
     # given: a payment whose refund waits for approval ("Waiting for a manager's approval."),
-    # and one whose provider's answer could not be read ("The provider's answer could not be read.")
+    # and one whose provider answered with a gateway's page ("... not with its API's answer.")
     waiting = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
     refund_request(payment_id=waiting.pk, amount=60_000, reason="goodwill", actor=Actor.of_user(agent),
                    idempotency_key=new_idempotency_key())
@@ -53,7 +53,7 @@ def test_no_straight_apostrophe_on_the_desk(client, agent, manager, make_payment
     client.force_login(agent)
     refused = client.post(reverse("refund", args=[unreadable.pk]), refund_data(unreadable, "10.00"),
                           headers={"HX-Request": "true"})
-    assert "The provider’s answer could not be read." in refused.content.decode()
+    assert "Bambora answered with a web page (HTTP 200), not with its API’s answer." in refused.content.decode()
 
     # when / then: each page the agent and the manager see
     pages = {

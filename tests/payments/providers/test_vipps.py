@@ -7,13 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from payments.providers import tokens as token_cache
-from payments.providers.base import (
-    Modification,
-    Outcome,
-    ProviderCredentialsRejected,
-    ProviderRejected,
-    ProviderUnavailable,
-)
+from payments.providers.base import Modification, Outcome, ProviderRejected, ProviderUnavailable
 from payments.providers.registry import provider_for
 
 
@@ -53,11 +47,10 @@ def test_partial_refunds_until_nothing_is_left(vipps, sandbox):
 
     for number, amount in enumerate((1000, 2500, 1500)):
         assert vipps.refund(modification("acme-order-2", amount, key=f"bo-refund-{number}")).amount == amount
-    with pytest.raises(ProviderRejected) as refused:
-        vipps.refund(modification("acme-order-2", 1, key="bo-refund-last"))
+    refused = vipps.refund(modification("acme-order-2", 1, key="bo-refund-last"))
 
-    assert refused.value.code == "payment-already-refunded"
-    assert refused.value.message == (
+    assert (refused.outcome, refused.code) == (Outcome.FAILED, "payment-already-refunded")
+    assert refused.message == (
         "Vipps refused the refund: the captured amount has already been refunded in full."
     )
     assert sandbox.payment(provider="vipps", reference="acme-order-2")["refunded"] == 5000
@@ -66,26 +59,23 @@ def test_partial_refunds_until_nothing_is_left(vipps, sandbox):
 def test_over_refund_is_refused_with_the_reason(vipps, sandbox):
     sandbox.create_payment(provider="vipps", reference="acme-order-3", currency="NOK", amount=5000, captured=5000)
 
-    with pytest.raises(ProviderRejected) as refused:
-        vipps.refund(modification("acme-order-3", 5001))
+    refused = vipps.refund(modification("acme-order-3", 5001))
 
-    assert refused.value.status == 400
-    assert refused.value.code == "not-enough-refundable"
-    assert refused.value.message == (
+    assert (refused.outcome, refused.status, refused.code) == (Outcome.FAILED, 400, "not-enough-refundable")
+    assert refused.message == (
         "Vipps refused the refund: it is more than what is left of the captured amount."
     )
-    assert refused.value.response["title"] == "Not enough refundable"
+    assert refused.response["title"] == "Not enough refundable"
     assert sandbox.payment(provider="vipps", reference="acme-order-3")["refunded"] == 0
 
 
 def test_refund_of_an_uncaptured_payment_is_refused(vipps, sandbox):
     sandbox.create_payment(provider="vipps", reference="acme-order-4", currency="NOK", amount=5000)
 
-    with pytest.raises(ProviderRejected) as refused:
-        vipps.refund(modification("acme-order-4", 100))
+    refused = vipps.refund(modification("acme-order-4", 100))
 
-    assert refused.value.code == "payment-cannot-be-refunded"
-    assert refused.value.message == (
+    assert (refused.outcome, refused.code) == (Outcome.FAILED, "payment-cannot-be-refunded")
+    assert refused.message == (
         "Vipps refused the refund: only captured payments can be refunded, and this one has not "
         "been captured."
     )
@@ -125,11 +115,10 @@ def test_cancel_confirms_what_vipps_released_when_the_portal_captured_meanwhile(
 def test_cancel_of_a_fully_captured_payment_is_refused(vipps, sandbox):
     sandbox.create_payment(provider="vipps", reference="acme-order-8", currency="NOK", amount=5000, captured=5000)
 
-    with pytest.raises(ProviderRejected) as refused:
-        vipps.cancel(modification("acme-order-8", 5000))
+    refused = vipps.cancel(modification("acme-order-8", 5000))
 
-    assert refused.value.code == "cannot-cancel-a-captured-payment"
-    assert refused.value.message == (
+    assert (refused.outcome, refused.code) == (Outcome.FAILED, "cannot-cancel-a-captured-payment")
+    assert refused.message == (
         "Vipps refused to cancel: the payment has been captured in full, so nothing is left to "
         "release."
     )
@@ -140,43 +129,39 @@ def test_a_second_cancel_is_refused(vipps, sandbox):
     sandbox.create_payment(provider="vipps", reference="acme-order-9", currency="NOK", amount=5000)
     vipps.cancel(modification("acme-order-9", 5000, key="bo-cancel-1"))
 
-    with pytest.raises(ProviderRejected) as refused:
-        vipps.cancel(modification("acme-order-9", 5000, key="bo-cancel-2"))
+    refused = vipps.cancel(modification("acme-order-9", 5000, key="bo-cancel-2"))
 
-    assert refused.value.code == "payment-cannot-be-cancelled"
-    assert refused.value.message.startswith("Vipps refused to cancel: the payment has already been cancelled")
+    assert (refused.outcome, refused.code) == (Outcome.FAILED, "payment-cannot-be-cancelled")
+    assert refused.message.startswith("Vipps refused to cancel: the payment has already been cancelled")
     assert sandbox.payment(provider="vipps", reference="acme-order-9")["cancelled"] == 5000
 
 
 def test_unknown_payment(vipps):
-    with pytest.raises(ProviderRejected) as refused:
-        vipps.refund(modification("nobody-knows-me", 100))
+    refused = vipps.refund(modification("nobody-knows-me", 100))
 
-    assert refused.value.status == 404
-    assert refused.value.code == "reference-not-found"
-    assert refused.value.message == "Vipps does not know this payment reference."
+    assert (refused.outcome, refused.status, refused.code) == (Outcome.FAILED, 404, "reference-not-found")
+    assert refused.message == "Vipps does not know this payment reference."
 
 
 @pytest.mark.off_spec_requests("a reference Vipps cannot have, stored before the check on intake")
 def test_a_reference_vipps_cannot_have_is_refused_as_invalid(vipps, sandbox):
-    with pytest.raises(ProviderRejected) as refused:
-        vipps.refund(modification("shop/../2026 #17", 100))
+    refused = vipps.refund(modification("shop/../2026 #17", 100))
 
     [received] = refund_requests(sandbox)
     assert received["raw_path"] == "/vipps/epayment/v1/payments/shop%2F..%2F2026%20%2317/refund"
-    assert refused.value.status == 400
-    assert refused.value.message.startswith("Vipps refused the request as invalid: The reference")
+    assert (refused.outcome, refused.status) == (Outcome.FAILED, 400)
+    assert refused.message.startswith("Vipps refused the request as invalid: The reference")
 
 
 def test_bad_credentials(settings, sandbox):
     sandbox.create_payment(provider="vipps", reference="acme-order-10", currency="NOK", amount=5000, captured=5000)
     settings.PROVIDERS["vipps"]["client_secret"] = "wrong"
 
-    with pytest.raises(ProviderCredentialsRejected) as refused:
-        provider_for("vipps").refund(modification("acme-order-10", 100))
+    refused = provider_for("vipps").refund(modification("acme-order-10", 100))
 
-    assert refused.value.message == "The provider rejected our credentials."
-    assert refused.value.status == 401
+    assert (refused.outcome, refused.credentials_rejected) == (Outcome.FAILED, True)
+    assert refused.message == "The provider rejected our credentials."
+    assert refused.status == 401
     assert refund_requests(sandbox) == []
     assert sandbox.payment(provider="vipps", reference="acme-order-10")["refunded"] == 0
 
@@ -185,8 +170,9 @@ def test_a_token_refused_twice_is_a_credentials_problem(vipps, sandbox):
     sandbox.create_payment(provider="vipps", reference="acme-order-11", currency="NOK", amount=5000, captured=5000)
     sandbox.inject_fault(provider="vipps", endpoint="refund", mode="status", status=401, times=2)
 
-    with pytest.raises(ProviderCredentialsRejected):
-        vipps.refund(modification("acme-order-11", 100))
+    refused = vipps.refund(modification("acme-order-11", 100))
+
+    assert (refused.outcome, refused.credentials_rejected) == (Outcome.FAILED, True)
 
     assert len(token_requests(sandbox)) == 2
     assert len(refund_requests(sandbox)) == 2
@@ -246,15 +232,15 @@ def test_the_same_modification_sent_twice_refunds_once(vipps, sandbox):
     assert [(op["kind"], op["amount"]) for op in held["operations"]] == [("refund", 1000)]
 
 
-def test_the_same_key_with_a_different_amount_is_refused(vipps, sandbox):
+def test_the_same_key_with_a_different_amount_is_no_refusal(vipps, sandbox):
+    # Whatever was done under our key may be this operation: the event log decides.
     sandbox.create_payment(provider="vipps", reference="acme-order-16", currency="NOK", amount=5000, captured=5000)
     vipps.refund(modification("acme-order-16", 1000, key="bo-reused"))
 
-    with pytest.raises(ProviderRejected) as refused:
-        vipps.refund(modification("acme-order-16", 2000, key="bo-reused"))
+    answer = vipps.refund(modification("acme-order-16", 2000, key="bo-reused"))
 
-    assert (refused.value.status, refused.value.code) == (409, "refund-idempotency-conflict")
-    assert "already used for a different request" in refused.value.message
+    assert (answer.outcome, answer.status, answer.code) == (Outcome.UNKNOWN, 409, "refund-idempotency-conflict")
+    assert "used before for a different request" in answer.message
     assert sandbox.payment(provider="vipps", reference="acme-order-16")["refunded"] == 1000
 
 
@@ -263,11 +249,11 @@ def test_the_sixth_change_in_a_minute_is_refused(vipps, sandbox):
     for number in range(5):
         vipps.refund(modification("acme-order-17", 100, key=f"bo-refund-{number}"))
 
-    with pytest.raises(ProviderRejected) as refused:
-        vipps.refund(modification("acme-order-17", 100, key="bo-refund-5"))
+    answer = vipps.refund(modification("acme-order-17", 100, key="bo-refund-5"))
 
-    assert refused.value.status == 429
-    assert refused.value.message == "Vipps allows 5 changes a minute per payment; try again in a minute."
+    # Refused for now only, which proves nothing: the event log decides later.
+    assert (answer.outcome, answer.status) == (Outcome.UNKNOWN, 429)
+    assert answer.message.startswith("Vipps allows 5 changes a minute per payment and refused this one for now.")
     assert sandbox.payment(provider="vipps", reference="acme-order-17")["refunded"] == 500
 
 
@@ -277,10 +263,9 @@ def test_a_raised_rate_limit_lets_more_changes_through(vipps, sandbox):
 
     for number in range(7):
         vipps.refund(modification("acme-order-18", 100, key=f"bo-refund-{number}"))
-    with pytest.raises(ProviderRejected) as refused:
-        vipps.refund(modification("acme-order-18", 100, key="bo-refund-7"))
+    answer = vipps.refund(modification("acme-order-18", 100, key="bo-refund-7"))
 
-    assert refused.value.status == 429
+    assert (answer.outcome, answer.status) == (Outcome.UNKNOWN, 429)
     assert sandbox.payment(provider="vipps", reference="acme-order-18")["refunded"] == 700
 
 
@@ -293,6 +278,7 @@ def test_a_raised_rate_limit_lets_more_changes_through(vipps, sandbox):
         ("garbage", None, False),
         ("lost_answer", None, True),
         ("status", 409, False),
+        ("status", 429, False),
     ],
 )
 def test_faults_leave_the_outcome_unknown(sandbox, settings, mode, status, carried_out):
@@ -300,27 +286,29 @@ def test_faults_leave_the_outcome_unknown(sandbox, settings, mode, status, carri
     sandbox.create_payment(provider="vipps", reference="acme-order-19", currency="NOK", amount=5000, captured=5000)
     sandbox.inject_fault(provider="vipps", endpoint="refund", mode=mode, status=status)
 
-    with pytest.raises(ProviderUnavailable):
-        provider_for("vipps").refund(modification("acme-order-19", 1000))
+    assert provider_for("vipps").refund(modification("acme-order-19", 1000)).outcome == Outcome.UNKNOWN
 
     assert sandbox.payment(provider="vipps", reference="acme-order-19")["refunded"] == (1000 if carried_out else 0)
 
 
-def test_a_token_endpoint_that_fails_leaves_nothing_done(vipps, sandbox):
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_a_token_endpoint_that_fails_is_no_credentials_problem_and_leaves_nothing_done(vipps, sandbox, status):
     sandbox.create_payment(provider="vipps", reference="acme-order-20", currency="NOK", amount=5000, captured=5000)
-    sandbox.inject_fault(provider="vipps", endpoint="token", mode="error", status=503)
+    sandbox.inject_fault(provider="vipps", endpoint="token", mode="status", status=status)
 
-    with pytest.raises(ProviderUnavailable):
-        vipps.refund(modification("acme-order-20", 1000))
+    answer = vipps.refund(modification("acme-order-20", 1000))
 
+    # Nothing was sent, so nothing can have happened; and the credentials are not to blame.
+    assert (answer.outcome, answer.credentials_rejected) == (Outcome.FAILED, False)
+    assert answer.message.startswith("The provider's sign-in did not answer")
+    assert "Nothing was sent" in answer.message
     assert refund_requests(sandbox) == []
 
 
 def test_after_a_lost_answer_the_event_log_shows_our_refund(vipps, sandbox):
     sandbox.create_payment(provider="vipps", reference="acme-order-21", currency="NOK", amount=5000, captured=5000)
     sandbox.inject_fault(provider="vipps", endpoint="refund", mode="lost_answer")
-    with pytest.raises(ProviderUnavailable):
-        vipps.refund(modification("acme-order-21", 1000, key="bo-lost"))
+    assert vipps.refund(modification("acme-order-21", 1000, key="bo-lost")).outcome == Outcome.UNKNOWN
 
     payment = vipps.fetch("acme-order-21")
 
@@ -403,7 +391,7 @@ def test_fetch_of_an_unknown_payment(vipps):
     with pytest.raises(ProviderRejected) as refused:
         vipps.fetch("nobody-knows-me")
 
-    assert refused.value.message == "Vipps does not know this payment reference."
+    assert refused.value.message == "Vipps MobilePay does not know this payment."
 
 
 def test_an_unreadable_event_log_is_an_unknown(vipps, sandbox):
