@@ -376,18 +376,51 @@ def order_view(*, order_id):
 
 
 def _attach_timelines(payments, events):
-    """Set each payment's `.timeline` (its audit events, oldest first); returns the events
-    that belong to none of them."""
+    """Set each payment's `.timeline` (its audit events, oldest first) and `.needing_person`
+    (its operations that need a person, read from the same events: every operation has
+    some); returns the events that belong to none of them."""
     by_payment = {payment.pk: payment for payment in payments}
     for payment in payments:
         payment.timeline = []
+        payment.needing_person = {}
     others = []
     for event in events.select_related("operation").order_by("created_at", "pk"):
         if event.payment_id in by_payment:
-            by_payment[event.payment_id].timeline.append(event)
+            payment = by_payment[event.payment_id]
+            payment.timeline.append(event)
+            if event.operation is not None and needs_person(event.operation):
+                payment.needing_person[event.operation_id] = event.operation
         else:
             others.append(event)
+    for payment in payments:
+        payment.needing_person = sorted(payment.needing_person.values(), key=lambda op: op.pk)
     return others
+
+
+def needs_person(operation):
+    """Whether no machine can prove what became of the operation: a manager resolves it."""
+    return operation.needs_person_since is not None and operation.status in NEEDING_PERSON_STATUSES
+
+
+# Operations marked as needing a person stay so while their outcome is open.
+NEEDING_PERSON_STATUSES = (OperationStatus.UNKNOWN, OperationStatus.PENDING)
+
+
+def needs_attention_queue(*, user, page=1, per_page=25):
+    """A Page of the operations that need a person, longest waiting first, each with
+    `.payment` (and its order) and `.mine` (asked for by `user`, who may not resolve it)."""
+    operations = page_of(
+        Operation.objects.filter(
+            needs_person_since__isnull=False, status__in=NEEDING_PERSON_STATUSES
+        )
+        .select_related("payment__order", "requested_by")
+        .order_by("needs_person_since", "pk"),
+        number=page,
+        per_page=per_page,
+    )
+    for operation in operations.items:
+        operation.mine = operation.requested_by_id == user.pk
+    return operations
 
 
 def payment_view(*, payment_id):

@@ -7,6 +7,7 @@ each test) and to PostgreSQL. Users come with the roles of the real groups.
 import importlib
 import itertools
 import threading
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -88,10 +89,11 @@ def roles(db):
         *importlib.import_module("payments.migrations.0006_auditors_read_notifications").CODENAMES,
         *importlib.import_module("payments.migrations.0012_auditors_read_exports").CODENAMES,
     ]
+    managers_also = importlib.import_module("payments.migrations.0019_managers_resolve_operations").CODENAMES
     for name, codenames in groups.items():
         group, created = Group.objects.get_or_create(name=name)
         if created:
-            codenames = codenames + (auditors_also if name == "Auditors" else [])
+            codenames = codenames + {"Auditors": auditors_also, "Managers": managers_also}.get(name, [])
             group.permissions.set(
                 Permission.objects.filter(content_type__app_label="payments", codename__in=codenames)
             )
@@ -181,3 +183,56 @@ def ledger_is_consistent():
     """After the test: `check_ledger` finds every aggregate equal to its ledger."""
     yield
     call_command("check_ledger")
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Django's clock (timezone.now), moved on by `clock.advance(seconds)`: time passing for
+    what compares stored times (deadlines, ages), without waiting."""
+    from django.utils import timezone
+
+    real_now = timezone.now
+    offset = [timedelta(0)]
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + offset[0])
+
+    class Clock:
+        @staticmethod
+        def advance(seconds):
+            offset[0] += timedelta(seconds=seconds)
+
+    return Clock()
+
+
+# Bambora's published GET a payment (PaymentResponse): no `refunds` list.
+def bambora_read_without_refunds(payment):
+    return {
+        "payment": payment.reference, "state": "Captured", "currency": payment.currency,
+        "amount": payment.authorized, "captures": [{"amount": payment.captured}],
+    }
+
+
+@pytest.fixture
+def needing_person(make_payment, sandbox, settings):
+    """A Bambora refund of 25.00 EUR by `requester` (a user) that the provider carried out but
+    whose answer was lost, and that no check can prove: Bambora's reads show no refunds. One
+    check marks it as needing a person. Returns the operation."""
+    from payments.services.ledger import new_idempotency_key
+    from payments.services.reconcile import payment_reconcile
+    from payments.services.refunds import refund_request
+
+    def make(requester, *, amount=2_500):
+        settings.NEEDS_PERSON_AFTER_CHECKS = 1
+        payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+        sandbox.inject_fault(provider="bambora", endpoint="refund", mode="lost_answer")
+        operation = refund_request(
+            payment_id=payment.pk, amount=amount, reason="goodwill", actor=Actor.of_user(requester),
+            idempotency_key=new_idempotency_key(),
+        )
+        sandbox.inject_fault(provider="bambora", endpoint="fetch", mode="answer",
+                             body=bambora_read_without_refunds(payment))
+        payment_reconcile(payment_id=payment.pk, actor=Actor.system("reconcile"))
+        operation.refresh_from_db()
+        assert operation.needs_person_since is not None, operation.last_check
+        return operation
+
+    return make

@@ -36,9 +36,9 @@ def new_idempotency_key():
     return f"bo-{uuid.uuid4().hex}"
 
 
-def call_deadline():
+def call_deadline(now=None):
     """When a call to a provider that starts now ends at the latest (PROVIDER_TIMEOUT)."""
-    return timezone.now() + timedelta(seconds=settings.PROVIDER_TIMEOUT)
+    return (now or timezone.now()) + timedelta(seconds=settings.PROVIDER_TIMEOUT)
 
 
 def operation_put_in_flight(operation):
@@ -128,7 +128,7 @@ def operation_open(
         provider_reference=provider_reference,
         provider_response=provider_response,
         created_at=now,
-        deadline=call_deadline() if status == OperationStatus.IN_FLIGHT else None,
+        deadline=call_deadline(now) if status == OperationStatus.IN_FLIGHT else None,
     )
     if status == OperationStatus.SUCCEEDED:
         operation.settled_amount = amount

@@ -1,24 +1,29 @@
 """Reconciliation: settling operations whose outcome we do not know by reading the provider.
 
 An operation is unresolved when its outcome is unknown (a timeout, a lost answer, a 5xx),
-when the provider said it is pending, or when it has been in flight longer than any call can
-take (the process that sent it died). For each, the provider's view of the payment decides:
+when the provider said it is pending, or when it is still in flight after its call's deadline
+and a margin (RECONCILE_IN_FLIGHT_MARGIN): the process that sent it stopped. A younger call may
+still be running, and is left alone. For each, the provider's view of the payment decides:
 
 - Vipps records our idempotency key on every event: the operation happened exactly when an
   event carries its key.
 - Optty lists refunds with its own ids: an operation whose id we know is matched by it.
 - Otherwise (Bambora, SimplePS, and operations whose answer was lost) the provider's totals
   are compared with our settled sums: the difference must be made of exactly one choice of
-  the unresolved operations, or nothing is decided.
+  the unresolved operations, or nothing is decided. A total the provider's answer does not
+  show (Bambora's published GET has no refunds) decides nothing.
 
 The totals say nothing while another operation of the same kind is under way (in flight,
-younger than the stale cutoff, or settled while the provider was being read): the provider
-may already have done it, and its money must not be taken for an unresolved operation's.
-Those operations stay unresolved until the next check.
+or settled while the provider was being read): the provider may already have done it, and its
+money must not be taken for an unresolved operation's. Those operations stay unresolved until
+the next check.
 
-Only an operation that the provider shows never happened is sent again, with the same key,
-amount and reference. Anything that does not add up stays unresolved, its amount reserved,
-for a person to look at.
+Only an operation that the provider's answer positively shows never happened is sent again,
+with the same key, amount and reference, and not before the provider's Retry-After. What no
+check can prove stays unresolved, its amount reserved; after NEEDS_PERSON_AFTER_CHECKS checks
+or NEEDS_PERSON_AFTER_HOURS hours it is marked as needing a person (payments.services.attention),
+and a later check that finds proof still settles it. One payment is checked by one process at
+a time (payments.locks.payment_check_lock).
 """
 
 import itertools
@@ -31,18 +36,32 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from payments.locks import lock_operation, lock_payment
+from payments.locks import lock_operation, lock_payment, payment_check_lock
 from payments.models import AuditAction, Operation, OperationKind, Payment
 from payments.providers.base import Outcome, ProviderError
 from payments.providers.registry import provider_for
 from payments.services.audit import audit_record
 from payments.services.execution import operation_execute
-from payments.services.ledger import AGGREGATE_FIELD, operation_settle
+from payments.services.ledger import (
+    AGGREGATE_FIELD,
+    call_deadline,
+    operation_put_in_flight,
+    operation_settle,
+)
 from payments.statuses import UNRESOLVED_STATUSES, OperationStatus, transition_to
 
 # Beyond this many unresolved operations of one kind on one payment, totals cannot tell them
 # apart in reasonable time; a person has to.
 MAX_OPERATIONS_TO_MATCH = 12
+
+BUSY = (
+    "This payment is being checked with the provider right now (by somebody else, or by the "
+    "scheduled check); look again in a moment."
+)
+NEEDS_PERSON = (
+    " No check could prove what happened, so it now needs a person: a manager checks the "
+    "payment in the provider's portal and resolves it."
+)
 
 
 class Verdict:
@@ -69,18 +88,21 @@ class Finding:
     resolved: bool
 
 
-def _in_flight_cutoff(stale_after):
-    # A call takes at most the connect timeout plus the read timeout; past three timeouts the
-    # process that sent it is gone.
-    seconds = stale_after if stale_after is not None else max(60, 3 * settings.PROVIDER_TIMEOUT)
-    return timezone.now() - timedelta(seconds=seconds)
-
-
-def unresolved_operations(*, stale_after=None):
-    """Operations whose outcome must be read from the provider, oldest first."""
+def unresolved_operations(*, margin=None):
+    """Operations whose outcome must be read from the provider, oldest first: unknown, pending,
+    and in flight for `margin` seconds (RECONCILE_IN_FLIGHT_MARGIN by default) after their
+    call's deadline. An operation without a stored deadline (sent before deadlines were
+    stored) counts from its last change plus PROVIDER_TIMEOUT."""
+    margin = settings.RECONCILE_IN_FLIGHT_MARGIN if margin is None else margin
+    abandoned_before = timezone.now() - timedelta(seconds=margin)
     return Operation.objects.filter(
         Q(status__in=[OperationStatus.UNKNOWN, OperationStatus.PENDING])
-        | Q(status=OperationStatus.IN_FLIGHT, updated_at__lt=_in_flight_cutoff(stale_after))
+        | Q(status=OperationStatus.IN_FLIGHT, deadline__lt=abandoned_before)
+        | Q(
+            status=OperationStatus.IN_FLIGHT,
+            deadline__isnull=True,
+            updated_at__lt=abandoned_before - timedelta(seconds=settings.PROVIDER_TIMEOUT),
+        )
     ).order_by("created_at", "pk")
 
 
@@ -139,20 +161,25 @@ def judge(*, payment, operations, seen, under_way=()):
             by_totals.append(operation)
 
     known_references = {operation.provider_reference for operation in operations} - {""}
-    totals = {
-        OperationKind.CAPTURE: seen.captured,
-        OperationKind.CANCEL: seen.cancelled,
-        OperationKind.REFUND: seen.refunded,
-    }
     kinds_under_way = {operation.kind for operation in under_way}
     for kind, field in AGGREGATE_FIELD.items():
         candidates = [operation for operation in by_totals if operation.kind == kind]
         if not candidates:
             continue
+        label = OperationKind(kind).label.lower()
+        total = seen.total(kind)
+        if total is None:
+            message = (
+                f"The provider's answer does not show its {label}s, so it cannot tell whether "
+                "this happened; check the payment in the provider's portal."
+            )
+            for operation in candidates:
+                judgements[operation] = Judgement(Verdict.UNCLEAR, message=message)
+            continue
         if kind in kinds_under_way:
             message = (
-                f"Another {OperationKind(kind).label.lower()} of this payment is still under way; "
-                "the provider's totals can tell about this one once that one's outcome is known."
+                f"Another {label} of this payment is still under way; the provider's totals can "
+                "tell about this one once that one's outcome is known."
             )
             for operation in candidates:
                 judgements[operation] = Judgement(Verdict.UNCLEAR, message=message)
@@ -169,7 +196,7 @@ def judge(*, payment, operations, seen, under_way=()):
             for operation, judgement in judgements.items()
             if operation.kind == kind and judgement.verdict == Verdict.HAPPENED
         )
-        difference = totals[kind] - getattr(payment, field) - just_settled
+        difference = total - getattr(payment, field) - just_settled
         chosen = None if unmatched_pending else _unique_choice(candidates, difference)
         if chosen is None:
             message = (
@@ -188,15 +215,19 @@ def judge(*, payment, operations, seen, under_way=()):
 
 
 def _retry(*, operation, actor):
-    """Send an operation again that the provider shows never happened: same key, same amount.
-    Does nothing (returns None) when somebody else moved the operation meanwhile."""
+    """Send an operation again that the provider shows never happened: same key, same amount,
+    a new deadline. Does nothing (returns None) when somebody else moved the operation
+    meanwhile."""
     with transaction.atomic(durable=True):
         lock_payment(payment_id=operation.payment_id)
         current = lock_operation(operation_id=operation.pk)
         if current.updated_at != operation.updated_at or current.status != operation.status:
             return None
-        if current.status != OperationStatus.IN_FLIGHT:
-            transition_to(current, OperationStatus.IN_FLIGHT)
+        if current.status == OperationStatus.IN_FLIGHT:
+            # Abandoned by the process that sent it: this is a new call, with its own deadline.
+            current.deadline = call_deadline()
+        else:
+            operation_put_in_flight(current)
         current.save()
         audit_record(
             actor=actor,
@@ -209,6 +240,8 @@ def _retry(*, operation, actor):
 
 
 def _apply(*, operation, judgement, actor):
+    """Act on one judgement: settle what the provider proves, send again what it proves never
+    happened (not before its Retry-After), and record a check on what it leaves unproven."""
     settle = {
         "operation_id": operation.pk,
         "actor": actor,
@@ -234,9 +267,19 @@ def _apply(*, operation, judgement, actor):
             return Finding(operation, f"The provider lists the {kind} as failed.", True)
         case Verdict.PENDING:
             if operation.status != OperationStatus.PENDING:
-                operation_settle(**settle, status=OperationStatus.PENDING)
-            return Finding(operation, f"The provider is still processing the {kind}.", False)
+                operation = operation_settle(**settle, status=OperationStatus.PENDING)
+            return _unproven(
+                operation, f"The provider is still processing the {kind}.", actor=actor, pending=True
+            )
         case Verdict.NOT_HAPPENED if operation.status != OperationStatus.PENDING:
+            if operation.retry_not_before and operation.retry_not_before > timezone.now():
+                wait = timezone.localtime(operation.retry_not_before)
+                return Finding(
+                    operation,
+                    f"The provider shows the {kind} never happened; it is sent again after "
+                    f"{wait:%H:%M:%S}, when the provider asked us to try again.",
+                    False,
+                )
             retried = _retry(operation=operation, actor=actor)
             if retried is None:
                 return Finding(operation, "Somebody else is resolving this already.", False)
@@ -249,7 +292,55 @@ def _apply(*, operation, judgement, actor):
     message = judgement.message or (
         f"The provider no longer lists this pending {kind}; check the payment in its portal."
     )
-    return Finding(operation, message, False)
+    return _unproven(operation, message, actor=actor)
+
+
+def _unproven(operation, message, *, actor, pending=False):
+    """Record a check that proved nothing about `operation`: it stays reserved. One still in
+    flight (abandoned by its process) becomes unknown. Past NEEDS_PERSON_AFTER_CHECKS such
+    checks, or NEEDS_PERSON_AFTER_HOURS after its call (a pending one: the hours only), it is
+    marked as needing a person. Returns the Finding."""
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        payment = lock_payment(payment_id=operation.payment_id)
+        current = lock_operation(operation_id=operation.pk)
+        current.payment = payment
+        if current.status not in UNRESOLVED_STATUSES:
+            # Settled meanwhile (a notification, an answer that came after all).
+            return Finding(current, f"Settled meanwhile: {current.get_status_display().lower()}.", True)
+        if current.status == OperationStatus.IN_FLIGHT:
+            transition_to(current, OperationStatus.UNKNOWN)
+            current.failure_message = (
+                "The call to the provider ended without an answer (the process that sent it "
+                f"stopped). {message}"
+            )
+            audit_record(
+                actor=actor,
+                action=AuditAction.OPERATION_RECONCILED,
+                operation=current,
+                amount=current.amount,
+                after={"status": current.status},
+                message=current.failure_message,
+            )
+        if not pending:
+            current.checks += 1
+        current.last_checked_at = now
+        current.last_check = message
+        sent_at = current.deadline or current.created_at
+        overdue = now - sent_at >= timedelta(hours=settings.NEEDS_PERSON_AFTER_HOURS)
+        checked_enough = not pending and current.checks >= settings.NEEDS_PERSON_AFTER_CHECKS
+        marked = current.needs_person_since is None and (overdue or checked_enough)
+        if marked:
+            current.needs_person_since = now
+            audit_record(
+                actor=actor,
+                action=AuditAction.OPERATION_NEEDS_PERSON,
+                operation=current,
+                amount=current.amount,
+                message=f"{message}{NEEDS_PERSON}",
+            )
+        current.save()
+    return Finding(current, message + (NEEDS_PERSON if marked else ""), False)
 
 
 def currency_mismatch(*, payment, seen):
@@ -273,27 +364,34 @@ def operations_under_way(*, payment_id, since):
     )
 
 
-def payment_reconcile(*, payment_id, actor, stale_after=None):
+def payment_reconcile(*, payment_id, actor, margin=None):
     """Resolve the payment's unresolved operations by reading the provider ("Check with
     provider"). Returns a Finding per operation; an empty list when there was nothing to
-    check. When the provider cannot be read, nothing changes and each finding says so."""
-    operations = list(
-        unresolved_operations(stale_after=stale_after).filter(payment_id=payment_id)
-    )
-    if not operations:
-        return []
+    check. When the provider cannot be read, nothing is settled and each finding says so.
+
+    Only one process checks a payment at a time (payment_check_lock): while another does,
+    nothing is asked or changed, and each finding says so. `margin`: see unresolved_operations.
+    """
+    with payment_check_lock(payment_id=payment_id) as acquired:
+        operations = list(unresolved_operations(margin=margin).filter(payment_id=payment_id))
+        if not acquired:
+            return [Finding(operation, BUSY, False) for operation in operations]
+        if not operations:
+            return []
+        return _reconcile(payment_id=payment_id, operations=operations, actor=actor)
+
+
+def _reconcile(*, payment_id, operations, actor):
     read_at = timezone.now()
     payment = Payment.objects.get(pk=payment_id)
     try:
         seen = provider_for(payment.provider).fetch(payment.reference)
     except ProviderError as error:
-        return [
-            Finding(operation, f"The provider could not be asked: {error.message}", False)
-            for operation in operations
-        ]
+        message = f"The provider could not be asked: {error.message}"
+        return [_unproven(operation, message, actor=actor) for operation in operations]
     if mismatch := currency_mismatch(payment=payment, seen=seen):
         message = f"{mismatch}; check the payment in the provider's portal."
-        return [Finding(operation, message, False) for operation in operations]
+        return [_unproven(operation, message, actor=actor) for operation in operations]
     under_way = operations_under_way(payment_id=payment_id, since=read_at).exclude(
         pk__in=[operation.pk for operation in operations]
     )
@@ -306,15 +404,15 @@ def payment_reconcile(*, payment_id, actor, stale_after=None):
     ]
 
 
-def reconcile_all(*, actor, stale_after=None):
+def reconcile_all(*, actor, margin=None):
     """payment_reconcile for every payment with unresolved operations. Returns the findings."""
     payment_ids = (
-        unresolved_operations(stale_after=stale_after)
+        unresolved_operations(margin=margin)
         .order_by()
         .values_list("payment_id", flat=True)
         .distinct()
     )
     findings = []
     for payment_id in list(payment_ids):
-        findings += payment_reconcile(payment_id=payment_id, actor=actor, stale_after=stale_after)
+        findings += payment_reconcile(payment_id=payment_id, actor=actor, margin=margin)
     return findings

@@ -43,7 +43,8 @@ def subprocess_env():
 
 @pytest.mark.parametrize("provider", list(CURRENCY))
 @pytest.mark.parametrize("carried_out", [True, False], ids=["carried-out", "never-arrived"])
-def test_a_killed_refund_is_settled_by_reconcile(provider, carried_out, make_payment, sandbox, sandbox_server):
+def test_a_killed_refund_is_settled_by_reconcile(provider, carried_out, make_payment, sandbox, sandbox_server,
+                                                clock):
     payment = make_payment(provider, currency=CURRENCY[provider], amount=10_000, captured=10_000)
     sandbox.inject_fault(
         provider=provider, endpoint="refund", mode="late_answer" if carried_out else "timeout"
@@ -59,7 +60,13 @@ def test_a_killed_refund_is_settled_by_reconcile(provider, carried_out, make_pay
         process.send_signal(signal.SIGKILL)
         process.wait()
 
-    call_command("reconcile", stale_after=0)
+    # Until its deadline and a margin have passed, the call may still be running: it is left
+    # alone. Then it is taken for abandoned and settled.
+    call_command("reconcile")
+    operation.refresh_from_db()
+    assert operation.status == OperationStatus.IN_FLIGHT
+    clock.advance(60 + settings.RECONCILE_IN_FLIGHT_MARGIN + 1)
+    call_command("reconcile")
 
     operation.refresh_from_db()
     payment.refresh_from_db()

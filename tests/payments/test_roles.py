@@ -11,7 +11,8 @@ VIEW_LEDGER = {"view_order", "view_payment", "view_operation", "view_auditevent"
 
 EXPECTED = {
     "Support agents": VIEW_LEDGER | {"request_refund", "cancel_payment"},
-    "Managers": VIEW_LEDGER | {"request_refund", "cancel_payment", "approve_refund", "export_payments"},
+    "Managers": VIEW_LEDGER
+    | {"request_refund", "cancel_payment", "approve_refund", "export_payments", "resolve_operation"},
     # Read-only: the ledger, the audit log, provider notifications and API tokens (their hashes),
     # the CSV export of what they can read, and everybody's exports.
     "Auditors": VIEW_LEDGER | {"export_payments", "view_providernotification", "view_apitoken", "view_export"},

@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from payments.services.audit import Actor
 from payments.services.reconcile import reconcile_all
@@ -7,26 +7,29 @@ from payments.services.refunds import refunds_expire
 
 class Command(BaseCommand):
     help = (
-        "Resolve operations whose outcome is unknown or pending (and those in flight for longer "
-        "than a call can take) by reading each provider, and expire refund requests that waited "
-        "too long for approval. Safe to run at any time, e.g. every few minutes from cron."
+        "Resolve operations whose outcome is unknown or pending (and those still in flight after "
+        "their call's deadline) by reading each provider, mark what no check can prove as needing "
+        "a person, and expire refund requests that waited too long for approval. Safe to run at "
+        "any time, e.g. every few minutes from cron."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--stale-after",
+            "--in-flight-margin",
             type=float,
             default=None,
-            help="Seconds after which an operation still in flight counts as abandoned "
-            "(default: three provider timeouts, at least a minute).",
+            help="Seconds after its call's deadline before an operation still in flight counts "
+            "as abandoned (default: RECONCILE_IN_FLIGHT_MARGIN).",
         )
 
-    def handle(self, *args, stale_after, **options):
+    def handle(self, *args, in_flight_margin, **options):
+        if in_flight_margin is not None and in_flight_margin < 0:
+            raise CommandError("--in-flight-margin cannot be negative: a call may run until its deadline.")
         actor = Actor.system("reconcile")
         expired = refunds_expire(actor=actor)
         if expired:
             self.stdout.write(f"{expired} refund request(s) expired.")
-        findings = reconcile_all(actor=actor, stale_after=stale_after)
+        findings = reconcile_all(actor=actor, margin=in_flight_margin)
         for finding in findings:
             operation = finding.operation
             self.stdout.write(

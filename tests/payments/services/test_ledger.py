@@ -184,7 +184,7 @@ def _take(step, *, payment, agent, manager, sandbox):
                     status=409 if mode == "status" else 503 if mode == "error" else None,
                 )
             case "reconcile":
-                payment_reconcile(payment_id=payment.pk, actor=Actor.system("reconcile"), stale_after=0)
+                payment_reconcile(payment_id=payment.pk, actor=Actor.system("reconcile"))
     except ActionRefused:
         pass
 
@@ -243,7 +243,7 @@ def test_aggregates_equal_the_ledger_after_any_sequence_of_operations(
 
     # Then the provider answers normally again and reconciliation looks at what is unknown.
     sandbox.clear_faults()
-    payment_reconcile(payment_id=payment.pk, actor=Actor.system("reconcile"), stale_after=0)
+    payment_reconcile(payment_id=payment.pk, actor=Actor.system("reconcile"))
     _assert_consistent(payment, sandbox)
     assert not ledger_mismatches().exists()
     if not payment.operations.filter(status__in=UNRESOLVED_STATUSES).exists():
