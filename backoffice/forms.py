@@ -302,3 +302,17 @@ class WithdrawForm(forms.Form):
     """Where a withdrawn request is shown afterwards: its payment's card, or "My requests"."""
 
     return_to = forms.ChoiceField(choices=[("card", "card"), ("my_requests", "my_requests")], required=False)
+
+
+class ResolveForm(forms.Form):
+    """A manager's decision on an operation that needs a person. The note is checked by the
+    service, after it has checked who may decide: a forged decision is refused (and audited)
+    whatever it carries."""
+
+    decision = forms.ChoiceField(
+        choices=[("carried_out", "Carried out at the provider"), ("did_not_happen", "Did not happen")],
+        required=False,
+    )
+    note = forms.CharField(label="Note", max_length=500, required=False)
+    # Where the decision was taken: its answer is that page's region, or that page again.
+    return_to = forms.ChoiceField(choices=[("attention", "attention"), ("order", "order")], required=False)

@@ -2,7 +2,17 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from backoffice.views import api, approvals, exports, health, orders, preferences, requests, webhooks
+from backoffice.views import (
+    api,
+    approvals,
+    attention,
+    exports,
+    health,
+    orders,
+    preferences,
+    requests,
+    webhooks,
+)
 
 urlpatterns = [
     path("", orders.home, name="home"),
@@ -22,6 +32,8 @@ urlpatterns = [
     path("refund-requests/<int:pk>/withdraw/", approvals.withdraw, name="withdraw"),
     path("my-requests/", requests.my_requests, name="my_requests"),
     path("my-requests/decisions/", requests.decision_notices, name="decision_notices"),
+    path("attention/", attention.needs_attention, name="needs_attention"),
+    path("operations/<int:pk>/resolve/", attention.resolve, name="resolve"),
     path("api/v1/orders", api.orders, name="api_orders"),
     path("api/v1/openapi.json", api.openapi, name="api_openapi"),
     path("webhooks/vipps/", webhooks.vipps, name="webhook_vipps"),

@@ -5,7 +5,13 @@ move money (README, "Guarantees")."""
 
 # The desk's actions that move money or decide on it.
 ACTING_PERMISSIONS = frozenset(
-    {"payments.request_refund", "payments.cancel_payment", "payments.approve_refund"}
+    {
+        "payments.request_refund",
+        "payments.cancel_payment",
+        "payments.approve_refund",
+        # Resolving an operation that needs a person books money as moved, or releases it.
+        "payments.resolve_operation",
+    }
 )
 
 

@@ -57,6 +57,8 @@ MATRIX = [
     ("withdraw another's request", "post", "withdraw", "request", [LOGIN, 403, 403, 403, 403]),
     ("my requests", "get", "my_requests", None, [LOGIN, 200, 200, 403, 403]),
     ("decisions on my requests (none)", "get", "decision_notices", None, [LOGIN, 204, 204, 403, 403]),
+    ("needs attention", "get", "needs_attention", None, [LOGIN, 403, 200, 403, 403]),
+    ("resolve without a decision", "post", "resolve", "request", [LOGIN, 403, 302, 403, 403]),
     ("admin", "get", "admin:index", None, [ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
     ("admin orders", "get", "admin:payments_order_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
     ("admin payments", "get", "admin:payments_payment_changelist", None, [LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200]),
@@ -221,6 +223,8 @@ FORGED_ACTIONS = [
     ("auditor", "approve", "request"),
     ("auditor", "reject", "request"),
     ("auditor", "withdraw", "request"),
+    ("agent", "resolve", "request"),
+    ("auditor", "resolve", "request"),
 ]
 
 

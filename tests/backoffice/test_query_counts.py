@@ -77,6 +77,7 @@ def test_desk_pages_query_counts_do_not_grow_with_rows(client, request, grow, ro
     if role == "manager":
         pages["approvals"] = lambda order_id: reverse("approvals")
         pages["approvals, second page"] = lambda order_id: reverse("approvals") + "?page=2"
+        pages["needs attention"] = lambda order_id: reverse("needs_attention")
 
     few = grow(55)  # more than a page of orders and of requests, so that second pages have rows
     session_refreshed(client)
