@@ -168,18 +168,13 @@ def judge(*, payment, operations, seen, under_way=()):
             continue
         label = OperationKind(kind).label.lower()
         total = seen.total(kind)
-        if total is None:
+        if total is None or kind in kinds_under_way:
             message = (
                 f"The provider's answer does not show its {label}s, so it cannot tell whether "
                 "this happened; check the payment in the provider's portal."
-            )
-            for operation in candidates:
-                judgements[operation] = Judgement(Verdict.UNCLEAR, message=message)
-            continue
-        if kind in kinds_under_way:
-            message = (
-                f"Another {label} of this payment is still under way; the provider's totals can "
-                "tell about this one once that one's outcome is known."
+                if total is None
+                else f"Another {label} of this payment is still under way; the provider's totals "
+                "can tell about this one once that one's outcome is known."
             )
             for operation in candidates:
                 judgements[operation] = Judgement(Verdict.UNCLEAR, message=message)

@@ -126,8 +126,8 @@ def test_a_refusal_that_does_not_show_a_refused_token_is_never_sent_again(simple
     assert [r["endpoint"] for r in sandbox.requests("simpleps")] == ["token", "refund"]
 
 
-@pytest.mark.parametrize("code", sorted(CODE_WORDS))
-def test_every_response_code_in_plain_words(simpleps, sandbox, code):
+@pytest.mark.parametrize("code", ["PAY_012", "PAY_016", "PAY_020", "PAY_021", "PAY_022", "SE_001"])
+def test_every_response_code_of_inyos_table_in_plain_words(simpleps, sandbox, code):
     payment(sandbox, "s-14")
     sandbox.inject_fault(provider="simpleps", endpoint="refund", mode="status", status=400, code=code)
 
@@ -135,17 +135,6 @@ def test_every_response_code_in_plain_words(simpleps, sandbox, code):
 
     assert (refused.outcome, refused.code, refused.message) == (Outcome.FAILED, code, CODE_WORDS[code])
     assert code not in refused.message
-
-
-def test_the_words_of_inyos_response_codes():
-    assert CODE_WORDS == {
-        "PAY_012": "SimplePS found no payment to refund with this payment's reference.",
-        "PAY_016": "SimplePS refused the refund: the balance left to refund is not enough.",
-        "PAY_020": "SimplePS refused: the amount must be more than zero.",
-        "PAY_021": "SimplePS refused: the currency code is not valid.",
-        "PAY_022": "SimplePS refused: the payment provider behind it rejected the request.",
-        "SE_001": "SimplePS refused our credentials.",
-    }
 
 
 @pytest.mark.parametrize("status", ["AUTHORIZED", "CAPTURED", "REFUNDED"])
