@@ -289,3 +289,16 @@ class TestExpiry:
 
         assert AuditEvent.objects.filter(action=AuditAction.ACTION_REFUSED, actor=agent).exists()
         assert sandbox.requests("bambora") == []
+
+
+def test_an_approved_refund_is_sent_with_its_calls_deadline_on_record(make_payment, agent, manager, sandbox,
+                                                                        settings):
+    payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+    waiting = refund(payment, 60_000, agent)
+    assert (waiting.status, waiting.deadline) == (OperationStatus.AWAITING_APPROVAL, None)
+
+    approved = refund_approve(operation_id=waiting.pk, actor=Actor.of_user(manager))
+
+    assert approved.status == OperationStatus.SUCCEEDED
+    sent_within = (approved.deadline - approved.decided_at).total_seconds()
+    assert settings.PROVIDER_TIMEOUT - 1 < sent_within <= settings.PROVIDER_TIMEOUT
