@@ -95,8 +95,11 @@ class Bambora(PaymentProvider):
 
     def fetch(self, reference: str, *, deadline=None) -> ProviderPayment:
         body = self.read_body(self._call("GET", reference, deadline=deadline or self.http.deadline()))
+        if not isinstance(body.get("payment"), str) or not isinstance(body.get("state"), str):
+            # Both are required in a PaymentResponse: without them this is no read of a payment.
+            raise ProviderUnavailable("Bambora's answer could not be read.")
         try:
-            state = str(body.get("state", ""))
+            state = body["state"]
             authorized = _amount(body.get("amount"))
             captures = _amounts(body.get("captures"))
             # Not in the published PaymentResponse: only the refund and cancel answers of the

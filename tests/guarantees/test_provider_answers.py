@@ -68,7 +68,8 @@ def undecided_cases():
                     id=f"{provider}-{kind}-{status}",
                 )
             yield pytest.param(
-                Case(provider, kind, [fault("answer", status=302, body={"moved": True})], now=UNKNOWN, sends=2),
+                Case(provider, kind, [fault("answer", status=302, body={"moved": True}, off_spec=True)],
+                     now=UNKNOWN, sends=2),
                 id=f"{provider}-{kind}-302 redirect",
             )
             yield pytest.param(
@@ -120,8 +121,8 @@ def provider_cases():
         yield pytest.param(Case("simpleps", kind, [fault("status", status=403)], now=UNKNOWN, sends=2),
                            id=f"simpleps-{kind}-403")
         yield pytest.param(
-            Case("simpleps", kind, [fault("answer", status=401, body={"message": "Unauthorized"})], now=UNKNOWN,
-                 sends=2),
+            Case("simpleps", kind, [fault("answer", status=401, body={"message": "Unauthorized"}, off_spec=True)],
+                 now=UNKNOWN, sends=2),
             id=f"simpleps-{kind}-401 without a refused token",
         )
         # A refused token (SE_001): the call did not run; a new token, and it is sent once more.

@@ -161,7 +161,7 @@ def test_a_refund_answer_is_confirmed_by_its_own_amount_not_the_last_listed(bamb
 
 def test_a_refund_answer_that_lists_no_refund_of_our_amount_proves_nothing(bambora, sandbox):
     sandbox.create_payment(provider="bambora", reference="ord-11", currency="EUR", amount=5000, captured=5000)
-    sandbox.inject_fault(provider="bambora", endpoint="refund", mode="answer", status=200, body={
+    sandbox.inject_fault(provider="bambora", endpoint="refund", mode="answer", status=201, body={
         "payment": "ord-11", "state": "Captured", "currency": "EUR", "amount": 5000,
         "captures": [{"amount": 5000}], "refunds": [{"amount": 700}],
     })

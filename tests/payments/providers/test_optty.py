@@ -311,7 +311,8 @@ def test_the_surcharge_a_full_refund_carried_is_not_counted_as_refunded(optty, s
     sandbox.inject_fault(provider="optty", endpoint="fetch", mode="answer", body={**ORDER, "status": "REFUNDED"})
     sandbox.inject_fault(provider="optty", endpoint="details", mode="answer", body={
         **ORDER, "status": "REFUNDED", "orderCaptures": [{"captureId": "c1", "amount": "50.00", "status": "SUCCESSFUL"}],
-        "refunds": [{"refundId": "r1", "amount": "52.50", "currency": "AUD", "status": "SUCCESSFUL"}],
+        "refunds": [{"refundId": "r1", "amount": "52.50", "currency": "AUD", "status": "SUCCESSFUL",
+                     "createdAt": "Fri, 08 Oct 2021 06:22:20 GMT"}],
     })
 
     seen = optty.fetch("o-23")

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from payments.providers.base import Modification, ProviderRejected, ProviderUnavailable
+from payments.providers.base import Modification, Outcome
 from payments.providers.registry import provider_for
 from tests.payments.sandbox.calls import in_background
 
@@ -42,8 +42,7 @@ def test_a_late_answer_is_held_only_once_carried_out_and_never_given(sandbox, sa
     assert sandbox.payment(provider="vipps", reference="acme-late-1")["refunded"] == 1000
     sandbox.release()
 
-    with pytest.raises(ProviderUnavailable):
-        answer()
+    assert answer().outcome == Outcome.UNKNOWN
 
 
 def test_a_reset_releases_what_is_held(sandbox, sandbox_server):
@@ -54,8 +53,7 @@ def test_a_reset_releases_what_is_held(sandbox, sandbox_server):
     assert sandbox_server.sandbox.wait_for_held(1, provider="simpleps")
     sandbox.reset()
 
-    with pytest.raises(ProviderUnavailable):
-        answer()
+    assert answer().outcome == Outcome.UNKNOWN
     assert sandbox_server.sandbox.held == []
 
 
@@ -80,11 +78,10 @@ def test_a_status_fault_carries_the_providers_own_code(sandbox):
         provider="vipps", endpoint="refund", mode="status", status=409, code="refund-idempotency-conflict"
     )
 
-    with pytest.raises(ProviderRejected) as refused:
-        refund("vipps", "acme-conflict", 1000, "NOK")
+    answer = refund("vipps", "acme-conflict", 1000, "NOK")
 
-    assert (refused.value.status, refused.value.code) == (409, "refund-idempotency-conflict")
-    assert refused.value.response["title"] == "Refund idempotency conflict"
+    assert (answer.status, answer.code) == (409, "refund-idempotency-conflict")
+    assert answer.response["title"] == "Refund idempotency conflict"
     assert sandbox.payment(provider="vipps", reference="acme-conflict")["refunded"] == 0
 
 
