@@ -6,7 +6,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from payments.models import Order, Payment
-from payments.selectors import order_refund_offer
+from payments.selectors import needs_attention_queue, order_refund_offer
 from payments.statuses import OperationStatus
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +28,7 @@ def test_the_demo_covers_every_provider_currency_and_state(seeded, sandbox):
     }
     statuses = {op.status for p in payments for op in p.operations.all()}
     assert {OperationStatus.UNKNOWN, OperationStatus.AWAITING_APPROVAL} <= statuses
+    assert [op.payment.order.number for op in needs_attention_queue(user=User(pk=0)).items] == ["DEMO-1021"]
     for payment in payments:
         at_provider = sandbox.payment(provider=payment.provider, reference=payment.reference)
         assert at_provider["captured"] == payment.captured, payment.order.number

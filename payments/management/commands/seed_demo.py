@@ -14,6 +14,7 @@ from payments.services.audit import Actor
 from payments.services.cancels import payment_cancel
 from payments.services.ledger import new_idempotency_key
 from payments.services.orders import NewLine, NewPayment, order_create
+from payments.services.reconcile import payment_reconcile
 from payments.services.refunds import refund_approve, refund_reject, refund_request
 
 PEOPLE = [
@@ -28,7 +29,8 @@ PEOPLE = [
 
 # number, customer, email, provider, currency, amount, captured, then what happens next:
 # ("refund", amount) / ("cancel",) / ("unknown refund", amount) / ("request", amount) /
-# ("rejected request", amount) / ("approved request", amount): the agent asks, the manager decides
+# ("rejected request", amount) / ("approved request", amount): the agent asks, the manager decides /
+# ("unprovable refund", amount)
 ORDERS = [
     ("DEMO-1001", "Kari Nordmann", "kari@example.com", "vipps", "NOK", "1250.00", "0", []),
     ("DEMO-1002", "Ola Nordmann", "ola@example.com", "vipps", "NOK", "899.00", "899.00", []),
@@ -57,7 +59,12 @@ ORDERS = [
      [("rejected request", "6000.00")]),
     ("DEMO-1020", "Jürgen Müller", "juergen@example.de", "bambora", "EUR", "1480.00", "1480.00",
      [("approved request", "900.00")]),
+    ("DEMO-1021", "Hanna Lindqvist", "hanna@example.se", "bambora", "EUR", "410.00", "410.00",
+     [("unprovable refund", "60.00")]),
 ]
+# How the sandbox holds some of them: DEMO-1021's Bambora reads the payment as the published
+# swagger does, without its refunds, so that nothing can prove what became of its refund.
+SANDBOX_OPTIONS = {"DEMO-1021": {"refunds_in_get": False}}
 
 # Orders sent with lines, to refund by line: number, customer, email, provider, currency,
 # lines (sku, name, quantity, unit price, the line's tax), shipping, then refunds by line
@@ -103,6 +110,7 @@ class Command(BaseCommand):
                 currency=currency,
                 amount=authorized,
                 captured=captured_minor,
+                **SANDBOX_OPTIONS.get(number, {}),
             )
             order, _ = order_create(
                 number=number,
@@ -180,10 +188,15 @@ class Command(BaseCommand):
     def _play(self, step, *, payment, sandbox, people):
         agent = Actor.of_user(people["agent"])
         match step:
-            case ("refund" | "request" | "unknown refund" | "rejected request" | "approved request", amount):
-                if step[0] == "unknown refund":
+            case (
+                "refund" | "request" | "unknown refund" | "rejected request" | "approved request"
+                | "unprovable refund",
+                amount,
+            ):
+                if step[0] in ("unknown refund", "unprovable refund"):
                     # The refund reaches the provider, its answer does not: the demo's
-                    # "Check with provider" then finds it carried out.
+                    # "Check with provider" then finds it carried out, or, where the provider's
+                    # reads show no refunds, never can.
                     sandbox.inject_fault(
                         provider=payment.provider, endpoint="refund", mode="lost_answer"
                     )
@@ -200,6 +213,10 @@ class Command(BaseCommand):
                     refund_reject(operation_id=operation.pk, actor=manager, note=REJECTION_NOTE)
                 elif step[0] == "approved request":
                     refund_approve(operation_id=operation.pk, actor=manager)
+                elif step[0] == "unprovable refund":
+                    # As many checks as it takes for it to need a person ("Needs attention").
+                    for _ in range(settings.NEEDS_PERSON_AFTER_CHECKS):
+                        payment_reconcile(payment_id=payment.pk, actor=Actor.system("reconcile"))
             case ("cancel",):
                 payment_cancel(
                     payment_id=payment.pk,
