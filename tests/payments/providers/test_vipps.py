@@ -400,3 +400,21 @@ def test_an_unreadable_event_log_is_an_unknown(vipps, sandbox):
 
     with pytest.raises(ProviderUnavailable):
         vipps.fetch("acme-order-24")
+
+
+@pytest.mark.parametrize(
+    ("kind", "days", "captured", "words"),
+    [
+        ("refund", 366, 5000, "Vipps refused the refund: payments can only be refunded within 365 days."),
+        ("cancel", 181, 0, "Vipps refused to cancel: payments can only be cancelled within 180 days."),
+    ],
+)
+def test_vipps_time_limits_are_refusals_in_plain_words(vipps, sandbox, kind, days, captured, words):
+    sandbox.create_payment(provider="vipps", reference="acme-order-old", currency="NOK", amount=5000,
+                           captured=captured, authorized_days_ago=days)
+
+    refused = getattr(vipps, kind)(modification("acme-order-old", 5000))
+
+    assert (refused.outcome, refused.code, refused.message) == (Outcome.FAILED, f"{kind}-period-expired", words)
+    held = sandbox.payment(provider="vipps", reference="acme-order-old")
+    assert (held["refunded"], held["cancelled"]) == (0, 0)
