@@ -13,6 +13,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from payments.models import Order
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.orders import NewPayment, order_create
@@ -79,6 +80,9 @@ PAGES = [
     DeskPage("my requests", "agent", lambda world: "/my-requests/", "My requests"),
     DeskPage("settings", "agent", lambda world: "/settings/", "Settings"),
     DeskPage("approvals", "manager", lambda world: "/approvals/", "Approvals"),
+    DeskPage("needs attention", "manager", lambda world: "/attention/", "Needs attention"),
+    DeskPage("order with a refund that needs a person", "manager",
+             lambda world: f"/orders/{world['needs_person_order']}/", "Order A11Y-3"),
     DeskPage("order, as an auditor", "auditor", lambda world: f"/orders/{world['order']}/", "Order A11Y-1"),
     DeskPage("not allowed", "agent", lambda world: "/approvals/", "Not allowed"),
     DeskPage("not found", "agent", lambda world: "/orders/999999/", "Not found"),
@@ -88,11 +92,13 @@ PAGES = [
 
 
 @pytest.fixture
-def world(agent, manager, sandbox, settings):
+def world(agent, manager, sandbox, settings, needing_person):
     """Order A11Y-1 with a card of each kind: Vipps with money to refund and to cancel and a
     request of the agent's waiting; Bambora with a refund of unknown outcome and another request
     of the agent's waiting (`request`), for a manager to decide on. And another order of Kari
-    Nordmann's, so that her name lists two."""
+    Nordmann's, so that her name lists two. And order A11Y-3, whose refund needs a person."""
+    needs_person = needing_person(agent)
+    Order.objects.filter(pk=needs_person.payment.order_id).update(number="A11Y-3")
     settings.REFUND_APPROVAL_LIMITS = {"EUR": "500"}
     order, _ = order_create(
         number="A11Y-1", customer_name="Kari Nordmann", customer_email="kari@example.com", currency="EUR",
@@ -116,7 +122,8 @@ def world(agent, manager, sandbox, settings):
     request = ask(bambora, 70_000)
     sandbox.inject_fault(provider="bambora", endpoint="refund", mode="lost_answer")
     ask(bambora, 1_000)
-    return {"order": order.pk, "vipps": vipps.pk, "request": request.pk, "manager": manager}
+    return {"order": order.pk, "vipps": vipps.pk, "request": request.pk, "manager": manager,
+            "needs_person_order": needs_person.payment.order_id}
 
 
 def test_every_desk_page_is_in_the_list():
@@ -126,8 +133,10 @@ def test_every_desk_page_is_in_the_list():
     # Not pages: actions (POST), fragments that pages load, machines' endpoints, the admin.
     not_pages = {"payment_card", "refund", "check", "approvals_count", "approve", "reject", "withdraw",
                  "decision_notices", "api_orders", "api_openapi", "webhook_vipps", "webhook_simpleps", "webhook_optty",
-                 "healthz", "readyz", "metrics", "logout", "export_payments", "export_download", "order_items"}
-    checked = {"login", "home", "order", "cancel", "my_requests", "approvals", "exports", "preferences"}
+                 "healthz", "readyz", "metrics", "logout", "export_payments", "export_download", "order_items",
+                 "resolve"}
+    checked = {"login", "home", "order", "cancel", "my_requests", "approvals", "exports", "preferences",
+               "needs_attention"}
     assert pages - not_pages - checked == set(), "a desk page is missing from PAGES"
 
 
