@@ -15,7 +15,7 @@ from payments.locks import lock_operation, lock_payment, payment_check_lock
 from payments.models import AuditAction, Operation
 from payments.money import format_money
 from payments.roles import may
-from payments.selectors import needs_person
+from payments.selectors import approval_conflict, needs_person
 from payments.services.audit import audit_record
 from payments.services.ledger import AGGREGATE_FIELD, aggregate_fits, operation_settle_locked
 from payments.statuses import OperationStatus
@@ -34,8 +34,9 @@ def operation_resolve(*, operation_id, actor, carried_out, note):
     succeeded for its amount when `carried_out`, failed otherwise, with `note` saying what they
     saw; `carried_out` None when the person chose neither. Returns the operation.
 
-    Raises ActionForbidden (audited) without the permission to resolve or for an operation one
-    asked for oneself; ActionRefused without a note, when the operation no longer needs a
+    Raises ActionForbidden (audited) without the permission to resolve, for an operation one
+    asked for oneself, or when one's account was made or made an approver by the requester or
+    too recently (payments.selectors.approval_conflict, as for approvals); ActionRefused without a note, when the operation no longer needs a
     person (a check with the provider settled it meanwhile), when the payment is being checked
     with its provider at this moment, or when its amount no longer fits the payment.
     """
@@ -51,6 +52,15 @@ def operation_resolve(*, operation_id, actor, carried_out, note):
             refusal=ActionForbidden(
                 "You asked for this operation: another manager has to resolve it."
             ),
+        )
+    conflict = approval_conflict(approver=actor.user, requester=operation.requested_by)
+    if conflict is not None:
+        # The same four eyes as an approval: "Did not happen" releases money to be refunded
+        # again, so an account the requester made (or one made too recently) decides nothing.
+        _refuse(
+            actor=actor,
+            operation=operation,
+            refusal=ActionForbidden("You cannot resolve this operation: " + conflict.message.split(": ", 1)[1]),
         )
     note = note.strip()
     if carried_out is None:

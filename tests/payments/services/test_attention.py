@@ -65,6 +65,20 @@ def test_nobody_resolves_what_they_asked_for(needing_person, manager):
     assert row.mine
 
 
+def test_a_manager_made_too_recently_resolves_nothing(operation, make_user, settings):
+    # The four eyes of approvals: "Did not happen" would let the refund be asked for again.
+    settings.APPROVAL_COOLING_OFF_HOURS = 24
+    newcomer = make_user("newcomer", group="Managers")
+
+    with pytest.raises(ActionForbidden, match="You cannot resolve this operation: your account was"):
+        operation_resolve(operation_id=operation.pk, actor=Actor.of_user(newcomer), carried_out=False,
+                          note="Nothing there.")
+
+    operation.refresh_from_db()
+    assert operation.status == OperationStatus.UNKNOWN
+    assert AuditEvent.objects.get(action=AuditAction.ACTION_REFUSED).actor == newcomer
+
+
 def test_only_managers_resolve(operation, make_user):
     other_agent = make_user(group="Support agents")
 
