@@ -19,7 +19,11 @@ money must not be taken for an unresolved operation's. Those operations stay unr
 the next check.
 
 Only an operation that the provider's answer positively shows never happened is sent again,
-with the same key, amount and reference, and not before the provider's Retry-After. What no
+with the same key, amount and reference, and not before the provider's Retry-After. "Not
+there" proves nothing while the call may still be carried out: a provider that was too slow to
+answer (a timeout, a 5xx, a dropped connection) may finish it after we gave up. So the read
+that proves it never happened must have been taken after the call's deadline and the margin
+(call_may_run_until); before then it is left for a later check. What no
 check can prove stays unresolved, its amount reserved; after NEEDS_PERSON_AFTER_CHECKS checks
 or NEEDS_PERSON_AFTER_HOURS hours it is marked as needing a person (payments.services.attention),
 and a later check that finds proof still settles it. One payment is checked by one process at
@@ -104,6 +108,14 @@ def unresolved_operations(*, margin=None):
             updated_at__lt=abandoned_before - timedelta(seconds=settings.PROVIDER_TIMEOUT),
         )
     ).order_by("created_at", "pk")
+
+
+def call_may_run_until(operation, *, margin):
+    """Until when the provider may still carry out the operation's last call: its deadline and
+    `margin` seconds (the provider does not stop when our client gives up). An operation sent
+    before deadlines were stored counts from its creation plus PROVIDER_TIMEOUT."""
+    deadline = operation.deadline or operation.created_at + timedelta(seconds=settings.PROVIDER_TIMEOUT)
+    return deadline + timedelta(seconds=margin)
 
 
 def _judge_by_movements(movements):
@@ -234,9 +246,11 @@ def _retry(*, operation, actor):
     return operation_execute(operation_id=current.pk, actor=actor)
 
 
-def _apply(*, operation, judgement, actor):
-    """Act on one judgement: settle what the provider proves, send again what it proves never
-    happened (not before its Retry-After), and record a check on what it leaves unproven."""
+def _apply(*, operation, judgement, actor, read_at, margin):
+    """Act on one judgement of a read taken at `read_at`: settle what the provider proves, send
+    again what it proves never happened (not before its Retry-After, and only when the read was
+    taken after the call could have ended: call_may_run_until), and record a check on what it
+    leaves unproven."""
     settle = {
         "operation_id": operation.pk,
         "actor": actor,
@@ -267,14 +281,24 @@ def _apply(*, operation, judgement, actor):
                 operation, f"The provider is still processing the {kind}.", actor=actor, pending=True
             )
         case Verdict.NOT_HAPPENED if operation.status != OperationStatus.PENDING:
-            if operation.retry_not_before and operation.retry_not_before > timezone.now():
-                wait = timezone.localtime(operation.retry_not_before)
-                return Finding(
-                    operation,
-                    f"The provider shows the {kind} never happened; it is sent again after "
-                    f"{wait:%H:%M:%S}, when the provider asked us to try again.",
-                    False,
-                )
+            may_run_until = call_may_run_until(operation, margin=margin)
+            retry_not_before = max(operation.retry_not_before or may_run_until, may_run_until)
+            if read_at <= may_run_until or timezone.now() < retry_not_before:
+                # Too early: not a check that proved nothing (none is counted).
+                wait = timezone.localtime(retry_not_before)
+                if retry_not_before > may_run_until:
+                    message = (
+                        f"The provider does not show the {kind}; it is sent again after "
+                        f"{wait:%H:%M:%S}, when the provider asked us to try again, if it does "
+                        "not show it then either."
+                    )
+                else:
+                    message = (
+                        f"The provider does not show the {kind} yet, but it may still carry out "
+                        f"the call until {wait:%H:%M:%S}; only a check after then can show that "
+                        "it never happened. The scheduled check takes it up then."
+                    )
+                return Finding(operation, message, False)
             retried = _retry(operation=operation, actor=actor)
             if retried is None:
                 return Finding(operation, "Somebody else is resolving this already.", False)
@@ -373,10 +397,11 @@ def payment_reconcile(*, payment_id, actor, margin=None):
             return [Finding(operation, BUSY, False) for operation in operations]
         if not operations:
             return []
-        return _reconcile(payment_id=payment_id, operations=operations, actor=actor)
+        margin = settings.RECONCILE_IN_FLIGHT_MARGIN if margin is None else margin
+        return _reconcile(payment_id=payment_id, operations=operations, actor=actor, margin=margin)
 
 
-def _reconcile(*, payment_id, operations, actor):
+def _reconcile(*, payment_id, operations, actor, margin):
     read_at = timezone.now()
     payment = Payment.objects.get(pk=payment_id)
     try:
@@ -394,7 +419,7 @@ def _reconcile(*, payment_id, operations, actor):
         payment=payment, operations=operations, seen=seen, under_way=list(under_way)
     )
     return [
-        _apply(operation=operation, judgement=judgements[operation], actor=actor)
+        _apply(operation=operation, judgement=judgements[operation], actor=actor, read_at=read_at, margin=margin)
         for operation in operations
     ]
 

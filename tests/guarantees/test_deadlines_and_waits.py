@@ -14,6 +14,7 @@ from payments.services.ledger import new_idempotency_key
 from payments.services.reconcile import payment_reconcile
 from payments.services.refunds import refund_request
 from payments.statuses import OperationStatus
+from tests.payments.sandbox.calls import in_background
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_is_consistent")]
 
@@ -214,3 +215,75 @@ def test_an_optty_refund_initiated_stays_reserved_until_optty_decides(make_payme
     assert finding.resolved
     assert (operation.status, payment.refunded) == (SUCCEEDED, 2_500)
     assert len(carried_out(sandbox, payment, "refund")) == len(posts(sandbox, "optty", "refund")) == 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize(
+    "answer", [{"mode": "timeout"}, {"mode": "error", "status": 503}, {"mode": "drop"}], ids=["timeout", "503", "drop"]
+)
+def test_a_call_that_ended_unknown_is_not_sent_again_while_the_provider_may_still_carry_it_out(
+    provider, answer, make_payment, sandbox, settings, clock
+):
+    # given: a refund whose call ended without a definite answer; a slow provider may still
+    # carry it out after our client gave up
+    settings.PROVIDER_TIMEOUT = 0.5
+    payment = make_payment(provider, currency=CURRENCY[provider], amount=10_000, captured=10_000)
+    sandbox.inject_fault(provider=provider, endpoint="refund", **answer)
+    operation = refund(payment)
+    assert operation.status == UNKNOWN
+
+    # when: the agent checks at once, and again just before the deadline and margin are over
+    [at_once] = payment_reconcile(payment_id=payment.pk, actor=Actor.system("agent"))
+    clock.advance(settings.PROVIDER_TIMEOUT + settings.RECONCILE_IN_FLIGHT_MARGIN - 1)
+    [within_margin] = payment_reconcile(payment_id=payment.pk, actor=Actor.system("agent"))
+
+    # then: the provider does not show it, but that proves nothing yet: nothing is sent again,
+    # the amount stays reserved, and no check is counted against it
+    operation.refresh_from_db()
+    for finding in (at_once, within_margin):
+        assert not finding.resolved
+        assert "it may still carry out the call until" in finding.message
+    assert len(posts(sandbox, provider, "refund")) == 1
+    assert (operation.status, operation.checks) == (UNKNOWN, 0)
+    assert payment_balances(payment=payment).refundable == 7_500
+
+    # when: checked once the call can no longer be running
+    clock.advance(2)
+    [finding] = payment_reconcile(payment_id=payment.pk, actor=Actor.system("reconcile"))
+
+    # then: a read taken now proves it never happened: sent again, carried out once
+    operation.refresh_from_db()
+    assert finding.resolved and operation.status == SUCCEEDED
+    assert len(posts(sandbox, provider, "refund")) == 2
+    assert len(carried_out(sandbox, payment, "refund")) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("provider", ["bambora", "simpleps"])
+def test_only_a_read_taken_after_the_call_could_end_proves_that_it_never_happened(
+    provider, make_payment, sandbox, sandbox_server, settings, clock
+):
+    # given: a refund of unknown outcome, and a check whose read of the payment is taken just
+    # before the call's deadline and margin are over, and answered just after
+    payment = make_payment(provider, currency=CURRENCY[provider], amount=10_000, captured=10_000)
+    sandbox.inject_fault(provider=provider, endpoint="refund", mode="error", status=503)
+    operation = refund(payment)
+    clock.advance(settings.PROVIDER_TIMEOUT + settings.RECONCILE_IN_FLIGHT_MARGIN - 1)
+    sandbox.inject_fault(provider=provider, endpoint="fetch", mode="held")
+    check = in_background(lambda: payment_reconcile(payment_id=payment.pk, actor=Actor.system("agent")))
+    assert sandbox_server.sandbox.wait_for_held(1, provider=provider, endpoint="fetch")
+    clock.advance(2)
+    sandbox.release()
+
+    # when the read arrives
+    [finding] = check()
+
+    # then: what it shows is from before the call could have ended: nothing is sent again
+    operation.refresh_from_db()
+    assert not finding.resolved and operation.status == UNKNOWN
+    assert len(posts(sandbox, provider, "refund")) == 1
+    # and the next check's read proves it
+    [finding] = payment_reconcile(payment_id=payment.pk, actor=Actor.system("reconcile"))
+    assert finding.resolved
+    assert len(carried_out(sandbox, payment, "refund")) == len(posts(sandbox, provider, "refund")) - 1 == 1
+

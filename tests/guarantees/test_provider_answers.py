@@ -169,7 +169,7 @@ def _send(case, payment):
 
 
 @pytest.mark.parametrize("case", [*undecided_cases(), *provider_cases()])
-def test_every_answer(case, make_payment, sandbox, settings):
+def test_every_answer(case, make_payment, sandbox, settings, clock):
     settings.PROVIDER_TIMEOUT = 3
     provider, kind = case.provider, case.kind
     endpoint = ENDPOINT[(kind, provider)]
@@ -204,6 +204,8 @@ def test_every_answer(case, make_payment, sandbox, settings):
     elif case.faults_before_reconcile:
         for injected in case.faults_before_reconcile:
             sandbox.inject_fault(provider=provider, **injected)
+    # once the call can no longer be running (the deadline and RECONCILE_IN_FLIGHT_MARGIN)
+    clock.advance(settings.PROVIDER_TIMEOUT + settings.RECONCILE_IN_FLIGHT_MARGIN + 1)
     call_command("reconcile")
 
     # then: settled as the provider shows, and carried out there exactly as often as booked

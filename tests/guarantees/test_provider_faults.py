@@ -105,7 +105,7 @@ def assert_settled_once(operation, payment, sandbox, kind, field):
 
 
 @pytest.mark.parametrize(("provider", "fault"), cases())
-def test_refund_fault_then_reconcile(provider, fault, make_payment, sandbox, settings):
+def test_refund_fault_then_reconcile(provider, fault, make_payment, sandbox, settings, clock):
     settings.PROVIDER_TIMEOUT = 0.5
     payment = make_payment(provider, currency=CURRENCY[provider], amount=10_000, captured=10_000)
     inject(sandbox, provider, fault, "refund")
@@ -114,12 +114,14 @@ def test_refund_fault_then_reconcile(provider, fault, make_payment, sandbox, set
 
     assert operation.status == expected_state(fault, provider), operation.failure_message
     settings.PROVIDER_TIMEOUT = 5
+    # once the call can no longer be running (the deadline and RECONCILE_IN_FLIGHT_MARGIN)
+    clock.advance(settings.PROVIDER_TIMEOUT + settings.RECONCILE_IN_FLIGHT_MARGIN + 1)
     call_command("reconcile")
     assert_settled_once(operation, payment, sandbox, "refund", "refunded")
 
 
 @pytest.mark.parametrize(("provider", "fault"), cases())
-def test_cancel_fault_then_reconcile(provider, fault, make_payment, sandbox, settings):
+def test_cancel_fault_then_reconcile(provider, fault, make_payment, sandbox, settings, clock):
     settings.PROVIDER_TIMEOUT = 0.5
     payment = make_payment(provider, currency=CURRENCY[provider], amount=10_000)
     inject(sandbox, provider, fault, CANCEL_ENDPOINT[provider])
@@ -128,13 +130,15 @@ def test_cancel_fault_then_reconcile(provider, fault, make_payment, sandbox, set
 
     assert operation.status == expected_state(fault, provider), operation.failure_message
     settings.PROVIDER_TIMEOUT = 5
+    # once the call can no longer be running (the deadline and RECONCILE_IN_FLIGHT_MARGIN)
+    clock.advance(settings.PROVIDER_TIMEOUT + settings.RECONCILE_IN_FLIGHT_MARGIN + 1)
     call_command("reconcile")
     assert_settled_once(operation, payment, sandbox, "cancel", "cancelled")
     if operation.status == SUCCEEDED:
         assert payment.cancelled == 10_000
 
 
-def test_a_success_that_names_no_money_is_not_booked_as_the_full_amount(make_payment, sandbox):
+def test_a_success_that_names_no_money_is_not_booked_as_the_full_amount(make_payment, sandbox, settings, clock):
     # given: Optty answers that the refund succeeded, for 0.00, and has done nothing
     payment = make_payment("optty", currency="AUD", amount=10_000, captured=10_000)
     sandbox.inject_fault(provider="optty", endpoint="refund", mode="answer", body={
@@ -152,7 +156,9 @@ def test_a_success_that_names_no_money_is_not_booked_as_the_full_amount(make_pay
     assert "named no money moved" in operation.failure_message
     assert payment.refunded == 0
     assert payment_balances(payment=payment).refundable == 7_500
-    # and reconciliation finds it never happened and sends it again, once
+    # and reconciliation, once the call cannot be running any more, finds it never happened
+    # and sends it again, once
+    clock.advance(settings.PROVIDER_TIMEOUT + settings.RECONCILE_IN_FLIGHT_MARGIN + 1)
     call_command("reconcile")
     assert_settled_once(operation, payment, sandbox, "refund", "refunded")
     assert (operation.status, operation.settled_amount, payment.refunded) == (SUCCEEDED, 2_500, 2_500)

@@ -18,8 +18,9 @@ class Command(BaseCommand):
             "--in-flight-margin",
             type=float,
             default=None,
-            help="Seconds after its call's deadline before an operation still in flight counts "
-            "as abandoned (default: RECONCILE_IN_FLIGHT_MARGIN).",
+            help="Seconds after its call's deadline during which the provider may still carry a "
+            "call out: before then an operation still in flight is not taken for abandoned, nor "
+            "one of unknown outcome sent again (default: RECONCILE_IN_FLIGHT_MARGIN).",
         )
 
     def handle(self, *args, in_flight_margin, **options):

@@ -141,7 +141,7 @@ def test_reconcile_leaves_an_unclear_operation_reserved(make_payment, sandbox, a
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("provider", "currency"), [("bambora", "EUR"), ("simpleps", "USD")])
 def test_a_refund_in_flight_is_not_taken_for_an_unknown_one(provider, currency, make_payment, sandbox,
-                                                            sandbox_server, agent):
+                                                            sandbox_server, agent, settings, clock):
     def refund():
         return refund_request(payment_id=payment.pk, amount=2_500, reason="goodwill",
                               actor=Actor.of_user(agent), idempotency_key=new_idempotency_key())
@@ -167,7 +167,9 @@ def test_a_refund_in_flight_is_not_taken_for_an_unknown_one(provider, currency, 
     assert "still under way" in finding.message
     assert unknown.status == OperationStatus.UNKNOWN
     assert answered.status == OperationStatus.SUCCEEDED
-    # ...which, once the totals can tell, is found never to have happened and is sent again
+    # ...which, once the totals can tell (and its call cannot be running any more), is found
+    # never to have happened and is sent again
+    clock.advance(settings.PROVIDER_TIMEOUT + settings.RECONCILE_IN_FLIGHT_MARGIN + 1)
     call_command("reconcile")
     unknown.refresh_from_db()
     payment.refresh_from_db()
@@ -343,13 +345,14 @@ def test_a_refund_the_provider_still_processes_needs_a_person_only_after_the_hou
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_checks_of_one_payment_never_run_at_once(make_payment, sandbox, sandbox_server):
+def test_two_checks_of_one_payment_never_run_at_once(make_payment, sandbox, sandbox_server, settings, clock):
     # given: a refund of unknown outcome (Bambora never got it), and a check under way whose
     # read of the payment Bambora holds
     payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
     sandbox.inject_fault(provider="bambora", endpoint="refund", mode="error", status=503)
     operation = refund_request(payment_id=payment.pk, amount=2_500, reason="goodwill",
                                actor=Actor.system("tests"), idempotency_key=new_idempotency_key())
+    clock.advance(settings.PROVIDER_TIMEOUT + settings.RECONCILE_IN_FLIGHT_MARGIN + 1)
     sandbox.clear_requests()
     sandbox.inject_fault(provider="bambora", endpoint="fetch", mode="held")
     first = in_background(lambda: payment_reconcile(payment_id=payment.pk, actor=Actor.system("worker 1")))
@@ -370,3 +373,4 @@ def test_two_checks_of_one_payment_never_run_at_once(make_payment, sandbox, sand
     assert sandbox.payment(provider="bambora", reference=payment.reference)["refunded"] == 2_500
     # and the lock is free again
     assert payment_reconcile(payment_id=payment.pk, actor=Actor.system("worker 2")) == []
+
