@@ -231,7 +231,8 @@ class PaymentProvider(ABC):
 
     def _modify(self, kind, modification, deadline):
         """Send the change and make one ProviderAnswer of whatever comes back. What never got
-        an answer is UNKNOWN; a change never sent (no token) is FAILED."""
+        an answer is UNKNOWN; a change never sent (no token, refused credentials before any
+        request of it went out) is FAILED."""
         deadline = deadline or self.http.deadline()
         try:
             response, sent = self.send(kind, modification, deadline=deadline)
@@ -257,10 +258,11 @@ class PaymentProvider(ABC):
         except ProviderUnavailable as error:
             return ProviderAnswer(
                 outcome=Outcome.UNKNOWN,
-                message=error.message,
+                message=error.message + wait_words(error.retry_after),
                 code=error.code,
                 response=error.response,
                 status=error.status,
+                retry_after=error.retry_after,
             )
         return self.answer(kind, modification, response, sent=sent)
 
@@ -268,7 +270,9 @@ class PaymentProvider(ABC):
     def send(self, kind, modification, *, deadline):
         """Send the refund or cancel; returns (the ProviderResponse, the JSON body sent).
         Raises ProviderUnavailable when no answer came, NotSent or ProviderCredentialsRejected
-        when it was not sent."""
+        when it was not sent. Once a request of the change has gone out in this call (Vipps's
+        second ask after a 423), whatever stops the call is ProviderUnavailable: that request
+        may have been carried out."""
 
     @abstractmethod
     def answer(self, kind, modification, response, *, sent) -> ProviderAnswer:

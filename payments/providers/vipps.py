@@ -12,7 +12,8 @@ our operation happened (payments.services.reconcile relies on that). The publish
 
 A 423 says Vipps is still processing a modification with this Idempotency-Key: it is sent again,
 with the same key and body, once Vipps's Retry-After has passed, while the call's deadline
-allows. A 409 (another change in progress, or this key used before) and a 429 (too many
+allows. Once the first request has gone out, nothing that stops the call later (no token, a
+refused token, the deadline) says it was not carried out: the outcome is unknown. A 409 (another change in progress, or this key used before) and a 429 (too many
 changes) never prove a refusal: the event log decides.
 """
 
@@ -24,9 +25,11 @@ from urllib.parse import quote
 from payments.providers.base import (
     Modification,
     Movement,
+    NotSent,
     Outcome,
     PaymentProvider,
     ProviderAnswer,
+    ProviderCredentialsRejected,
     ProviderPayment,
     ProviderUnavailable,
     undecided,
@@ -115,15 +118,29 @@ class Vipps(PaymentProvider):
                     "value": modification.amount,
                 },
             }
+        locked = None
         while True:
-            response = self._call(
-                "POST",
-                modification.payment_reference,
-                kind,
-                json_body=body,
-                idempotency_key=modification.idempotency_key,
-                deadline=deadline,
-            )
+            try:
+                response = self._call(
+                    "POST",
+                    modification.payment_reference,
+                    kind,
+                    json_body=body,
+                    idempotency_key=modification.idempotency_key,
+                    deadline=deadline,
+                )
+            except (NotSent, ProviderCredentialsRejected) as error:
+                if locked is None:
+                    raise
+                # The first request went out, and Vipps said it is processing it: failing to
+                # ask again (no token, refused credentials) says nothing about that one.
+                raise ProviderUnavailable(
+                    f"{undecided(self.name, locked)} Asking again failed: {error.message}",
+                    code=self.error_code(locked),
+                    response=locked.json_object,
+                    status=locked.status,
+                    retry_after=locked.retry_after,
+                ) from error
             if response.status != 423:
                 return response, body
             # Vipps is still processing this very key: ask again, same key, same body, once
@@ -131,6 +148,7 @@ class Vipps(PaymentProvider):
             wait = response.retry_after if response.retry_after is not None else LOCKED_RETRY_SECONDS
             if wait + 1 > deadline.remaining():
                 return response, body
+            locked = response
             time.sleep(wait)
 
     def answer(self, kind, modification, response, *, sent) -> ProviderAnswer:

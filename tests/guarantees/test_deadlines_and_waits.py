@@ -4,9 +4,12 @@ honoured; and an answer that proves nothing about a change the provider did carr
 leads to a second one."""
 
 import pytest
+import requests
 from django.core.management import call_command
 from django.utils import timezone
 
+from payments.providers.registry import provider_for
+from payments.providers.tokens import tokens
 from payments.selectors import payment_balances
 from payments.services.audit import Actor
 from payments.services.cancels import payment_cancel
@@ -287,3 +290,78 @@ def test_only_a_read_taken_after_the_call_could_end_proves_that_it_never_happene
     assert finding.resolved
     assert len(carried_out(sandbox, payment, "refund")) == len(posts(sandbox, provider, "refund")) - 1 == 1
 
+
+def _vipps_token_expiring_in_our_cache(seconds):
+    """A token Vipps takes, which our cache lets go of within `seconds` (as if it had been
+    fetched that long before its renewal time)."""
+    vipps = provider_for("vipps")
+    key = (vipps.code, vipps.config["api_url"], vipps.config["client_id"], vipps.config["merchant_serial_number"])
+    answer = requests.post(
+        vipps.config["api_url"].rstrip("/") + "/accesstoken/get",
+        headers={
+            "client_id": vipps.config["client_id"], "client_secret": vipps.config["client_secret"],
+            "Ocp-Apim-Subscription-Key": vipps.config["subscription_key"],
+            "Merchant-Serial-Number": vipps.config["merchant_serial_number"],
+        },
+        timeout=5,
+    ).json()
+    tokens.clear()
+    # The cache renews a tenth of the lifetime early: this one is kept for `seconds`.
+    tokens.get(key, lambda: (answer["access_token"], seconds / 0.9))
+
+
+@pytest.mark.parametrize(
+    "token_endpoint",
+    [{"mode": "error", "status": 503}, {"mode": "status", "status": 401}, {"mode": "timeout"}],
+    ids=["token endpoint down", "token endpoint refuses the credentials", "token endpoint silent"],
+)
+@pytest.mark.parametrize("token_goes", ["refused by Vipps", "expires in our cache"])
+def test_vipps_still_processing_then_no_new_token_is_unknown_not_failed(
+    token_goes, token_endpoint, make_payment, sandbox, settings, clock
+):
+    # given: Vipps carries the refund out and answers 423 (still processing this key); when the
+    # refund is asked again, the token is gone and no new one can be had
+    settings.PROVIDER_TIMEOUT = 4
+    payment = make_payment("vipps", currency="NOK", amount=10_000, captured=10_000)
+    if token_goes == "refused by Vipps":
+        provider_for("vipps").fetch(payment.reference)  # a token in our cache, as after any call
+        sandbox.inject_fault(provider="vipps", endpoint="refund", mode="status", status=423, retry_after=0,
+                             carried_out=True)
+        sandbox.inject_fault(provider="vipps", endpoint="refund", mode="status", status=401)
+    else:
+        _vipps_token_expiring_in_our_cache(1.5)
+        sandbox.inject_fault(provider="vipps", endpoint="refund", mode="status", status=423, retry_after=2,
+                             carried_out=True)
+    sandbox.inject_fault(provider="vipps", endpoint="token", **token_endpoint)
+
+    # when
+    operation = refund(payment)
+
+    # then: the first request may have been carried out (it was): unknown, its amount reserved,
+    # and nobody is told to try again
+    assert operation.status == UNKNOWN, operation.failure_message
+    assert operation.failure_message.startswith("Vipps MobilePay is still processing a change to this payment")
+    assert "try again later" not in operation.failure_message
+    assert payment_balances(payment=payment).refundable == 7_500
+    # and once the call cannot be running any more, Vipps's event log settles it: once
+    clock.advance(settings.PROVIDER_TIMEOUT + settings.RECONCILE_IN_FLIGHT_MARGIN + 1)
+    call_command("reconcile")
+    operation.refresh_from_db()
+    payment.refresh_from_db()
+    assert (operation.status, payment.refunded) == (SUCCEEDED, 2_500)
+    assert len(carried_out(sandbox, payment, "refund")) == 1
+
+
+def test_vipps_still_processing_then_our_credentials_refused_is_unknown_not_failed(make_payment, sandbox):
+    payment = make_payment("vipps", currency="NOK", amount=10_000, captured=10_000)
+    sandbox.inject_fault(provider="vipps", endpoint="refund", mode="status", status=423, retry_after=0,
+                         carried_out=True)
+    # the token refused, and the new one too
+    sandbox.inject_fault(provider="vipps", endpoint="refund", mode="status", status=401, times=2)
+
+    operation = refund(payment)
+
+    assert operation.status == UNKNOWN, operation.failure_message
+    assert "Asking again failed: The provider rejected our credentials." in operation.failure_message
+    assert len(carried_out(sandbox, payment, "refund")) == 1
+    assert payment_balances(payment=payment).refundable == 7_500
