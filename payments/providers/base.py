@@ -42,6 +42,9 @@ class Modification:
     description: str = ""
     # A refund of everything still captured: for Optty, the order's surcharge goes with it.
     completes: bool = False
+    # Sent again by reconciliation after an attempt whose outcome was not known: the provider
+    # may have had this key or reference before, and a refusal may say only that.
+    resend: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

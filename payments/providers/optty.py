@@ -6,9 +6,9 @@ A client-credentials token from `{OPTTY_AUTH_URL}/token` (form-encoded, scope `a
 cached until shortly before it expires and fetched again once when Optty refuses it. Amounts
 are decimal major units with at most two decimals. Our operation's key is Optty's
 `refundReference` / `voidReference`, which Optty keeps unique per merchant: a retry of the
-same operation sends the same reference and cannot become a second refund; Optty then answers
-that the reference is used, which says the first attempt may have been carried out, never that
-it failed. A refund's status other than SUCCESSFUL and FAILED (PENDING, INITIATED, PROCESSING,
+same operation sends the same reference and cannot become a second refund. How Optty refuses a
+reference it has had is not documented: any refusal of a re-sent operation says the first
+attempt may have been carried out, never that it failed. A refund's status other than SUCCESSFUL and FAILED (PENDING, INITIATED, PROCESSING,
 anything new) means the BNPL provider decides later: the amount stays reserved meanwhile. A
 full refund includes the order's surcharge, as Optty's refund spec asks.
 """
@@ -114,6 +114,17 @@ class Optty(PaymentProvider):
                 response,
                 "Optty has had this operation's reference before, so an earlier attempt may have "
                 "been carried out.",
+            )
+        if modification.resend:
+            # Optty keeps references unique but does not document how it refuses one it has
+            # had, nor whether an over-refund is checked first: any refusal of a re-sent
+            # operation may mean that the first attempt was carried out.
+            return self.unknown(
+                response,
+                f"Optty refused the operation when it was sent again (HTTP {response.status}"
+                + (f": {message}" if message else "")
+                + "). That may mean it had it already, so an earlier attempt may have been "
+                "carried out.",
             )
         if response.status == 404:
             return self.failed(response, "Optty does not know this order.")

@@ -58,11 +58,12 @@ def _completes(operation):
     return others == 0 and payment.refunded + operation.amount == payment.captured
 
 
-def operation_execute(*, operation_id, actor):
+def operation_execute(*, operation_id, actor, resend=False):
     """Send the in-flight operation to the payment's provider, within the call's deadline
     stored on it, and record its answer: succeeded (the aggregate moves), pending, failed (with
     the provider's reason in plain words) or unknown (the amount stays reserved for
-    reconciliation). Returns the operation.
+    reconciliation). `resend`: an earlier attempt was sent (reconciliation's retry). Returns
+    the operation.
 
     Must not run inside a transaction (RuntimeError): the call may take until its deadline,
     and no lock may be held meanwhile.
@@ -83,6 +84,7 @@ def operation_execute(*, operation_id, actor):
         idempotency_key=operation.idempotency_key,
         description=operation.get_reason_display() or f"Order {payment.order.number}",
         completes=_completes(operation),
+        resend=resend,
     )
     audit_record(
         actor=actor,

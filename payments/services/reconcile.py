@@ -243,7 +243,7 @@ def _retry(*, operation, actor):
             amount=current.amount,
             message="The provider shows it never happened: sent again with the same key.",
         )
-    return operation_execute(operation_id=current.pk, actor=actor)
+    return operation_execute(operation_id=current.pk, actor=actor, resend=True)
 
 
 def _apply(*, operation, judgement, actor, read_at, margin):

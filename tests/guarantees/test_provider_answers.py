@@ -113,6 +113,15 @@ def provider_cases():
              faults_before_reconcile=[fault("answer", "details", body=OPTTY_DETAILS_WITHOUT_REFUNDS)]),
         id="optty-refund-reference already used to a retry",
     )
+    # Optty: a refund or void sent again after an unknown outcome, and refused in words
+    # Optty does not document (it may have had the reference): unknown, never failed.
+    for kind, message in (("refund", "refundReference must be unique per merchant"),
+                          ("cancel", "Duplicate voidReference")):
+        yield pytest.param(
+            Case("optty", kind, [fault("status", status=503)], now=UNKNOWN, after=UNKNOWN, executions=0, sends=2,
+                 faults_before_reconcile=[fault("status", ENDPOINT[(kind, "optty")], status=400, message=message)]),
+            id=f"optty-{kind}-sent again, refused in other words",
+        )
     # Optty: a void whose answer was lost is recognised from the order's status.
     yield pytest.param(Case("optty", "cancel", [fault("lost_answer")], now=UNKNOWN), id="optty-cancel-answer lost")
     # SimplePS: a 403, or a 401 that does not show a refused token, is never followed by a
