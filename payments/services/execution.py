@@ -93,7 +93,8 @@ def operation_execute(*, operation_id, actor, resend=False):
         amount=operation.amount,
         message=f"{operation.get_kind_display()} sent to {provider.name}",
     )
-    deadline = Deadline.at(operation.deadline) if operation.deadline else None
+    attempt_deadline = operation.deadline
+    deadline = Deadline.at(attempt_deadline) if attempt_deadline else None
     send = provider.refund if operation.kind == OperationKind.REFUND else provider.cancel
     answer = send(modification, deadline=deadline)
     if answer.credentials_rejected:
@@ -107,6 +108,9 @@ def operation_execute(*, operation_id, actor, resend=False):
         operation_id=operation.pk,
         actor=actor,
         audit_action=AuditAction.PROVIDER_ANSWERED,
+        # Reconciliation may have sent it again meanwhile (this process stalled past the
+        # deadline and margin): then this answer is not the current attempt's.
+        attempt_deadline=attempt_deadline,
         **answer_outcome(answer, provider_name=provider.name),
     )
 

@@ -138,18 +138,34 @@ def operation_open(
     return operation
 
 
-def operation_settle(*, operation_id, expected_updated_at=None, **outcome):
+def operation_settle(*, operation_id, expected_updated_at=None, attempt_deadline=None, **outcome):
     """Record where an operation has got to (succeeded, failed, pending, unknown), and move
     the payment's aggregate when it succeeded, in one transaction under the payment's lock
     (see operation_settle_locked for `outcome`). With `expected_updated_at`, nothing changes
-    when the operation has moved since (somebody else settled it meanwhile). Returns the
-    operation."""
+    when the operation has moved since (somebody else settled it meanwhile). With
+    `attempt_deadline` (the deadline of the call whose answer this is), nothing changes when
+    the operation has been sent again since, with a deadline of its own: the answer of an
+    earlier attempt must not settle a newer one, which may still be in the air. That answer
+    is audited. Returns the operation."""
     with transaction.atomic(durable=True):
         payment_id = Operation.objects.values_list("payment_id", flat=True).get(pk=operation_id)
         payment = lock_payment(payment_id=payment_id)
         operation = lock_operation(operation_id=operation_id)
         operation.payment = payment
         if expected_updated_at is not None and operation.updated_at != expected_updated_at:
+            return operation
+        if attempt_deadline is not None and operation.deadline != attempt_deadline:
+            said = OperationStatus(outcome["status"]).label.lower()
+            words = outcome.get("failure_message") or outcome.get("message")
+            audit_record(
+                actor=outcome["actor"],
+                action=outcome.get("audit_action", AuditAction.OPERATION_SETTLED),
+                operation=operation,
+                amount=operation.amount,
+                after={"status": operation.status, "answer": outcome["status"]},
+                message="The answer to an earlier attempt came after the operation was sent "
+                f"again; not booked. It said: {said}" + (f" ({words})." if words else "."),
+            )
             return operation
         return operation_settle_locked(payment=payment, operation=operation, **outcome)
 

@@ -374,3 +374,42 @@ def test_two_checks_of_one_payment_never_run_at_once(make_payment, sandbox, sand
     # and the lock is free again
     assert payment_reconcile(payment_id=payment.pk, actor=Actor.system("worker 2")) == []
 
+
+@pytest.mark.django_db(transaction=True)
+def test_a_late_answer_to_an_earlier_attempt_does_not_settle_the_one_sent_again(
+    make_payment, sandbox, sandbox_server, settings, clock
+):
+    # given: a refund that Bambora refuses (it holds nothing captured), its answer on the way
+    settings.PROVIDER_TIMEOUT = 10
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000, at_provider=False)
+    sandbox.create_payment(provider="bambora", reference=payment.reference, currency="EUR", amount=10_000)
+    sandbox.inject_fault(provider="bambora", endpoint="refund", mode="held")
+    first_attempt = in_background(lambda: refund_request(
+        payment_id=payment.pk, amount=2_500, reason="goodwill", actor=Actor.system("agent"),
+        idempotency_key=new_idempotency_key(),
+    ))
+    assert sandbox_server.sandbox.wait_for_held(1, provider="bambora", endpoint="refund")
+    # and the process waiting for it stalls past the call's deadline and margin: reconciliation
+    # takes the call for abandoned, finds no refund, and sends it again; no answer proves
+    # what became of that attempt
+    clock.advance(settings.PROVIDER_TIMEOUT + settings.RECONCILE_IN_FLIGHT_MARGIN + 1)
+    sandbox.inject_fault(provider="bambora", endpoint="refund", mode="error", status=503)
+    [finding] = payment_reconcile(payment_id=payment.pk, actor=Actor.system("reconcile"))
+    operation = Operation.objects.get(payment=payment, kind=OperationKind.REFUND)
+    assert operation.status == OperationStatus.UNKNOWN, finding.message
+
+    # when: the first attempt's refusal arrives at last
+    sandbox.release()
+    first_attempt()
+
+    # then: it does not settle the attempt sent since: still unknown, its amount reserved, and
+    # the late answer is on record
+    operation.refresh_from_db()
+    assert operation.status == OperationStatus.UNKNOWN
+    assert payment_balances(payment=payment).refundable == 7_500
+    answers = AuditEvent.objects.filter(operation=operation, action=AuditAction.PROVIDER_ANSWERED).order_by("pk")
+    assert [event.message.split(".")[0] for event in answers] == [
+        "Bambora had an internal error (HTTP 503)",
+        "The answer to an earlier attempt came after the operation was sent again; not booked",
+    ]
+    assert "It said: failed (Bambora refused the refund" in answers[1].message
