@@ -310,7 +310,8 @@ def cancel(request, pk):
 def check_with_provider(request, pk):
     """Resolve the payment's operations of unknown outcome by asking the provider."""
     payment = _load(pk)
-    findings = payment_reconcile(payment_id=payment.pk, actor=Actor.of_request(request))
+    # One read and one re-send at most: the request ends within twice PROVIDER_TIMEOUT.
+    findings = payment_reconcile(payment_id=payment.pk, actor=Actor.of_request(request), resends=1)
     if not findings:
         notice = ("info", "Nothing to check: no operation on this payment is unresolved.")
     else:

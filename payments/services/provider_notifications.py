@@ -96,7 +96,9 @@ def notification_receive(*, provider, headers, body, reference, source_ip=None):
     if payment is None:
         return notification
     actor = Actor.system(f"notification: {provider}")
-    report = payment_sync(payment_id=payment.pk, actor=actor)
+    # Two reads of the provider at most (reconciliation's and the sync's), so that the
+    # provider's request ends in time: what must be sent again is left to the background.
+    report = payment_sync(payment_id=payment.pk, actor=actor, resends=0)
     outcome = " ".join(report.notes) or (
         "Checked with the provider: nothing to change." if report.synced else "The provider could not be read."
     )

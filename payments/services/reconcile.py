@@ -90,6 +90,10 @@ class Finding:
     operation: Operation
     message: str
     resolved: bool
+    # Sent again now; or proven never to have happened but left to the background check,
+    # which sends it again (a request sends at most `resends`: payment_reconcile).
+    resent: bool = False
+    queued: bool = False
 
 
 def unresolved_operations(*, margin=None):
@@ -246,11 +250,11 @@ def _retry(*, operation, actor):
     return operation_execute(operation_id=current.pk, actor=actor, resend=True)
 
 
-def _apply(*, operation, judgement, actor, read_at, margin):
+def _apply(*, operation, judgement, actor, read_at, margin, may_resend):
     """Act on one judgement of a read taken at `read_at`: settle what the provider proves, send
     again what it proves never happened (not before its Retry-After, and only when the read was
-    taken after the call could have ended: call_may_run_until), and record a check on what it
-    leaves unproven."""
+    taken after the call could have ended: call_may_run_until; when not `may_resend`, leave it
+    to the background check), and record a check on what it leaves unproven."""
     settle = {
         "operation_id": operation.pk,
         "actor": actor,
@@ -299,6 +303,14 @@ def _apply(*, operation, judgement, actor, read_at, margin):
                         "it never happened. The scheduled check takes it up then."
                     )
                 return Finding(operation, message, False)
+            if not may_resend:
+                return Finding(
+                    operation,
+                    f"The provider never received the {kind}; the background check sends it "
+                    "again in a moment.",
+                    False,
+                    queued=True,
+                )
             retried = _retry(operation=operation, actor=actor)
             if retried is None:
                 return Finding(operation, "Somebody else is resolving this already.", False)
@@ -307,6 +319,7 @@ def _apply(*, operation, judgement, actor, read_at, margin):
                 f"The provider never received the {kind}; it was sent again: "
                 f"{retried.get_status_display().lower()}.",
                 retried.status in (OperationStatus.SUCCEEDED, OperationStatus.FAILED),
+                resent=True,
             )
     message = judgement.message or (
         f"The provider no longer lists this pending {kind}; check the payment in its portal."
@@ -383,10 +396,15 @@ def operations_under_way(*, payment_id, since):
     )
 
 
-def payment_reconcile(*, payment_id, actor, margin=None):
+def payment_reconcile(*, payment_id, actor, margin=None, resends=None):
     """Resolve the payment's unresolved operations by reading the provider ("Check with
     provider"). Returns a Finding per operation; an empty list when there was nothing to
     check. When the provider cannot be read, nothing is settled and each finding says so.
+
+    One read of the provider, and at most `resends` operations sent again (None: all that the
+    read proves never happened). A request passes a bound so that it ends well within its
+    time (each call may take PROVIDER_TIMEOUT); what is left is queued for the background
+    reconcile task, and its finding says so.
 
     Only one process checks a payment at a time (payment_check_lock): while another does,
     nothing is asked or changed, and each finding says so. `margin`: see unresolved_operations.
@@ -398,10 +416,21 @@ def payment_reconcile(*, payment_id, actor, margin=None):
         if not operations:
             return []
         margin = settings.RECONCILE_IN_FLIGHT_MARGIN if margin is None else margin
-        return _reconcile(payment_id=payment_id, operations=operations, actor=actor, margin=margin)
+        findings = _reconcile(
+            payment_id=payment_id, operations=operations, actor=actor, margin=margin, resends=resends
+        )
+    if any(finding.queued for finding in findings):
+        transaction.on_commit(_queue_background_check)
+    return findings
 
 
-def _reconcile(*, payment_id, operations, actor, margin):
+def _queue_background_check():
+    from payments.tasks import reconcile
+
+    reconcile.enqueue()
+
+
+def _reconcile(*, payment_id, operations, actor, margin, resends):
     read_at = timezone.now()
     payment = Payment.objects.get(pk=payment_id)
     try:
@@ -418,10 +447,20 @@ def _reconcile(*, payment_id, operations, actor, margin):
     judgements = judge(
         payment=payment, operations=operations, seen=seen, under_way=list(under_way)
     )
-    return [
-        _apply(operation=operation, judgement=judgements[operation], actor=actor, read_at=read_at, margin=margin)
-        for operation in operations
-    ]
+    findings = []
+    for operation in operations:
+        may_resend = resends is None or sum(finding.resent for finding in findings) < resends
+        findings.append(
+            _apply(
+                operation=operation,
+                judgement=judgements[operation],
+                actor=actor,
+                read_at=read_at,
+                margin=margin,
+                may_resend=may_resend,
+            )
+        )
+    return findings
 
 
 def reconcile_all(*, actor, margin=None):

@@ -51,9 +51,9 @@ class SyncReport:
         return self.outcome == SyncOutcome.DISAGREES
 
 
-def payment_sync(*, payment_id, actor):
+def payment_sync(*, payment_id, actor, resends=None):
     """Read the payment at its provider and bring our record in line: unresolved operations
-    are reconciled first; money the provider shows moved beyond our ledger (in its own portal,
+    are reconciled first (sending at most `resends` of them again: payment_reconcile); money the provider shows moved beyond our ledger (in its own portal,
     say) is booked as an external operation and audited. Kinds of operation still under way
     are not compared: their outcome must be known first.
 
@@ -62,7 +62,7 @@ def payment_sync(*, payment_id, actor):
     and noted, and the payment is marked not synced (synced_at cleared) until a sync finds it
     in step. Returns a SyncReport: its outcome is SYNCED, DISAGREES or UNREADABLE (the
     provider could not be read; nothing changed)."""
-    payment_reconcile(payment_id=payment_id, actor=actor)
+    payment_reconcile(payment_id=payment_id, actor=actor, resends=resends)
     payment = Payment.objects.get(pk=payment_id)
     report = SyncReport(payment=payment)
     read_at = timezone.now()

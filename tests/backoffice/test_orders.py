@@ -4,6 +4,7 @@ import re
 from urllib.parse import urlencode
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -605,3 +606,44 @@ def test_a_long_history_is_open_on_what_just_happened(agent_client, agent, make_
     assert history_is_open(html, payment)
     history = html[html.index(f'id="payment-{payment.pk}-history"'):]
     assert re.findall(r"· (\d+\.\d\d)\xa0EUR", history)[-1] == "1.00"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_check_with_provider_sends_one_operation_again_and_leaves_the_rest_to_the_background(
+    client, agent, make_payment, sandbox, settings, clock
+):
+    # given: three refunds that SimplePS never got (after an outage), their calls long over
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    payment = make_payment("simpleps", currency="USD", amount=10_000, captured=10_000)
+    sandbox.inject_fault(provider="simpleps", endpoint="refund", mode="error", status=503, times=3)
+    unknown = [
+        refund_request(payment_id=payment.pk, amount=amount, reason="goodwill", actor=Actor.of_user(agent),
+                       idempotency_key=new_idempotency_key())
+        for amount in (1_000, 2_000, 3_000)
+    ]
+    clock.advance(settings.PROVIDER_TIMEOUT + settings.RECONCILE_IN_FLIGHT_MARGIN + 1)
+    sandbox.clear_requests()
+    client.force_login(agent)
+
+    # when: the agent checks with the provider
+    response = client.post(reverse("check", args=[payment.pk]), headers={"HX-Request": "true"})
+
+    # then: the request read the payment once and sent one refund again: it ends within two
+    # calls' time; the agent is told the others are sent by the background check
+    calls = [(r["method"], r["endpoint"]) for r in sandbox.requests("simpleps") if r["endpoint"] != "token"]
+    assert calls == [("GET", "fetch"), ("POST", "refund")]
+    html = response.content.decode()
+    assert "The provider never received the refund; it was sent again: succeeded." in html
+    assert html.count("The provider never received the refund; the background check sends it again in a moment.") == 2
+
+    # when: the background check runs
+    call_command("worker", batch=True)
+
+    # then: every refund was carried out once, each sent twice in all
+    for operation in unknown:
+        operation.refresh_from_db()
+        assert operation.status == OperationStatus.SUCCEEDED
+    at_provider = sandbox.payment(provider="simpleps", reference=payment.reference)
+    assert sorted(op["amount"] for op in at_provider["operations"]) == [1_000, 2_000, 3_000]
+    assert [r["endpoint"] for r in sandbox.requests("simpleps")].count("refund") == 3
+    call_command("check_ledger")

@@ -10,6 +10,7 @@ from datetime import timedelta
 from email.utils import format_datetime
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from backoffice.views.webhooks import MAX_BODY_BYTES
@@ -457,3 +458,32 @@ def test_a_signed_vipps_body_nested_5000_deep_is_kept_not_a_500(client):
     notification = ProviderNotification.objects.get()
     assert notification.verified and notification.payment is None
     assert notification_body(notification) == body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_notification_sends_nothing_again_in_its_request_the_background_does(
+    client, make_payment, sandbox, settings, clock
+):
+    # given: two refunds SimplePS never got, their calls long over
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    payment = make_payment("simpleps", currency="USD", amount=100_000, captured=100_000)
+    sandbox.inject_fault(provider="simpleps", endpoint="refund", mode="error", status=503, times=2)
+    unknown = [refund_of_ours(payment, amount) for amount in (1_000, 2_000)]
+    clock.advance(settings.PROVIDER_TIMEOUT + settings.RECONCILE_IN_FLIGHT_MARGIN + 1)
+    sandbox.clear_requests()
+
+    # when: SimplePS notifies us about the payment
+    response = CHANNELS["simpleps"].deliver(payment, "capture", 100_000).to(client)
+
+    # then: its request only read the payment (twice at most: within two calls' time)
+    assert response.status_code == 200
+    calls = [(r["method"], r["endpoint"]) for r in sandbox.requests("simpleps") if r["endpoint"] != "token"]
+    assert calls == [("GET", "fetch")] * len(calls) and 1 <= len(calls) <= 2
+    # and the background check sends both again, once each
+    call_command("worker", batch=True)
+    for operation in unknown:
+        operation.refresh_from_db()
+        assert operation.status == OperationStatus.SUCCEEDED
+    assert sandbox.payment(provider="simpleps", reference=payment.reference)["refunded"] == 3_000
+    call_command("check_ledger")
+
