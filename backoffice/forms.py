@@ -34,6 +34,46 @@ class SearchForm(forms.Form):
     q = forms.CharField(label="Search", max_length=2000, required=False)
 
 
+EXPORT_DATES = "Write dates as YYYY-MM-DD, e.g. 2026-11-24."
+
+
+class ExportForm(forms.Form):
+    """An export of the orders a search finds (`q`, as the orders page has it), placed between
+    `from` and `to` (inclusive). Its errors are in words for the person who asked."""
+
+    q = forms.CharField(
+        max_length=2000,
+        required=False,
+        error_messages={
+            "max_length": "The search is too long to export (at most 2,000 characters).",
+            "null_characters_not_allowed": "The search holds a NUL character, which no order has; nothing was queued.",
+        },
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # "from" is no name a Python class attribute can have.
+        for name in ("from", "to"):
+            self.fields[name] = forms.DateField(
+                required=False, input_formats=["%Y-%m-%d"], error_messages={"invalid": EXPORT_DATES}
+            )
+
+    def clean(self):
+        data = super().clean()
+        date_from, date_to = data.get("from"), data.get("to")
+        if date_from and date_to and date_from > date_to:
+            # Nothing is placed between them: an empty file would look like an answer.
+            raise ValidationError(
+                f"The range starts after it ends ({date_from.isoformat()} to {date_to.isoformat()}): "
+                "put the earlier date first."
+            )
+        return data
+
+    def problem(self):
+        """The first reason the form was refused, in words."""
+        return next(error for errors in self.errors.values() for error in errors)
+
+
 DAMAGED_FORM = (
     "This form arrived damaged, so nothing was done. It has been renewed: check it and send "
     "it again."

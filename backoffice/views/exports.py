@@ -1,8 +1,6 @@
 """Exports: asked for here, made by the task worker, listed with their progress on the person's
 Exports page, downloaded from there. No request waits for the rows."""
 
-from datetime import date
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -11,19 +9,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from backoffice.auth import permission_required
+from backoffice.forms import ExportForm
 from payments.exceptions import ActionForbidden, ActionRefused
 from payments.models import Export, ExportStatus
 from payments.services.audit import Actor
 from payments.services.exports import export_open, payments_export_request
 
 EXPORTS_SHOWN = 50
-
-
-def _date(text):
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return False
 
 
 def _invalid(request, message):
@@ -36,19 +28,14 @@ def _invalid(request, message):
 def payments_csv(request):
     """Queue an export of orders and payments with their aggregates: those a search finds
     (`q`), placed between `from` and `to` (YYYY-MM-DD, inclusive). Audited."""
-    query = request.POST.get("q", "")[:2000]
-    date_from, date_to = _date(request.POST.get("from")), _date(request.POST.get("to"))
-    if date_from is False or date_to is False:
-        return _invalid(request, "Write dates as YYYY-MM-DD, e.g. 2026-11-24.")
-    if date_from and date_to and date_from > date_to:
-        # Nothing is placed between them: an empty file would look like an answer.
-        return _invalid(
-            request,
-            f"The range starts after it ends ({date_from.isoformat()} to {date_to.isoformat()}): "
-            "put the earlier date first.",
-        )
+    form = ExportForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, form.problem())
     payments_export_request(
-        actor=Actor.of_request(request), query=query, date_from=date_from, date_to=date_to
+        actor=Actor.of_request(request),
+        query=form.cleaned_data["q"],
+        date_from=form.cleaned_data["from"],
+        date_to=form.cleaned_data["to"],
     )
     messages.success(request, "Export queued: it is listed below with its progress, and offered here when it is made.")
     return redirect("exports")

@@ -8,7 +8,7 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from payments.models import AuditEvent, Order, Payment
+from payments.models import AuditAction, AuditEvent, Export, Order, Payment
 from payments.services.api_tokens import api_token_create
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
@@ -88,14 +88,38 @@ def test_intake_control_characters_are_400_on_their_field(shop, field, data):
     assert nothing_stored()
 
 
-def test_export_with_a_nul_in_the_search_is_400(client, manager):
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"q": "10\x0045"}, "The search holds a NUL character"),
+        ({"q": "10\x0045", "from": "2026-01-01", "to": "2026-12-31"}, "The search holds a NUL character"),
+        ({"q": "1" * 2_001}, "The search is too long to export"),
+        ({"from": "2026-01-01\x00"}, "Write dates as YYYY-MM-DD"),
+        ({"to": "99999-01-01"}, "Write dates as YYYY-MM-DD"),
+    ],
+    ids=["NUL in the search", "NUL in the search, good dates", "too long", "NUL in a date", "year 99999"],
+)
+def test_an_export_asked_for_with_hostile_values_is_400_and_queues_nothing(manager, data, message):
+    client = Client(raise_request_exception=False)
     client.force_login(manager)
 
-    response = client.get(reverse("export_payments"), {"q": "10\x0045"})
+    response = client.post(reverse("export_payments"), data)
 
     assert response.status_code == 400
-    assert "could not be read" in response.content.decode()
-    assert not AuditEvent.objects.filter(action="data.exported").exists()
+    assert message in response.content.decode()
+    assert not Export.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.EXPORT_REQUESTED).exists()
+
+
+@pytest.mark.parametrize("query", ["q=10%0045", "created_at__gte=2026%00", "q=x&provider=%00"])
+def test_an_admin_export_with_a_nul_in_its_filters_is_400_and_queues_nothing(auditor, query):
+    client = Client(raise_request_exception=False)
+    client.force_login(auditor)
+
+    response = client.post(reverse("admin:payments_payment_export") + "?" + query, {"q": "\x00"})
+
+    assert response.status_code == 400
+    assert not Export.objects.exists()
 
 
 @pytest.mark.parametrize("query", [{"provider": "\x00"}, {"q": "\x00"}, {"created_at__gte": "2026\x00"}])
