@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from backoffice.untrusted import UnreadableJson, load_json
+from backoffice.untrusted import UnreadableJson, identifier_problem, load_json
 from payments.services.audit import client_ip
 from payments.services.provider_notifications import notification_receive, notification_refuse
 
@@ -86,6 +86,9 @@ def _receive(request, provider, *, authenticate=None, reference_keys):
         headers=dict(request.headers),
         body=request.body,
         reference=reference,
+        # No payment's reference holds a NUL or a line break (intake refuses them), and the
+        # database could not even look one up: kept, and not acted on.
+        reference_problem=identifier_problem(reference),
         source_ip=client_ip(request),
     )
     return HttpResponse(status=200)

@@ -70,16 +70,18 @@ def notification_refuse(*, provider, headers, body, size, source_ip, refusal):
     )
 
 
-def notification_receive(*, provider, headers, body, reference, source_ip=None):
+def notification_receive(*, provider, headers, body, reference, reference_problem="", source_ip=None):
     """Keep a verified notification whole: its headers (less credentials) and its body (bytes,
     as received) faithfully (see BASE64_MARKER); when it names a payment of ours, settle what
     it may concern (unresolved operations, money moved elsewhere) through payment_sync.
-    Returns the ProviderNotification with its outcome."""
+    `reference_problem`: why `reference` can be no payment's (the sender's check, in words);
+    such a notification is kept with that as its outcome, and not acted on. Returns the
+    ProviderNotification with its outcome."""
     kept_headers = {
         name: value for name, value in headers.items() if name.lower() not in SECRET_HEADERS
     }
     payment = None
-    if reference:
+    if reference and not reference_problem:
         payment = payments_by_reference(reference).filter(provider=provider).first()
     with transaction.atomic(durable=True):
         notification = ProviderNotification.objects.create(
@@ -91,7 +93,11 @@ def notification_receive(*, provider, headers, body, reference, source_ip=None):
             body_sha256=hashlib.sha256(body).hexdigest(),
             source_ip=source_ip,
             payment=payment,
-            outcome="" if payment else "No payment of ours has this reference.",
+            outcome=(
+                f"Not acted on: its reference is unusable. {reference_problem}"
+                if reference_problem
+                else "" if payment else "No payment of ours has this reference."
+            ),
         )
     if payment is None:
         return notification

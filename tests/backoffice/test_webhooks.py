@@ -487,3 +487,19 @@ def test_a_notification_sends_nothing_again_in_its_request_the_background_does(
     assert sandbox.payment(provider="simpleps", reference=payment.reference)["refunded"] == 3_000
     call_command("check_ledger")
 
+
+@pytest.mark.parametrize("reference", ["abc\u0000def", "abc\r\ndef", "abc\u202edef"], ids=["NUL", "CR/LF", "bidi override"])
+@pytest.mark.parametrize("code", ["vipps", "simpleps"])
+def test_a_signed_notification_whose_reference_no_payment_can_have_is_kept_not_a_500(client, code, reference):
+    key = {"vipps": "reference", "simpleps": "externalPaymentId"}[code]
+    body = json.dumps({key: reference, "name": "REFUNDED"}).encode()
+
+    response = CHANNELS[code].request(body).to(client)
+
+    assert response.status_code == 200
+    notification = ProviderNotification.objects.get()
+    assert notification.verified and notification_body(notification) == body
+    assert notification.payment is None
+    assert notification.outcome.startswith(
+        "Not acted on: its reference is unusable. Must not contain control or invisible characters"
+    )
