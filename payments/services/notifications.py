@@ -44,7 +44,12 @@ def email_once(*, key, subject, message, recipients):
     committed row before the mail server is called: a worker killed mid-send leaves it
     claimed, and the task run again sends nothing (the email may have gone; a second would be
     worse than none, and the row says when it was begun). A mail server that is down is
-    logged and noted on the row. Returns whether this call sent it."""
+    logged and noted on the row. Returns whether this call sent it.
+
+    The subject is made one line here, for every email: it may quote stored text (an order
+    number from before intake refused line breaks), and a line break in a subject is refused
+    by the mail library (and would start a header of its own)."""
+    subject = LINE_BREAKS.sub(" ", subject).strip()
     try:
         with transaction.atomic():
             email = OutgoingEmail.objects.create(key=key, subject=subject[:300], recipients=recipients)
@@ -81,11 +86,9 @@ def managers_request_email_send(*, operation_id):
     amount = format_money(operation.amount, payment.currency)
     link = settings.SITE_URL.rstrip("/") + reverse("approvals") + f"#request-{operation.pk}"
     requester = operation.requested_by.get_username() if operation.requested_by else "someone"
-    # One line whatever the stored order number holds: a line break in a subject is refused
-    # by the mail library (and would start a header of its own).
     email_once(
         key=f"approval-request:{operation.pk}",
-        subject=LINE_BREAKS.sub(" ", f"Refund of {amount} on order {payment.order.number} waits for approval"),
+        subject=f"Refund of {amount} on order {payment.order.number} waits for approval",
         message=(
             f"{requester} asks to refund {amount} on order {payment.order.number} "
             f"({payment.get_provider_display()}), reason: {operation.get_reason_display()}."
