@@ -345,14 +345,14 @@ class WithdrawForm(forms.Form):
 
 
 class ResolveForm(forms.Form):
-    """A manager's decision on an operation that needs a person. The note is checked by the
-    service, after it has checked who may decide: a forged decision is refused (and audited)
-    whatever it carries."""
+    """A manager's decision on an operation that needs a person. The note is plain text, as
+    every note on the desk; that there is one is checked by the service, after it has checked
+    who may decide: a forged decision is refused (and audited) whatever it chose."""
 
     decision = forms.ChoiceField(
         choices=[("carried_out", "Carried out at the provider"), ("did_not_happen", "Did not happen")],
         required=False,
     )
-    note = forms.CharField(label="Note", max_length=500, required=False)
+    note = forms.CharField(label="Note", max_length=500, required=False, validators=[plain_text])
     # Where the decision was taken: its answer is that page's region, or that page again.
     return_to = forms.ChoiceField(choices=[("attention", "attention"), ("order", "order")], required=False)

@@ -41,6 +41,9 @@ def resolve(request, pk):
     data = getattr(form, "cleaned_data", {})
     decision = data.get("decision")
     return_to = data.get("return_to") or "attention"
+    if note_errors := form.errors.get("note"):
+        # A note that would read otherwise than it is (or is too long): nothing is decided.
+        return _answer(request, pk, return_to, ("error", f"The note was not taken: {note_errors[0]}"), status=422)
     try:
         operation = operation_resolve(
             operation_id=pk,

@@ -23,7 +23,8 @@ def decision(operation, choice, note="Checked the portal: the refund is there.",
 
 
 def text(html):
-    return re.sub(r"[ \t\n]+", " ", re.sub(r"<[^>]+>", " ", html))
+    # <bdi> isolates user text within a line: it is no break between words
+    return re.sub(r"[ \t\n]+", " ", re.sub(r"<[^>]+>", " ", re.sub(r"</?bdi>", "", html)))
 
 
 def test_the_page_lists_the_operation_with_what_the_provider_last_said(client, manager, operation):
@@ -141,3 +142,29 @@ def test_an_agent_sees_it_on_the_order_page_without_the_decision(client, agent, 
     assert "A manager resolves it after checking the payment in the provider’s portal." in page
     assert reverse("resolve", args=[operation.pk]) not in page
     assert "Needs attention" not in page
+
+
+@pytest.mark.parametrize("note", ["Refund is there \u202e.lairetam", "Line one\nBcc: all", "Seen\x00"])
+def test_a_note_that_would_read_otherwise_than_it_is_is_refused_and_nothing_decided(client, manager, operation, note):
+    client.force_login(manager)
+
+    response = client.post(reverse("resolve", args=[operation.pk]), decision(operation, "did_not_happen", note=note),
+                           headers={"HX-Request": "true"})
+
+    operation.refresh_from_db()
+    assert response.status_code == 422
+    assert re.search(r"The note was not taken: (Must not contain control or invisible characters|Null characters)",
+                     response.content.decode())
+    assert (operation.status, operation.decision_note) == (OperationStatus.UNKNOWN, "")
+    assert not AuditEvent.objects.filter(action=AuditAction.OPERATION_RESOLVED).exists()
+
+
+def test_the_order_page_isolates_what_the_provider_and_people_wrote(client, manager, operation):
+    type(operation).objects.filter(pk=operation.pk).update(last_check="Refunds \u202edenwohs ton")
+    client.force_login(manager)
+
+    html = client.get(reverse("order", args=[operation.payment.order_id])).content.decode()
+
+    assert "The provider last said: <bdi>Refunds \u202edenwohs ton</bdi>" in html
+    assert "asked for by <bdi>agent</bdi>" in html
+

@@ -44,7 +44,7 @@ def test_my_requests_lists_each_request_with_its_state_and_the_managers_note(age
     waiting_row, rejected_row = re.findall(r'<li class="card request".*?</li>', html, re.S)
     assert "Waiting for approval" in waiting_row and "Withdraw request" in waiting_row
     assert "Rejected" in rejected_row and "manager wrote: “Ask for a photo first”" in rejected_row
-    assert "Other: “Box crushed”" in rejected_row
+    assert "Other: “<bdi>Box crushed</bdi>”" in rejected_row
     assert "Withdraw request" not in rejected_row
 
 
@@ -121,7 +121,20 @@ def test_a_decision_is_shown_at_the_next_page_once(client, agent, manager, payme
 
     assert first.status_code == 200
     html = first.content.decode()
-    assert f"Your refund of 600.00\xa0NOK on order {payment.order.number}: <strong>rejected</strong>." in html
+    assert f"Your refund of 600.00\xa0NOK on order <bdi>{payment.order.number}</bdi>: <strong>rejected</strong>." in html
     assert "manager wrote: “Ask for a photo first”" in html
     assert f'href="{reverse("my_requests")}#request-{request.pk}"' in html
     assert again.status_code == 204 and again.content == b""
+
+
+def test_what_people_wrote_is_isolated_so_that_it_cannot_reorder_the_page(agent_client, agent, manager, payment):
+    # given: notes stored before the desk refused bidirectional overrides
+    rejected = ask(payment, agent, 30_000, note="Box crushed")
+    refund_reject(operation_id=rejected.pk, actor=Actor.of_user(manager), note="Ask for a photo first")
+    Operation.objects.filter(pk=rejected.pk).update(note="Box \u202edehsurc", decision_note="No \u202eotohp")
+
+    html = agent_client.get(reverse("my_requests")).content.decode()
+
+    assert "Other: “<bdi>Box \u202edehsurc</bdi>”" in html
+    assert "<bdi>manager wrote: “No \u202eotohp”</bdi>" in html
+    assert f"order <bdi>{payment.order.number}</bdi>" in html
