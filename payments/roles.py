@@ -15,10 +15,17 @@ ACTING_PERMISSIONS = frozenset(
 )
 
 
+# Taking everybody's export files (customers' data in bulk): auditors have it through their
+# group. A superuser reads every record in the admin, but takes only their own files unless
+# granted it (README, "Exports").
+GRANTED_ONLY = ACTING_PERMISSIONS | {"payments.view_export"}
+
+
 def may(user, permission):
-    """Whether `user` holds `permission`. For the acting permissions, superuser status counts
-    for nothing; any other permission is Django's `has_perm`."""
-    if permission not in ACTING_PERMISSIONS:
+    """Whether `user` holds `permission`. For the acting permissions and the others in
+    GRANTED_ONLY, superuser status counts for nothing; any other permission is Django's
+    `has_perm`."""
+    if permission not in GRANTED_ONLY:
         return user.has_perm(permission)
     # get_all_permissions() asks the backends only (backoffice.auth.ModelBackend reads the
     # person's own and their groups' permissions, superuser or not); has_perm() would answer

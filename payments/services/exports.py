@@ -23,6 +23,7 @@ from django.utils import timezone
 from payments.exceptions import ActionForbidden, ActionRefused
 from payments.exports import PAYMENT_HEADER, csv_write, payment_rows
 from payments.models import AuditAction, Export, ExportKind, ExportStatus
+from payments.roles import may
 from payments.selectors import payments_for_export
 from payments.services.audit import Actor, audit_record
 from payments.services.notifications import notify_requester_of_export
@@ -193,8 +194,9 @@ def _fail(*, export_id, error):
 
 
 def export_may_download(*, export, user):
-    """The person who asked for it, and auditors (who read everything), may download it."""
-    return export.requested_by_id == user.pk or user.has_perm("payments.view_export")
+    """The person who asked for it, and auditors (who read everything), may download it;
+    superuser status alone does not make anybody an auditor (payments.roles.may)."""
+    return export.requested_by_id == user.pk or may(user, "payments.view_export")
 
 
 def export_open(*, export_id, actor):

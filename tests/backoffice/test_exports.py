@@ -354,6 +354,29 @@ def test_only_the_requester_and_auditors_download_an_export(client, exported, ma
     assert [event.actor for event in downloads] == [manager, auditor]
 
 
+def test_a_superuser_downloads_their_own_exports_only(client, exported, manager, superuser):
+    # given: a manager's export, and one the superuser asked for in the admin
+    make_orders(2)
+    client.force_login(manager)
+    exported()
+    theirs = Export.objects.get()
+    client.force_login(superuser)
+    exported(url=reverse("admin:payments_payment_export"))
+    own = Export.objects.latest("pk")
+
+    # when
+    refused = client.get(reverse("export_download", args=[theirs.pk]))
+    listed = client.get(reverse("admin:payments_export_changelist")).content.decode()
+
+    # then: superuser status makes nobody an auditor; they still see who took what
+    assert refused.status_code == 403
+    assert own.requested_by == superuser
+    assert f'href="{reverse("export_download", args=[theirs.pk])}"' not in listed
+    assert f"<a href=\"{reverse('admin:payments_export_change', args=[theirs.pk])}\">" in listed
+    downloads = AuditEvent.objects.filter(action=AuditAction.EXPORT_DOWNLOADED)
+    assert [event.actor for event in downloads.order_by("pk")] == [manager, superuser]
+
+
 def test_an_export_expires_after_its_time_and_its_file_is_deleted(
     client, exported, manager, settings, exports_root, django_capture_on_commit_callbacks
 ):
