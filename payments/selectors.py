@@ -242,12 +242,20 @@ class ListedOrder:
     payments: tuple  # of ListedPayment, oldest first
 
 
+# Operations marked as needing a person stay so while their outcome is open.
+NEEDING_PERSON_STATUSES = (OperationStatus.UNKNOWN, OperationStatus.PENDING)
+
 # What a list says about a payment's operations that have not settled: (state, which ones).
+# One that needs a person is counted there only, not also as pending or unknown.
 UNSETTLED_STATES = (
     ("waiting for approval", Q(operations__status=OperationStatus.AWAITING_APPROVAL)),
     ("in progress", Q(operations__status__in=[OperationStatus.APPROVED, OperationStatus.IN_FLIGHT])),
-    ("pending", Q(operations__status=OperationStatus.PENDING)),
-    ("outcome unknown", Q(operations__status=OperationStatus.UNKNOWN)),
+    ("pending", Q(operations__status=OperationStatus.PENDING, operations__needs_person_since__isnull=True)),
+    ("outcome unknown", Q(operations__status=OperationStatus.UNKNOWN, operations__needs_person_since__isnull=True)),
+    (
+        "needs a person",
+        Q(operations__status__in=NEEDING_PERSON_STATUSES, operations__needs_person_since__isnull=False),
+    ),
 )
 
 
@@ -400,10 +408,6 @@ def _attach_timelines(payments, events):
 def needs_person(operation):
     """Whether no machine can prove what became of the operation: a manager resolves it."""
     return operation.needs_person_since is not None and operation.status in NEEDING_PERSON_STATUSES
-
-
-# Operations marked as needing a person stay so while their outcome is open.
-NEEDING_PERSON_STATUSES = (OperationStatus.UNKNOWN, OperationStatus.PENDING)
 
 
 def needs_attention_queue(*, user, page=1, per_page=25):

@@ -168,3 +168,14 @@ def test_the_order_page_isolates_what_the_provider_and_people_wrote(client, mana
     assert "The provider last said: <bdi>Refunds \u202edenwohs ton</bdi>" in html
     assert "asked for by <bdi>agent</bdi>" in html
 
+
+def test_the_lists_show_the_payment_needs_a_person_with_its_amount(client, agent, operation, make_payment):
+    make_payment("vipps", customer_email=operation.payment.order.customer_email, at_provider=False)
+    client.force_login(agent)
+
+    newest = client.get(reverse("home")).content.decode()
+    found = client.get(reverse("home"), {"q": operation.payment.order.customer_email}).content.decode()
+
+    for html in (newest, found):
+        assert '<span class="badge badge-needs-a-person">needs a person 25.00\xa0EUR</span>' in html
+        assert "outcome unknown" not in html

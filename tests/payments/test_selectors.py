@@ -186,6 +186,17 @@ def test_lists_say_per_payment_what_is_unsettled_with_its_amount(make_user, sett
     assert [p.payment.pk for p in by_number["H-2"].payments] == [calm.payments.get().pk]
 
 
+def test_lists_say_per_payment_what_needs_a_person_with_its_amount(needing_person, make_user):
+    # given: a refund of 25.00 that no check could prove, now needing a person
+    operation = needing_person(make_user(group="Support agents"))
+
+    # when
+    [listed] = [listed for listed in recent_orders().items if listed.order.pk == operation.payment.order_id]
+
+    # then: shown as needing a person, and not also as of unknown outcome
+    assert [p.unsettled for p in listed.payments] == [(Unsettled("needs a person", 2_500),)]
+
+
 def test_a_persons_requests_are_those_that_needed_approval_newest_first_with_their_state(
     make_user, make_payment, sandbox, settings
 ):
