@@ -615,10 +615,20 @@ def accounts_made_by(*, user):
 @dataclass(frozen=True)
 class ApprovalConflict:
     """Why a person may not approve a request: the event about their account that stands in
-    the way, and the refusal in words."""
+    the way, and the reason in words ("your account was ..."), which each decision phrases in
+    its own refusal. `made_by_requester`: the requester (or an account they made) made the
+    account; otherwise it was changed too recently (the cooling-off)."""
 
     event: AuditEvent
-    message: str
+    reason: str
+    made_by_requester: bool
+
+    @property
+    def message(self):
+        """The refusal of an approval."""
+        if self.made_by_requester:
+            return f"You cannot approve this request: {self.reason}"
+        return f"You cannot approve refunds yet: {self.reason}"
 
 
 def approval_conflict(*, approver, requester):
@@ -637,13 +647,14 @@ def approval_conflict(*, approver, requester):
         if by_requester is not None:
             return ApprovalConflict(
                 event=by_requester,
-                message=f"You cannot approve this request: your account was "
-                f"{GRANTING_ACTIONS[by_requester.action]} by {by_requester.actor_label}, "
+                reason=f"your account was {GRANTING_ACTIONS[by_requester.action]} by "
+                f"{by_requester.actor_label}, "
                 + (
                     "who asked for this refund."
                     if by_requester.actor_id == requester.pk
                     else f"an account made by {requester.get_username()}, who asked for this refund."
                 ),
+                made_by_requester=True,
             )
     cooling_off = timedelta(hours=settings.APPROVAL_COOLING_OFF_HOURS)
     recent = events.filter(created_at__gt=timezone.now() - cooling_off).first()
@@ -651,7 +662,8 @@ def approval_conflict(*, approver, requester):
         until = timezone.localtime(recent.created_at + cooling_off)
         return ApprovalConflict(
             event=recent,
-            message=f"You cannot approve refunds yet: your account was "
+            made_by_requester=False,
+            reason=f"your account was "
             f"{GRANTING_ACTIONS[recent.action]} by {recent.actor_label} at "
             f"{timezone.localtime(recent.created_at):%Y-%m-%d %H:%M}. Approvals from an account "
             f"count {settings.APPROVAL_COOLING_OFF_HOURS:g} hours after such a change, from "

@@ -16,17 +16,9 @@ from payments.models import AuditAction, Operation
 from payments.money import format_money
 from payments.roles import may
 from payments.selectors import approval_conflict, needs_person
-from payments.services.audit import audit_record
+from payments.services.audit import audit_refusal
 from payments.services.ledger import AGGREGATE_FIELD, aggregate_fits, operation_settle_locked
 from payments.statuses import OperationStatus
-
-
-def _refuse(*, actor, operation, refusal):
-    """Write a refused action to the audit log (in its own transaction) and raise it."""
-    audit_record(
-        actor=actor, action=AuditAction.ACTION_REFUSED, operation=operation, message=refusal.message
-    )
-    raise refusal
 
 
 def operation_resolve(*, operation_id, actor, carried_out, note):
@@ -36,17 +28,18 @@ def operation_resolve(*, operation_id, actor, carried_out, note):
 
     Raises ActionForbidden (audited) without the permission to resolve, for an operation one
     asked for oneself, or when one's account was made or made an approver by the requester or
-    too recently (payments.selectors.approval_conflict, as for approvals); ActionRefused without a note, when the operation no longer needs a
-    person (a check with the provider settled it meanwhile), when the payment is being checked
-    with its provider at this moment, or when its amount no longer fits the payment.
+    too recently (payments.selectors.approval_conflict, as for approvals); ActionRefused
+    without a note, when the operation no longer needs a person (a check with the provider
+    settled it meanwhile), when the payment is being checked with its provider at this moment,
+    or when its amount no longer fits the payment.
     """
     operation = Operation.objects.filter(pk=operation_id).select_related("payment__order").first()
     if operation is None:
         raise ActionRefused("There is no such operation.")
     if not may(actor.user, "payments.resolve_operation"):
-        _refuse(actor=actor, operation=operation, refusal=ActionForbidden("Only managers can resolve operations."))
+        audit_refusal(actor=actor, operation=operation, refusal=ActionForbidden("Only managers can resolve operations."))
     if operation.requested_by_id is not None and operation.requested_by_id == actor.user.pk:
-        _refuse(
+        audit_refusal(
             actor=actor,
             operation=operation,
             refusal=ActionForbidden(
@@ -57,10 +50,10 @@ def operation_resolve(*, operation_id, actor, carried_out, note):
     if conflict is not None:
         # The same four eyes as an approval: "Did not happen" releases money to be refunded
         # again, so an account the requester made (or one made too recently) decides nothing.
-        _refuse(
+        audit_refusal(
             actor=actor,
             operation=operation,
-            refusal=ActionForbidden("You cannot resolve this operation: " + conflict.message.split(": ", 1)[1]),
+            refusal=ActionForbidden(f"You cannot resolve this operation: {conflict.reason}"),
         )
     note = note.strip()
     if carried_out is None:

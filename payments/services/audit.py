@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from payments.models import AuditEvent
+from payments.models import AuditAction, AuditEvent
 
 # The request being served, for what is recorded without one at hand: the changes to people
 # and groups that Django's admin and commands make (payments.services.account_audit).
@@ -87,6 +87,15 @@ def current_actor():
     if program == "manage.py" and len(sys.argv) > 1:
         program = f"manage.py {sys.argv[1]}"
     return Actor.system(program)
+
+
+def audit_refusal(*, actor, operation, refusal):
+    """Write a refused action (an ActionRefused or ActionForbidden, whose message says why) to
+    the audit log, in its own transaction, and raise it."""
+    audit_record(
+        actor=actor, action=AuditAction.ACTION_REFUSED, operation=operation, message=refusal.message
+    )
+    raise refusal
 
 
 def audit_record(

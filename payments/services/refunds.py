@@ -17,7 +17,7 @@ from payments.selectors import (
     refund_request_expiry_cutoff,
     refund_without_approval,
 )
-from payments.services.audit import Actor, audit_record
+from payments.services.audit import Actor, audit_record, audit_refusal
 from payments.services.decision_notices import decision_notice_add
 from payments.services.execution import operation_execute
 from payments.services.ledger import operation_for_submission, operation_open, operation_put_in_flight
@@ -189,14 +189,6 @@ def _awaiting_decision(*, operation_id, actor, verb):
     return operation, None
 
 
-def _refuse(*, actor, operation, refusal):
-    """Write a refused action to the audit log (in its own transaction) and raise it."""
-    audit_record(
-        actor=actor, action=AuditAction.ACTION_REFUSED, operation=operation, message=refusal.message
-    )
-    raise refusal
-
-
 def refund_approve(*, operation_id, actor):
     """Approve another person's refund request and send it to the provider. Returns the
     operation as the provider left it (see refund_request).
@@ -208,7 +200,7 @@ def refund_approve(*, operation_id, actor):
     sent.
     """
     if not may(actor.user, "payments.approve_refund"):
-        _refuse(
+        audit_refusal(
             actor=actor,
             operation=Operation.objects.filter(pk=operation_id).first(),
             refusal=ActionForbidden("Only managers can approve refunds."),
@@ -254,7 +246,7 @@ def refund_approve(*, operation_id, actor):
             )
             decision_notice_add(operation=operation)
     if forbidden is not None:
-        _refuse(actor=actor, operation=operation, refusal=forbidden)
+        audit_refusal(actor=actor, operation=operation, refusal=forbidden)
     if expired:
         raise ActionRefused(
             f"This request waited more than {settings.REFUND_APPROVAL_EXPIRY_DAYS} days and has "
@@ -274,7 +266,7 @@ def refund_reject(*, operation_id, actor, note):
     ActionRefused without a note or when the request is no longer waiting.
     """
     if not may(actor.user, "payments.approve_refund"):
-        _refuse(
+        audit_refusal(
             actor=actor,
             operation=Operation.objects.filter(pk=operation_id).first(),
             refusal=ActionForbidden("Only managers can reject refunds."),
@@ -303,7 +295,7 @@ def refund_reject(*, operation_id, actor, note):
             decision_notice_add(operation=operation)
             transaction.on_commit(lambda: notify_requester_of_decision(operation_id=operation.pk))
     if forbidden is not None:
-        _refuse(actor=actor, operation=operation, refusal=forbidden)
+        audit_refusal(actor=actor, operation=operation, refusal=forbidden)
     return operation
 
 
@@ -329,7 +321,7 @@ def refund_withdraw(*, operation_id, actor):
                 amount=operation.amount,
             )
     if not mine:
-        _refuse(
+        audit_refusal(
             actor=actor,
             operation=operation,
             refusal=ActionForbidden("Only the person who asked for a refund can withdraw it."),
