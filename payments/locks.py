@@ -19,15 +19,6 @@ from django.db import connection
 from payments.models import Operation, Order, Payment
 
 
-def lock_payments(*, ids):
-    """Lock the payments with these ids until the transaction ends; returns them by id.
-
-    Must run inside transaction.atomic(). Missing ids are left out of the result.
-    """
-    payments = Payment.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
-    return {payment.pk: payment for payment in payments}
-
-
 def lock_payment(*, payment_id):
     """Lock one payment until the transaction ends, and return it fresh from the database."""
     return (
@@ -64,7 +55,13 @@ def payment_check_lock(*, payment_id):
 
     On PostgreSQL it is a session advisory lock, which lives outside any transaction: the block
     may call the provider with no transaction open, and a process that dies lets go of it with
-    its connection. Elsewhere (SQLite, the demo's single process) a lock of this process.
+    its connection. Elsewhere (SQLite: the demo, whose web server and task worker are two
+    processes) it is a lock of this process only, so two processes may check one payment at
+    once. That costs a second read of the provider at most, never a second send or booking:
+    every write of a check re-reads the operation under SQLite's write lock (its transactions
+    take it at BEGIN, see settings) and leaves it alone when it has moved since it was read
+    (operation_settle's expected_updated_at, reconciliation's retry), as a person's decision
+    does (needs_person).
     """
     if connection.vendor == "postgresql":
         key = [RECONCILE_LOCK_CLASS, _int4(payment_id)]

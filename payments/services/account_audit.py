@@ -123,10 +123,6 @@ def _group_deleted(sender, instance, **kwargs):
 # Memberships and permissions ------------------------------------------------------------
 
 
-def _permission_names(permissions):
-    return sorted(f"{app_label}.{codename}" for app_label, codename in permissions)
-
-
 def _people(user_ids):
     """What each person's rights are: their groups, their own permissions, whether they may
     approve refunds."""

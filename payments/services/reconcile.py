@@ -340,6 +340,10 @@ def _unproven(operation, message, *, actor, pending=False):
         if current.status not in UNRESOLVED_STATUSES:
             # Settled meanwhile (a notification, an answer that came after all).
             return Finding(current, f"Settled meanwhile: {current.get_status_display().lower()}.", True)
+        if current.updated_at != operation.updated_at:
+            # Moved since it was read (sent again, or checked, by another process): what this
+            # check found is not about it any more.
+            return Finding(current, "Somebody else is resolving this already.", False)
         if current.status == OperationStatus.IN_FLIGHT:
             transition_to(current, OperationStatus.UNKNOWN)
             current.failure_message = (
