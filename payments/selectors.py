@@ -392,11 +392,12 @@ def _attach_timelines(payments, events):
         payment.timeline = []
         payment.needing_person = {}
     others = []
-    for event in events.select_related("operation").order_by("created_at", "pk"):
+    for event in events.select_related("operation__requested_by").order_by("created_at", "pk"):
         if event.payment_id in by_payment:
             payment = by_payment[event.payment_id]
             payment.timeline.append(event)
             if event.operation is not None and needs_person(event.operation):
+                event.operation.payment = payment  # its decision's form names its currency
                 payment.needing_person[event.operation_id] = event.operation
         else:
             others.append(event)

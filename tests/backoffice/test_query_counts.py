@@ -178,3 +178,38 @@ def test_my_requests_and_the_decisions_shown_make_fixed_queries(client, agent, m
 
     assert many == few
     assert max(many) <= MAX_DESK_QUERIES, many
+
+
+def test_the_order_page_shows_what_needs_a_person_in_fixed_queries(client, manager, make_user):
+    """Each operation that needs a person names who asked for it: read with it, not one by one."""
+    from django.utils import timezone
+
+    from payments.models import Operation
+    from payments.statuses import OperationStatus
+
+    client.force_login(manager)
+    client.get(reverse("home"))
+
+    def needing_people(number, count):
+        order, _ = order_create(
+            number=number, customer_name="Needs People", customer_email="needs@example.com", currency="NOK",
+            total=900_000 * count,
+            payments=[NewPayment(provider="vipps", reference=f"{number}-{i}", amount=900_000, captured=900_000)
+                      for i in range(count)],
+            actor=Actor.system("tests"),
+        )
+        for payment in order.payments.all():
+            requester = make_user(group="Support agents")
+            operation = refund_request(payment_id=payment.pk, amount=600_000, reason="goodwill",
+                                       actor=Actor.of_user(requester), idempotency_key=new_idempotency_key())
+            # as reconciliation leaves an operation no check could prove
+            Operation.objects.filter(pk=operation.pk).update(
+                status=OperationStatus.UNKNOWN, needs_person_since=timezone.now()
+            )
+        return order.pk
+
+    one, five = needing_people("NP-1", 1), needing_people("NP-5", 5)
+
+    counts = [queries_for(client, reverse("order", args=[pk])) for pk in (one, five)]
+
+    assert counts[0] == counts[1] <= MAX_DESK_QUERIES
