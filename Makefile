@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 SANDBOX_PORT ?= 8001
 
-.PHONY: demo test install clean bench clean-bench
+.PHONY: demo test soak install clean bench clean-bench
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ demo: install
 test: install
 	$(PY) -m ruff check backoffice payments tests scripts
 	scripts/with-postgres $(PY) -m pytest $(PYTEST_ARGS)
+
+# The money state machine (tests/guarantees/test_money_machine.py) for long, with a one-line
+# summary (README, "Tests"); not part of `make test`, which runs it briefly.
+SOAK_EXAMPLES ?= 300
+SOAK_STEPS ?= 40
+soak: install
+	SOAK_EXAMPLES=$(SOAK_EXAMPLES) SOAK_STEPS=$(SOAK_STEPS) scripts/with-postgres $(PY) -m pytest \
+		tests/guarantees/test_money_machine.py -q --timeout=0 -p no:cacheprovider $(PYTEST_ARGS)
 
 # The benchmark against a million orders (README, "Performance"); not part of `make test`.
 bench: install

@@ -1,0 +1,680 @@
+"""Money is never moved twice and never lost, whatever sequence of refunds, cancels, approvals,
+reconciliations and provider faults happens, at any of the four providers.
+
+A hypothesis state machine drives the real services against the real sandbox over HTTP. Its
+rules open payments (each provider, with the answers its spec allows: Bambora's GET without
+refunds, Optty's intermediate refund statuses, Vipps's expired periods), ask for refunds (some
+beyond the approval limit, some beyond what is refundable), send a form again, cancel, approve,
+reject and withdraw requests, inject faults (lost answers, dropped connections, 5xx, 409, 423,
+429 and HTML pages, each with and without the provider carrying the call out first, unreadable
+bodies, late and dripping answers), expire tokens, let Optty finish its pending refunds, and
+check with the provider. After every step it checks, from our ledger and from the sandbox's own
+record of what each provider carried out:
+
+- our aggregate equals our ledger, and never is more refunded than captured, nor more
+  cancelled than could be, counting what is held back for operations under way;
+- the same of the provider's payment;
+- for refunds and for cancels, the provider's total lies between our succeeded total and that
+  plus the operations whose outcome we do not know yet (an unresolved operation may or may not
+  have happened at the provider); with none unresolved, the two are equal;
+- every execution at the provider belongs to one of our operations that succeeded or is still
+  unresolved (never to one we booked as failed), every succeeded one has its execution, and no
+  operation was carried out twice: Vipps's executions carry our idempotency key, the others'
+  are matched, by kind and amount, to the operations sent to the provider in that very step,
+  each of which may be carried out once in its life.
+
+At the end of each run the faults stop, Optty finishes what it left pending, reconciliation
+runs, and a manager resolves what it cannot prove, as a person would after reading the
+provider's portal: then nothing is unresolved and the provider and the ledger agree exactly.
+
+`make test` runs a small, derandomized budget; `make soak` runs it long (SOAK_EXAMPLES,
+SOAK_STEPS) and prints a one-line summary.
+"""
+
+import functools
+import itertools
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from payments.exceptions import ActionForbidden, ActionRefused
+from payments.models import AuditAction, AuditEvent, Operation, OperationKind, Payment
+from payments.providers.tokens import tokens
+from payments.selectors import ledger_mismatches, payment_balances, payments_with_balances
+from payments.services.audit import Actor
+from payments.services.cancels import payment_cancel
+from payments.services.ledger import new_idempotency_key
+from payments.services.orders import NewPayment, order_create
+from payments.services.reconcile import payment_reconcile
+from payments.services.refunds import refund_approve, refund_reject, refund_request, refund_withdraw
+from payments.statuses import RESERVING_STATUSES, UNRESOLVED_STATUSES, OperationStatus
+from tests.specs.conformance import assert_exchanges_follow_specs
+
+pytestmark = pytest.mark.django_db
+
+CURRENCY = {"bambora": "EUR", "optty": "AUD", "simpleps": "USD", "vipps": "NOK"}
+# Refunds beyond 100.00 on a payment (all currencies alike) wait for a manager.
+APPROVAL_LIMIT_MAJOR = "100"
+# The sandbox's names of each provider's calls, for aiming faults ("*": any call).
+ENDPOINTS = {
+    "bambora": ["refund", "cancel", "fetch", "*"],
+    "optty": ["refund", "void", "fetch", "details", "token", "*"],
+    "simpleps": ["refund", "void", "fetch", "token", "*"],
+    "vipps": ["refund", "cancel", "fetch", "events", "token", "*"],
+}
+# The sandbox's names of the calls that move money, by the kind of operation they carry out.
+MODIFICATION_ENDPOINTS = {"refund": OperationKind.REFUND, "cancel": OperationKind.CANCEL, "void": OperationKind.CANCEL}
+# What a provider (or what stands in front of it) may do with a call. Timeouts are left out:
+# the lost, late and dripping answers reach the same states in less time.
+FAULTS = [
+    {"mode": "lost_answer"},
+    {"mode": "drop"},
+    {"mode": "garbage"},
+    {"mode": "error", "status": 500},
+    {"mode": "error", "status": 503, "carried_out": True},
+    {"mode": "status", "status": 409},
+    {"mode": "status", "status": 409, "carried_out": True},
+    {"mode": "status", "status": 423},
+    {"mode": "status", "status": 429, "retry_after": 0},
+    {"mode": "status", "status": 429, "retry_after": 0, "carried_out": True},
+    {"mode": "status", "status": 401},
+    {"mode": "status", "status": 400},
+    {"mode": "html", "status": 403},
+    {"mode": "html", "status": 502, "carried_out": True},
+    {"mode": "late_answer"},
+    {"mode": "slow", "delay": 0.05},
+    {"mode": "drip", "interval": 0.002},
+]
+OPTTY_REFUND_STATUSES = ["SUCCESSFUL"] * 3 + ["INITIATED", "PROCESSING", "PENDING", "FAILED", "DECLINED"]
+# Vipps refuses cancels 180 days after the reservation, refunds after 365.
+VIPPS_DAYS_AGO = [0, 0, 0, 200, 400]
+# A payment of any provider, authorized for 10.00 to 300.00, captured in whole, in part or not
+# at all, with the variations its provider's spec allows.
+NEW_PAYMENT = {
+    "provider": st.sampled_from(sorted(CURRENCY)),
+    "amount": st.integers(10, 300).map(lambda n: n * 100),
+    "capture": st.sampled_from(["all", "part", "none"]),
+    "refunds_in_get": st.booleans(),
+    "refund_status": st.sampled_from(OPTTY_REFUND_STATUSES),
+    "days_ago": st.sampled_from(VIPPS_DAYS_AGO),
+}
+# A run's payments at most: more would only slow the checks after each step.
+MAX_PAYMENTS = 3
+# Rules act on a payment where they can do something; now and then (True) on any payment, to
+# see the refusals.
+ANYWHERE = st.sampled_from([False] * 5 + [True])
+KINDS = (OperationKind.REFUND, OperationKind.CANCEL)
+PEOPLE = {"agent": "Support agents", "agent2": "Support agents", "manager": "Managers", "manager2": "Managers"}
+SYSTEM = Actor.system("reconcile")
+
+SOAK_EXAMPLES = int(os.environ.get("SOAK_EXAMPLES") or 0)
+SOAK_STEPS = int(os.environ.get("SOAK_STEPS") or 40)
+if SOAK_EXAMPLES:
+    BUDGET = settings(
+        max_examples=SOAK_EXAMPLES,
+        stateful_step_count=SOAK_STEPS,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        verbosity=__import__("hypothesis").Verbosity[os.environ.get("SOAK_VERBOSITY", "normal")],
+        suppress_health_check=list(HealthCheck),
+    )
+else:
+    # The same runs every time (CI repeats what it saw), small enough for the suite; no
+    # shrinking, which through HTTP would outlast the suite's timeout: the failing run is
+    # printed step by step as it happened.
+    BUDGET = settings(
+        max_examples=10,
+        stateful_step_count=25,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+
+_numbers = itertools.count(1)
+
+
+def has_refundable(balances):
+    return balances.refundable
+
+
+def has_cancellable(balances):
+    return balances.cancellable
+
+
+@dataclass
+class Stats:
+    """What the runs did, for make soak's summary line."""
+
+    runs: int = 0
+    steps: int = 0
+    operations: int = 0
+    faults: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+
+    def line(self, failures):
+        outcomes = ", ".join(f"{name} {count}" for name, count in sorted(self.outcomes.items()))
+        return (
+            f"soak: {self.runs} runs, {self.steps} steps, {self.operations} operations, "
+            f"{self.faults} faults; outcomes: {outcomes or 'none'}; failures: {failures}"
+        )
+
+
+@dataclass
+class Tracked:
+    """A payment of the run, here and at the sandbox, and what the checks know of it."""
+
+    pk: int
+    provider: str
+    reference: str
+    # The provider's executions (kind, amount, key) as last seen.
+    executions: Counter = field(default_factory=Counter)
+
+    def __repr__(self):
+        return f"<{self.provider} payment {self.reference}>"
+
+
+def step(function):
+    """A rule or check of the machine: counted, and marked unfinished while it runs, so that a
+    run ended by a failure is not settled and checked again in teardown."""
+
+    @functools.wraps(function)
+    def wrapper(machine, *args, **kwargs):
+        machine.interrupted = True
+        result = function(machine, *args, **kwargs)
+        machine.interrupted = False
+        return result
+
+    return wrapper
+
+
+class MoneyMachine(RuleBasedStateMachine):
+    payments = Bundle("payments")
+    requests = Bundle("requests")
+
+    def __init__(self, *, sandbox, sandbox_server, people, stats):
+        super().__init__()
+        sandbox.reset()
+        tokens.clear()
+        self.sandbox = sandbox
+        self.sandbox_server = sandbox_server
+        self.people = people
+        self.stats = stats
+        stats.runs += 1
+        self.tracked = {}
+        # Submitted forms, to send again: (kind, payment pk, key, amount, person).
+        self.forms = []
+        # Executions attributed to each of our operations, in the whole run.
+        self.executed = Counter()
+        # How much of the sandbox's journal of requests the checks have read.
+        self.journal_seen = 0
+        self.last_event = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        # Payments of which Optty was just told to fail its pending refunds: their executions
+        # may disappear from its record (it lists only refunds that are or may be made).
+        self.failed_at_provider = set()
+        self.interrupted = False
+
+    # Rules ---------------------------------------------------------------------------------
+
+    @initialize(target=payments, **NEW_PAYMENT)
+    def first_payment(self, **options):
+        return self.open_payment(**options)
+
+    @precondition(lambda self: len(self.tracked) < MAX_PAYMENTS)
+    @rule(target=payments, **NEW_PAYMENT)
+    @step
+    def open_payment(self, provider, amount, capture, refunds_in_get, refund_status, days_ago):
+        self.stats.steps += 1
+        captured = {"all": amount, "part": amount // 2, "none": 0}[capture]
+        number = f"pbt-{next(_numbers):06d}"
+        reference = f"{number}-{provider}"
+        order, _ = order_create(
+            number=number,
+            customer_name="Kari Nordmann",
+            customer_email="kari@example.com",
+            currency=CURRENCY[provider],
+            total=amount,
+            payments=[NewPayment(provider=provider, reference=reference, amount=amount, captured=captured)],
+            actor=Actor.system("shop"),
+        )
+        options = {
+            "bambora": {"refunds_in_get": refunds_in_get},
+            "optty": {"refund_status": refund_status},
+            "simpleps": {},
+            "vipps": {"authorized_days_ago": days_ago, "modifications_per_minute": 10_000},
+        }[provider]
+        self.sandbox.create_payment(
+            provider=provider, reference=reference, currency=CURRENCY[provider], amount=amount,
+            captured=captured, **options,
+        )
+        tracked = Tracked(pk=order.payments.get().pk, provider=provider, reference=reference)
+        self.tracked[tracked.pk] = tracked
+        return tracked
+
+    @precondition(lambda self: self.having(has_refundable))
+    @rule(
+        target=requests,
+        data=st.data(),
+        anywhere=ANYWHERE,
+        share=st.one_of(st.just(100), st.integers(1, 100)),
+        beyond=ANYWHERE,
+        person=st.sampled_from(sorted(PEOPLE)),
+    )
+    @step
+    def request_refund(self, data, anywhere, share, beyond, person):
+        """Refund all that is refundable or a share of it (in per cent) of a payment that has
+        something to refund; now and then of any payment, or one unit more than there is."""
+        self.stats.steps += 1
+        payment = self.draw_payment(data, has_refundable, anywhere=anywhere)
+        refundable = payment_balances(payment=Payment.objects.get(pk=payment.pk)).refundable
+        amount = refundable + 1 if beyond else max(refundable * share // 100, 1)
+        key = new_idempotency_key()
+        before = Operation.objects.count()
+        try:
+            operation = refund_request(
+                payment_id=payment.pk, amount=amount, reason="customer_request",
+                actor=self.actor(person), idempotency_key=key,
+            )
+        except ActionRefused:
+            self.stats.outcomes["refund refused"] += 1
+            assert amount > refundable, f"{amount} refused with {refundable} refundable"
+            assert Operation.objects.count() == before
+            return multiple()
+        assert amount <= refundable, f"{amount} accepted with only {refundable} refundable"
+        self.opened(operation)
+        self.forms.append((OperationKind.REFUND, payment.pk, key, amount, person))
+        if operation.status == OperationStatus.AWAITING_APPROVAL:
+            return operation.pk
+        return multiple()
+
+    @precondition(lambda self: self.having(has_cancellable))
+    @rule(data=st.data(), anywhere=ANYWHERE, person=st.sampled_from(sorted(PEOPLE)), stale=ANYWHERE)
+    @step
+    def cancel(self, data, anywhere, person, stale):
+        """Cancel what is left uncaptured of a payment that has some (or of any, now and then),
+        confirming the amount shown (or, now and then, one that has changed since)."""
+        self.stats.steps += 1
+        payment = self.draw_payment(data, has_cancellable, anywhere=anywhere)
+        cancellable = payment_balances(payment=Payment.objects.get(pk=payment.pk)).cancellable
+        key = new_idempotency_key()
+        before = Operation.objects.count()
+        try:
+            operation = payment_cancel(
+                payment_id=payment.pk, expected_amount=cancellable + stale, actor=self.actor(person),
+                idempotency_key=key,
+            )
+        except ActionRefused:
+            self.stats.outcomes["cancel refused"] += 1
+            assert stale or cancellable == 0
+            assert Operation.objects.count() == before
+            return
+        assert not stale and cancellable > 0
+        self.opened(operation)
+        self.forms.append((OperationKind.CANCEL, payment.pk, key, cancellable, person))
+
+    @precondition(lambda self: self.forms)
+    @rule(data=st.data())
+    @step
+    def send_form_again(self, data):
+        """A double click, the back button: the same form makes no second operation."""
+        self.stats.steps += 1
+        kind, payment_id, key, amount, person = data.draw(st.sampled_from(self.forms))
+        first = Operation.objects.get(idempotency_key=key)
+        before = Operation.objects.count()
+        if kind == OperationKind.REFUND:
+            again = refund_request(
+                payment_id=payment_id, amount=amount, reason="customer_request",
+                actor=self.actor(person), idempotency_key=key,
+            )
+        else:
+            again = payment_cancel(
+                payment_id=payment_id, expected_amount=amount, actor=self.actor(person), idempotency_key=key
+            )
+        assert again.pk == first.pk
+        assert Operation.objects.count() == before
+
+    @rule(
+        request=consumes(requests),
+        decision=st.sampled_from(["approve"] * 4 + ["reject", "withdraw", "approve own"]),
+        second=st.booleans(),
+    )
+    @step
+    def decide(self, request, decision, second):
+        """A manager approves or rejects the request, its requester withdraws it, or tries to
+        approve it themselves (refused: it goes on waiting)."""
+        self.stats.steps += 1
+        operation = Operation.objects.get(pk=request)
+        manager = self.actor(self.manager_for(operation, second))
+        requester = Actor.of_user(operation.requested_by)
+        if decision == "approve own":
+            with pytest.raises(ActionForbidden):
+                refund_approve(operation_id=request, actor=requester)
+            self.stats.outcomes["forbidden"] += 1
+            operation.refresh_from_db()
+            assert operation.status == OperationStatus.AWAITING_APPROVAL
+            return
+        if decision == "reject":
+            decided = refund_reject(operation_id=request, actor=manager, note="Not due.")
+            assert decided.status == OperationStatus.REJECTED
+        elif decision == "withdraw":
+            decided = refund_withdraw(operation_id=request, actor=requester)
+            assert decided.status == OperationStatus.WITHDRAWN
+        else:
+            try:
+                decided = refund_approve(operation_id=request, actor=manager)
+            except ActionRefused:
+                # The payment can no longer refund this much: something else took the money.
+                self.stats.outcomes["approval refused"] += 1
+                operation.refresh_from_db()
+                assert operation.status == OperationStatus.AWAITING_APPROVAL
+                return
+        self.stats.outcomes[decided.status] += 1
+
+    @rule(data=st.data())
+    @step
+    def check_with_provider(self, data):
+        """"Check with provider" on a payment with operations of unknown outcome, if any."""
+        self.stats.steps += 1
+        unresolved = set(
+            Operation.objects.filter(payment_id__in=self.tracked, status__in=UNRESOLVED_STATUSES)
+            .values_list("payment_id", flat=True)
+        )
+        payments = [p for pk, p in self.tracked.items() if pk in unresolved] or list(self.tracked.values())
+        payment = self.pick(data, payments)
+        for finding in payment_reconcile(payment_id=payment.pk, actor=SYSTEM):
+            self.stats.outcomes[f"checked: {finding.operation.status}"] += 1
+
+    @rule(payment=payments, data=st.data(), fault=st.sampled_from(FAULTS), times=st.integers(1, 2))
+    @step
+    def inject_fault(self, payment, data, fault, times):
+        """The next calls to one of the payment's provider's endpoints go wrong."""
+        self.stats.steps += 1
+        self.stats.faults += times
+        endpoint = data.draw(st.sampled_from(ENDPOINTS[payment.provider]), label="endpoint")
+        self.sandbox.inject_fault(provider=payment.provider, endpoint=endpoint, times=times, **fault)
+
+    @rule(
+        provider=st.sampled_from(sorted(CURRENCY)),
+        event=st.sampled_from(["tokens expire", "held answers go", "optty refunds succeed", "optty refunds fail"]),
+        data=st.data(),
+    )
+    @step
+    def provider_moves(self, provider, event, data):
+        """Something happens at a provider by itself: its tokens expire, the answers it held
+        back go out, Optty's BNPL provider decides the refunds it left pending."""
+        self.stats.steps += 1
+        if event == "tokens expire":
+            self.sandbox.expire_tokens(provider)
+        elif event == "held answers go":
+            self.sandbox.release()
+        else:
+            optty = [payment for payment in self.tracked.values() if payment.provider == "optty"]
+            if not optty:
+                return
+            payment = self.pick(data, optty)
+            succeeds = event == "optty refunds succeed"
+            self.sandbox.advance(
+                provider="optty", reference=payment.reference, outcome="succeeded" if succeeds else "failed"
+            )
+            if not succeeds:
+                self.failed_at_provider.add(payment.pk)
+
+    # Checks --------------------------------------------------------------------------------
+
+    @invariant()
+    @step
+    def money_adds_up(self):
+        events = AuditEvent.objects.filter(pk__gt=self.last_event)
+        self.last_event = max(events.values_list("pk", flat=True), default=self.last_event)
+        sent = set(
+            events.filter(action=AuditAction.PROVIDER_CALLED).values_list("operation_id", flat=True)
+        )
+        journal = self.sandbox.requests()
+        self.check_requests(journal[self.journal_seen :], sent=sent)
+        self.journal_seen = len(journal)
+        mismatched = list(ledger_mismatches().filter(pk__in=self.tracked).values_list("pk", flat=True))
+        assert not mismatched, f"aggregates differ from the ledger: payments {mismatched}"
+        for tracked in self.tracked.values():
+            self.check_payment(tracked, sent=sent)
+        self.failed_at_provider.clear()
+
+    def check_requests(self, entries, *, sent):
+        """Every refund and cancel the providers received in this step was sent for an
+        operation of ours that the audit log says was sent in this step: for Vipps and Optty the
+        operation its key (Idempotency-Key, refundReference, voidReference) names."""
+        operations = list(Operation.objects.filter(pk__in=sent).select_related("payment"))
+        for entry in entries:
+            kind = MODIFICATION_ENDPOINTS.get(entry["endpoint"])
+            if kind is None:
+                continue
+            reference = [segment for segment in entry["path"].split("/") if segment][-2]
+            if entry["provider"] == "vipps":
+                key = entry["headers"].get("idempotency-key")
+            elif entry["provider"] == "optty":
+                key = (entry["json"] or {}).get("refundReference" if kind == OperationKind.REFUND else "voidReference")
+            else:
+                key = None
+            assert any(
+                operation.payment.reference == reference
+                and operation.kind == kind
+                and (key is None or operation.idempotency_key == key)
+                for operation in operations
+            ), (
+                f"{entry['provider']} received a {kind} of {reference} (key {key}) in this step, "
+                "which no operation sent in this step accounts for"
+            )
+
+    def check_payment(self, tracked, *, sent):
+        payment = Payment.objects.get(pk=tracked.pk)
+        operations = list(payment.operations.filter(kind__in=KINDS).order_by("pk"))
+        seen = self.sandbox.payment(provider=tracked.provider, reference=tracked.reference)
+        name = f"{tracked!r}"
+
+        # Our side: what is held back fits the payment.
+        held = Counter()
+        for operation in operations:
+            if operation.status in RESERVING_STATUSES:
+                held[operation.kind] += operation.amount
+        assert payment.refunded + held[OperationKind.REFUND] <= payment.captured, f"{name}: refunds beyond captured"
+        assert payment.captured + payment.cancelled + held[OperationKind.CANCEL] <= payment.authorized, (
+            f"{name}: cancelled beyond what could be"
+        )
+
+        # The provider's side.
+        pending_refunds = seen.get("pending_refunds", 0)
+        assert seen["refunded"] + pending_refunds <= seen["captured"], f"{name}: the provider refunded beyond captured"
+        assert seen["captured"] + seen["cancelled"] <= seen["amount"], f"{name}: the provider cancelled beyond authorized"
+        assert seen["captured"] == payment.captured
+
+        # Totals: the provider's lie between our succeeded ones and those plus what is unresolved.
+        unresolved = Counter()
+        for operation in operations:
+            if operation.status in UNRESOLVED_STATUSES:
+                unresolved[operation.kind] += operation.amount
+        at_provider = {
+            OperationKind.REFUND: (seen["refunded"], seen["refunded"] + pending_refunds),
+            OperationKind.CANCEL: (seen["cancelled"], seen["cancelled"]),
+        }
+        for kind, booked in ((OperationKind.REFUND, payment.refunded), (OperationKind.CANCEL, payment.cancelled)):
+            made, made_or_under_way = at_provider[kind]
+            assert booked <= made, f"{name}: {kind}s of {booked} booked, the provider made {made}"
+            assert made_or_under_way <= booked + unresolved[kind], (
+                f"{name}: the provider made or is making {kind}s of {made_or_under_way}; we booked "
+                f"{booked} and have {unresolved[kind]} unresolved"
+            )
+
+        # Executions: each belongs to one operation of ours, and none was carried out twice.
+        executions = Counter(
+            (item["kind"], item["amount"], item.get("idempotency_key")) for item in seen["operations"]
+        )
+        new, gone = executions - tracked.executions, tracked.executions - executions
+        assert not gone or tracked.pk in self.failed_at_provider, f"{name}: executions vanished: {gone}"
+        tracked.executions = executions
+        by_key = {operation.idempotency_key: operation for operation in operations}
+        for (kind, amount, key), count in sorted(new.items(), key=str):
+            for _ in range(count):
+                if key is not None:
+                    owner = by_key.get(key)
+                    assert owner is not None and owner.kind == kind and owner.amount == amount, (
+                        f"{name}: the provider carried out a {kind} of {amount} under key {key}, "
+                        "which is no such operation of ours"
+                    )
+                    candidates = [owner] if self.executed[owner.pk] == 0 else []
+                else:
+                    candidates = [
+                        operation
+                        for operation in operations
+                        if operation.pk in sent
+                        and operation.kind == kind
+                        and operation.amount == amount
+                        and self.executed[operation.pk] == 0
+                    ]
+                assert candidates, (
+                    f"{name}: the provider carried out a {kind} of {amount} that no operation sent "
+                    f"in this step accounts for: carried out twice? ({self.history(payment)})"
+                )
+                self.executed[candidates[0].pk] += 1
+        self.check_executions_match(name, operations, executions)
+
+    def check_executions_match(self, name, operations, executions):
+        """Every succeeded operation has its execution at the provider; every other execution
+        is of an operation whose outcome is still unresolved: none of one booked as failed."""
+        made = Counter()
+        for (kind, amount, _), count in executions.items():
+            made[kind, amount] += count
+        for operation in operations:
+            if operation.status == OperationStatus.SUCCEEDED:
+                assert made[operation.kind, operation.settled_amount] > 0, (
+                    f"{name}: operation {operation.pk} ({operation.kind} of "
+                    f"{operation.settled_amount}) succeeded here, not at the provider"
+                )
+                made[operation.kind, operation.settled_amount] -= 1
+        for operation in operations:
+            if operation.status in UNRESOLVED_STATUSES and made[operation.kind, operation.amount] > 0:
+                made[operation.kind, operation.amount] -= 1
+        left = +made
+        assert not left, (
+            f"{name}: the provider carried out {dict(left)} that the ledger neither booked nor "
+            f"holds unresolved ({self.history_of(operations)})"
+        )
+
+    # The end of a run ----------------------------------------------------------------------
+
+    def teardown(self):
+        try:
+            if not self.interrupted:
+                self.settle_everything()
+        finally:
+            self.sandbox.reset()
+            tokens.clear()
+
+    def settle_everything(self):
+        """Let the faults stop and the provider finish; check with it until nothing more can be
+        proved; then a manager resolves the rest as the provider's portal shows it. Nothing may
+        stay unresolved, and the provider and the ledger agree exactly."""
+        self.sandbox.clear_faults()
+        self.sandbox.release()
+        for payment in self.tracked.values():
+            if payment.provider == "optty":
+                self.sandbox.advance(provider="optty", reference=payment.reference)
+        self.money_adds_up()
+        for _ in range(4):
+            for payment in self.tracked.values():
+                payment_reconcile(payment_id=payment.pk, actor=SYSTEM)
+            self.money_adds_up()
+        for payment in self.tracked.values():
+            name = f"{payment!r}"
+            operations = list(Operation.objects.filter(payment_id=payment.pk, kind__in=KINDS).order_by("pk"))
+            for operation in operations:
+                self.stats.outcomes[f"final: {operation.status}"] += 1
+            stuck = [op for op in operations if op.status in UNRESOLVED_STATUSES]
+            assert not stuck, f"{name}: still unresolved at the end: {self.history_of(stuck)}"
+            seen = self.sandbox.payment(provider=payment.provider, reference=payment.reference)
+            stored = Payment.objects.get(pk=payment.pk)
+            for total in ("captured", "cancelled", "refunded"):
+                assert seen[total] == getattr(stored, total), (
+                    f"{name}: {total} {seen[total]} at the provider, {getattr(stored, total)} here"
+                )
+        assert_exchanges_follow_specs(self.sandbox_server.sandbox.take_exchanges())
+
+    # Helpers -------------------------------------------------------------------------------
+
+    def having(self, available):
+        """The run's payments of which `available(balances)` is more than nothing."""
+        payments = payments_with_balances(Payment.objects.filter(pk__in=self.tracked).order_by("pk"))
+        return [self.tracked[payment.pk] for payment in payments if available(payment.balances)]
+
+    def draw_payment(self, data, available, *, anywhere):
+        """A payment of the run of which `available(balances)` is more than nothing, or, when
+        `anywhere`, any payment."""
+        return self.pick(data, list(self.tracked.values()) if anywhere else self.having(available))
+
+    @staticmethod
+    def pick(data, payments):
+        """One of `payments`, drawn by its reference (which the printed steps then show)."""
+        reference = data.draw(st.sampled_from([payment.reference for payment in payments]), label="payment")
+        return next(payment for payment in payments if payment.reference == reference)
+
+    def actor(self, person):
+        return Actor.of_user(self.people[person])
+
+    def manager_for(self, operation, second):
+        """A manager who did not ask for the refund."""
+        managers = [name for name in ("manager", "manager2") if self.people[name].pk != operation.requested_by_id]
+        return managers[second % len(managers)]
+
+    def opened(self, operation):
+        self.stats.operations += 1
+        self.stats.outcomes[operation.status] += 1
+
+    def history(self, payment):
+        return self.history_of(payment.operations.filter(kind__in=KINDS).order_by("pk"))
+
+    @staticmethod
+    def history_of(operations):
+        return "; ".join(
+            f"#{op.pk} {op.kind} {op.amount} {op.status}"
+            + (f" ({op.failure_message[:120]})" if op.failure_message else "")
+            for op in operations
+        )
+
+
+@pytest.fixture
+def people(make_user):
+    return {name: make_user(name, group=group) for name, group in PEOPLE.items()}
+
+
+def test_money_is_never_moved_twice_nor_lost(sandbox, sandbox_server, people, settings, capsys):
+    settings.PROVIDER_TIMEOUT = 1
+    settings.REFUND_APPROVAL_LIMITS = {currency: APPROVAL_LIMIT_MAJOR for currency in CURRENCY.values()}
+    stats = Stats()
+    failures = 0
+    try:
+        run_state_machine_as_test(
+            lambda: MoneyMachine(sandbox=sandbox, sandbox_server=sandbox_server, people=people, stats=stats),
+            settings=BUDGET,
+        )
+    except BaseException:
+        failures = 1
+        raise
+    finally:
+        if SOAK_EXAMPLES:
+            with capsys.disabled():
+                print("\n" + stats.line(failures))
