@@ -100,6 +100,8 @@ FAULTS = [
     {"mode": "slow", "delay": 0.05},
     {"mode": "drip", "interval": 0.002},
 ]
+# A fault for the step's own calls, or none.
+FAULT = st.one_of(st.none(), st.sampled_from(FAULTS))
 OPTTY_REFUND_STATUSES = ["SUCCESSFUL"] * 3 + ["INITIATED", "PROCESSING", "PENDING", "FAILED", "DECLINED"]
 # Vipps refuses cancels 180 days after the reservation, refunds after 365.
 VIPPS_DAYS_AGO = [0, 0, 0, 200, 400]
@@ -139,8 +141,8 @@ else:
     # shrinking, which through HTTP would outlast the suite's timeout: the failing run is
     # printed step by step as it happened.
     BUDGET = settings(
-        max_examples=10,
-        stateful_step_count=25,
+        max_examples=20,
+        stateful_step_count=20,
         derandomize=True,
         deadline=None,
         database=None,
@@ -279,13 +281,15 @@ class MoneyMachine(RuleBasedStateMachine):
         share=st.one_of(st.just(100), st.integers(1, 100)),
         beyond=ANYWHERE,
         person=st.sampled_from(sorted(PEOPLE)),
+        fault=FAULT,
     )
     @step
-    def request_refund(self, data, anywhere, share, beyond, person):
+    def request_refund(self, data, anywhere, share, beyond, person, fault):
         """Refund all that is refundable or a share of it (in per cent) of a payment that has
         something to refund; now and then of any payment, or one unit more than there is."""
         self.stats.steps += 1
         payment = self.draw_payment(data, has_refundable, anywhere=anywhere)
+        self.inject(data, payment, fault)
         refundable = payment_balances(payment=Payment.objects.get(pk=payment.pk)).refundable
         amount = refundable + 1 if beyond else max(refundable * share // 100, 1)
         key = new_idempotency_key()
@@ -308,13 +312,14 @@ class MoneyMachine(RuleBasedStateMachine):
         return multiple()
 
     @precondition(lambda self: self.having(has_cancellable))
-    @rule(data=st.data(), anywhere=ANYWHERE, person=st.sampled_from(sorted(PEOPLE)), stale=ANYWHERE)
+    @rule(data=st.data(), anywhere=ANYWHERE, person=st.sampled_from(sorted(PEOPLE)), stale=ANYWHERE, fault=FAULT)
     @step
-    def cancel(self, data, anywhere, person, stale):
+    def cancel(self, data, anywhere, person, stale, fault):
         """Cancel what is left uncaptured of a payment that has some (or of any, now and then),
         confirming the amount shown (or, now and then, one that has changed since)."""
         self.stats.steps += 1
         payment = self.draw_payment(data, has_cancellable, anywhere=anywhere)
+        self.inject(data, payment, fault)
         cancellable = payment_balances(payment=Payment.objects.get(pk=payment.pk)).cancellable
         key = new_idempotency_key()
         before = Operation.objects.count()
@@ -357,13 +362,17 @@ class MoneyMachine(RuleBasedStateMachine):
         request=consumes(requests),
         decision=st.sampled_from(["approve"] * 4 + ["reject", "withdraw", "approve own"]),
         second=st.booleans(),
+        data=st.data(),
+        fault=FAULT,
     )
     @step
-    def decide(self, request, decision, second):
+    def decide(self, request, decision, second, data, fault):
         """A manager approves or rejects the request, its requester withdraws it, or tries to
         approve it themselves (refused: it goes on waiting)."""
         self.stats.steps += 1
         operation = Operation.objects.get(pk=request)
+        if decision == "approve":
+            self.inject(data, self.tracked[operation.payment_id], fault)
         manager = self.actor(self.manager_for(operation, second))
         requester = Actor.of_user(operation.requested_by)
         if decision == "approve own":
@@ -390,9 +399,9 @@ class MoneyMachine(RuleBasedStateMachine):
                 return
         self.stats.outcomes[decided.status] += 1
 
-    @rule(data=st.data())
+    @rule(data=st.data(), fault=FAULT)
     @step
-    def check_with_provider(self, data):
+    def check_with_provider(self, data, fault):
         """"Check with provider" on a payment with operations of unknown outcome, if any."""
         self.stats.steps += 1
         unresolved = set(
@@ -401,43 +410,43 @@ class MoneyMachine(RuleBasedStateMachine):
         )
         payments = [p for pk, p in self.tracked.items() if pk in unresolved] or list(self.tracked.values())
         payment = self.pick(data, payments)
+        self.inject(data, payment, fault)
         for finding in payment_reconcile(payment_id=payment.pk, actor=SYSTEM):
             self.stats.outcomes[f"checked: {finding.operation.status}"] += 1
 
     @rule(payment=payments, data=st.data(), fault=st.sampled_from(FAULTS), times=st.integers(1, 2))
     @step
     def inject_fault(self, payment, data, fault, times):
-        """The next calls to one of the payment's provider's endpoints go wrong."""
+        """The next calls to one of the payment's provider's endpoints, whenever they come, go
+        wrong."""
         self.stats.steps += 1
-        self.stats.faults += times
-        endpoint = data.draw(st.sampled_from(ENDPOINTS[payment.provider]), label="endpoint")
-        self.sandbox.inject_fault(provider=payment.provider, endpoint=endpoint, times=times, **fault)
+        self.inject(data, payment, fault, times=times)
 
     @rule(
-        provider=st.sampled_from(sorted(CURRENCY)),
         event=st.sampled_from(["tokens expire", "held answers go", "optty refunds succeed", "optty refunds fail"]),
         data=st.data(),
     )
     @step
-    def provider_moves(self, provider, event, data):
-        """Something happens at a provider by itself: its tokens expire, the answers it held
-        back go out, Optty's BNPL provider decides the refunds it left pending."""
+    def provider_moves(self, event, data):
+        """Something happens at a provider by itself: the tokens it issued expire, the answers
+        it held back go out, Optty's BNPL provider decides the refunds it left pending."""
         self.stats.steps += 1
-        if event == "tokens expire":
-            self.sandbox.expire_tokens(provider)
-        elif event == "held answers go":
+        if event == "held answers go":
             self.sandbox.release()
-        else:
-            optty = [payment for payment in self.tracked.values() if payment.provider == "optty"]
-            if not optty:
-                return
-            payment = self.pick(data, optty)
-            succeeds = event == "optty refunds succeed"
-            self.sandbox.advance(
-                provider="optty", reference=payment.reference, outcome="succeeded" if succeeds else "failed"
-            )
-            if not succeeds:
-                self.failed_at_provider.add(payment.pk)
+            return
+        payments = list(self.tracked.values())
+        if event != "tokens expire":
+            payments = [payment for payment in payments if payment.provider == "optty"] or payments
+        payment = self.pick(data, payments)
+        if event == "tokens expire" or payment.provider != "optty":
+            self.sandbox.expire_tokens(payment.provider)
+            return
+        succeeds = event == "optty refunds succeed"
+        self.sandbox.advance(
+            provider="optty", reference=payment.reference, outcome="succeeded" if succeeds else "failed"
+        )
+        if not succeeds:
+            self.failed_at_provider.add(payment.pk)
 
     # Checks --------------------------------------------------------------------------------
 
@@ -506,23 +515,6 @@ class MoneyMachine(RuleBasedStateMachine):
         assert seen["captured"] + seen["cancelled"] <= seen["amount"], f"{name}: the provider cancelled beyond authorized"
         assert seen["captured"] == payment.captured
 
-        # Totals: the provider's lie between our succeeded ones and those plus what is unresolved.
-        unresolved = Counter()
-        for operation in operations:
-            if operation.status in UNRESOLVED_STATUSES:
-                unresolved[operation.kind] += operation.amount
-        at_provider = {
-            OperationKind.REFUND: (seen["refunded"], seen["refunded"] + pending_refunds),
-            OperationKind.CANCEL: (seen["cancelled"], seen["cancelled"]),
-        }
-        for kind, booked in ((OperationKind.REFUND, payment.refunded), (OperationKind.CANCEL, payment.cancelled)):
-            made, made_or_under_way = at_provider[kind]
-            assert booked <= made, f"{name}: {kind}s of {booked} booked, the provider made {made}"
-            assert made_or_under_way <= booked + unresolved[kind], (
-                f"{name}: the provider made or is making {kind}s of {made_or_under_way}; we booked "
-                f"{booked} and have {unresolved[kind]} unresolved"
-            )
-
         # Executions: each belongs to one operation of ours, and none was carried out twice.
         executions = Counter(
             (item["kind"], item["amount"], item.get("idempotency_key")) for item in seen["operations"]
@@ -564,6 +556,23 @@ class MoneyMachine(RuleBasedStateMachine):
                 )
                 self.executed[candidates[0].pk] += 1
                 self.carried_out.add(candidates[0].pk)
+
+        # Totals: the provider's lie between our succeeded ones and those plus what is unresolved.
+        unresolved = Counter()
+        for operation in operations:
+            if operation.status in UNRESOLVED_STATUSES:
+                unresolved[operation.kind] += operation.amount
+        at_provider = {
+            OperationKind.REFUND: (seen["refunded"], seen["refunded"] + pending_refunds),
+            OperationKind.CANCEL: (seen["cancelled"], seen["cancelled"]),
+        }
+        for kind, booked in ((OperationKind.REFUND, payment.refunded), (OperationKind.CANCEL, payment.cancelled)):
+            made, made_or_under_way = at_provider[kind]
+            assert booked <= made, f"{name}: {kind}s of {booked} booked, the provider made {made}"
+            assert made_or_under_way <= booked + unresolved[kind], (
+                f"{name}: the provider made or is making {kind}s of {made_or_under_way}; we booked "
+                f"{booked} and have {unresolved[kind]} unresolved"
+            )
         self.check_executions_match(name, operations, executions)
 
     def check_executions_match(self, name, operations, executions):
@@ -628,6 +637,15 @@ class MoneyMachine(RuleBasedStateMachine):
         assert_exchanges_follow_specs(self.sandbox_server.sandbox.take_exchanges())
 
     # Helpers -------------------------------------------------------------------------------
+
+    def inject(self, data, payment, fault, *, times=1):
+        """Make the next `times` calls to one of the payment's provider's endpoints go as
+        `fault` says (nothing when it is None)."""
+        if fault is None:
+            return
+        self.stats.faults += times
+        endpoint = data.draw(st.sampled_from(ENDPOINTS[payment.provider]), label="endpoint")
+        self.sandbox.inject_fault(provider=payment.provider, endpoint=endpoint, times=times, **fault)
 
     def having(self, available):
         """The run's payments of which `available(balances)` is more than nothing."""
