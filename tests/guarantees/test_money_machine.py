@@ -38,7 +38,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
+from django.conf import settings
+from hypothesis import HealthCheck, Phase
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -55,7 +57,8 @@ from hypothesis.stateful import (
 from payments.exceptions import ActionForbidden, ActionRefused
 from payments.models import AuditAction, AuditEvent, Operation, OperationKind, Payment
 from payments.providers.tokens import tokens
-from payments.selectors import ledger_mismatches, payment_balances, payments_with_balances
+from payments.selectors import ledger_mismatches, needs_person, payment_balances, payments_with_balances
+from payments.services.attention import operation_resolve
 from payments.services.audit import Actor
 from payments.services.cancels import payment_cancel
 from payments.services.ledger import new_idempotency_key
@@ -127,7 +130,7 @@ SYSTEM = Actor.system("reconcile")
 SOAK_EXAMPLES = int(os.environ.get("SOAK_EXAMPLES") or 0)
 SOAK_STEPS = int(os.environ.get("SOAK_STEPS") or 40)
 if SOAK_EXAMPLES:
-    BUDGET = settings(
+    BUDGET = hypothesis_settings(
         max_examples=SOAK_EXAMPLES,
         stateful_step_count=SOAK_STEPS,
         deadline=None,
@@ -140,7 +143,7 @@ else:
     # The same runs every time (CI repeats what it saw), small enough for the suite; no
     # shrinking, which through HTTP would outlast the suite's timeout: the failing run is
     # printed step by step as it happened.
-    BUDGET = settings(
+    BUDGET = hypothesis_settings(
         max_examples=20,
         stateful_step_count=20,
         derandomize=True,
@@ -422,6 +425,21 @@ class MoneyMachine(RuleBasedStateMachine):
         self.stats.steps += 1
         self.inject(data, payment, fault, times=times)
 
+    @precondition(lambda self: self.needing_person())
+    @rule(data=st.data(), second=st.booleans())
+    @step
+    def person_resolves(self, data, second):
+        """A manager resolves an operation that needs a person, as the provider's portal shows
+        it."""
+        self.stats.steps += 1
+        operations = self.needing_person()
+        operation = next(
+            operation
+            for operation in operations
+            if operation.pk == data.draw(st.sampled_from([op.pk for op in operations]), label="operation")
+        )
+        self.resolve(operation, second=second)
+
     @rule(
         event=st.sampled_from(["tokens expire", "held answers go", "optty refunds succeed", "optty refunds fail"]),
         data=st.data(),
@@ -617,10 +635,13 @@ class MoneyMachine(RuleBasedStateMachine):
             if payment.provider == "optty":
                 self.sandbox.advance(provider="optty", reference=payment.reference)
         self.money_adds_up()
-        for _ in range(4):
+        for _ in range(settings.NEEDS_PERSON_AFTER_CHECKS):
             for payment in self.tracked.values():
                 payment_reconcile(payment_id=payment.pk, actor=SYSTEM)
             self.money_adds_up()
+        for operation in self.needing_person():
+            self.resolve(operation)
+        self.money_adds_up()
         for payment in self.tracked.values():
             name = f"{payment!r}"
             operations = list(Operation.objects.filter(payment_id=payment.pk, kind__in=KINDS).order_by("pk"))
@@ -663,6 +684,24 @@ class MoneyMachine(RuleBasedStateMachine):
         reference = data.draw(st.sampled_from([payment.reference for payment in payments]), label="payment")
         return next(payment for payment in payments if payment.reference == reference)
 
+    def needing_person(self):
+        """The run's operations that need a person, oldest first."""
+        operations = Operation.objects.filter(payment_id__in=self.tracked, status__in=UNRESOLVED_STATUSES)
+        return [operation for operation in operations.order_by("pk") if needs_person(operation)]
+
+    def resolve(self, operation, *, second=False):
+        """A manager who did not ask for it resolves `operation` as the provider's record shows
+        it: carried out when an execution there stands for it."""
+        carried_out = operation.pk in self.carried_out
+        resolved = operation_resolve(
+            operation_id=operation.pk,
+            actor=self.actor(self.manager_for(operation, second)),
+            carried_out=carried_out,
+            note="Seen in the provider's portal." if carried_out else "Not in the provider's portal.",
+        )
+        assert resolved.status == (OperationStatus.SUCCEEDED if carried_out else OperationStatus.FAILED)
+        self.stats.outcomes[f"resolved by a person: {resolved.status}"] += 1
+
     def actor(self, person):
         return Actor.of_user(self.people[person])
 
@@ -694,6 +733,8 @@ def people(make_user):
 
 def test_money_is_never_moved_twice_nor_lost(sandbox, sandbox_server, people, settings, capsys):
     settings.PROVIDER_TIMEOUT = 1
+    # An operation no check can prove needs a person after two checks, not six: runs are short.
+    settings.NEEDS_PERSON_AFTER_CHECKS = 2
     settings.REFUND_APPROVAL_LIMITS = {currency: APPROVAL_LIMIT_MAJOR for currency in CURRENCY.values()}
     stats = Stats()
     failures = 0
