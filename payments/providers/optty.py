@@ -8,7 +8,8 @@ are decimal major units with at most two decimals. Our operation's key is Optty'
 `refundReference` / `voidReference`, which Optty keeps unique per merchant: a retry of the
 same operation sends the same reference and cannot become a second refund. How Optty refuses a
 reference it has had is not documented: any refusal of a re-sent operation says the first
-attempt may have been carried out, never that it failed. A refund's status other than SUCCESSFUL and FAILED (PENDING, INITIATED, PROCESSING,
+attempt may have been carried out, never that it failed. A refund's status other than
+SUCCESSFUL and the failures FAILED, DECLINED and ERROR (PENDING, INITIATED, PROCESSING,
 anything new) means the BNPL provider decides later: the amount stays reserved meanwhile. A
 full refund includes the order's surcharge, as Optty's refund spec asks.
 """
@@ -33,7 +34,8 @@ from payments.providers.base import (
 from payments.providers.tokens import send_with_token, token_endpoint_error
 
 SUCCEEDED_STATUSES = {"SUCCESSFUL", "SUCCESS"}
-FAILED_STATUSES = {"FAILED"}
+# providers.md: "a failure such as DECLINED/ERROR/FAILED"; only these end a refund unmade.
+FAILED_STATUSES = {"FAILED", "DECLINED", "ERROR"}
 VOIDED_ORDER_STATUSES = {"VOIDED", "CANCELLED", "CANCELED"}
 # Order statuses that show no void has happened (a captured order cannot be voided).
 NOT_VOIDED_ORDER_STATUSES = {
