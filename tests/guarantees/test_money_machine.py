@@ -111,7 +111,7 @@ FAULTS = [
 ]
 # A fault for the step's own calls, or none.
 FAULT = st.one_of(st.none(), st.sampled_from(FAULTS))
-OPTTY_REFUND_STATUSES = ["SUCCESSFUL"] * 3 + ["INITIATED", "PROCESSING", "PENDING", "FAILED", "DECLINED"]
+OPTTY_REFUND_STATUSES = ["SUCCESSFUL"] * 4 + ["INITIATED", "PROCESSING", "REQUESTED", "PENDING", "FAILED", "DECLINED", "ERROR"]
 # Vipps refuses cancels 180 days after the reservation, refunds after 365.
 VIPPS_DAYS_AGO = [0, 0, 0, 200, 400]
 # A payment of any provider, authorized for 10.00 to 300.00, captured in whole, in part or not
