@@ -432,13 +432,8 @@ class MoneyMachine(RuleBasedStateMachine):
     def person_resolves(self, data, second):
         """A manager resolves an operation that needs a person, as the provider's portal shows
         it."""
-        operations = self.needing_person()
-        operation = next(
-            operation
-            for operation in operations
-            if operation.pk == data.draw(st.sampled_from([op.pk for op in operations]), label="operation")
-        )
-        self.resolve(operation, second=second)
+        operations = {operation.pk: operation for operation in self.needing_person()}
+        self.resolve(operations[data.draw(st.sampled_from(sorted(operations)), label="operation")], second=second)
 
     @rule(
         event=st.sampled_from(["tokens expire", "held answers go", "optty refunds succeed", "optty refunds fail"]),
@@ -692,18 +687,21 @@ class MoneyMachine(RuleBasedStateMachine):
         return next(payment for payment in payments if payment.reference == reference)
 
     def needing_person(self):
-        """The run's operations that need a person, oldest first."""
+        """The run's operations that need a person and that a person can resolve now, oldest
+        first: not while the provider lists refunds of the payment as still in progress (Optty),
+        which a manager reading its portal comes back to later."""
         operations = Operation.objects.filter(payment_id__in=self.tracked, status__in=UNRESOLVED_STATUSES)
-        return [operation for operation in operations.order_by("pk") if needs_person(operation)]
+        operations = [operation for operation in operations.order_by("pk") if needs_person(operation)]
+        in_progress = {
+            payment.pk
+            for payment in map(self.tracked.get, {operation.payment_id for operation in operations})
+            if self.sandbox.payment(provider=payment.provider, reference=payment.reference).get("pending_refunds")
+        }
+        return [operation for operation in operations if operation.payment_id not in in_progress]
 
     def resolve(self, operation, *, second=False):
         """A manager who did not ask for it resolves `operation` as the provider's record shows
-        it: carried out when an execution there stands for it. While the provider lists refunds
-        of the payment as still in progress (Optty), they come back later instead."""
-        payment = self.tracked[operation.payment_id]
-        if self.sandbox.payment(provider=payment.provider, reference=payment.reference).get("pending_refunds"):
-            self.stats.outcomes["left for later by a person"] += 1
-            return
+        it: carried out when an execution there stands for it."""
         carried_out = operation.pk in self.carried_out
         resolved = operation_resolve(
             operation_id=operation.pk,
