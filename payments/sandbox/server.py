@@ -368,21 +368,31 @@ class Sandbox:
 
     @contextlib.contextmanager
     def processing(self, provider, request):
-        """Count the request as being processed by the provider while inside (busy_answer)."""
+        """Count the request as being processed by the provider while inside (busy_answer), or
+        until the done() it yields is called: the provider is done once its answer starts to
+        go out, so a client that asks again as soon as it has read the answer finds it done."""
         key = self.simulators[provider].concurrency_key(request)
         if key is None:
-            yield
+            yield lambda: None
             return
         key = (provider, key)
         with self.lock:
             self.keys_in_flight[key] += 1
-        try:
-            yield
-        finally:
+        counted = True
+
+        def done():
+            nonlocal counted
             with self.lock:
-                self.keys_in_flight[key] -= 1
-                if not self.keys_in_flight[key]:
-                    del self.keys_in_flight[key]
+                if counted:
+                    counted = False
+                    self.keys_in_flight[key] -= 1
+                    if not self.keys_in_flight[key]:
+                        del self.keys_in_flight[key]
+
+        try:
+            yield done
+        finally:
+            done()
 
     def release_held(self):
         """Let every request held now go on."""
@@ -504,6 +514,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
     # kept-alive connection would wait ~40 ms for the client's delayed ACK.
     disable_nagle_algorithm = True
 
+    @staticmethod
+    def provider_done():
+        """Replaced, while a request is processed, by what marks the provider done with it."""
+
     def do_GET(self):
         self._dispatch()
 
@@ -550,7 +564,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
         fault = sandbox.take_fault(prefix, sandbox.simulators[prefix].endpoint_name(request))
         # From the provider's first step to its answer, unless the request never reaches it.
         reaches = fault is None or fault.carried_out or fault.mode in CARRYING_MODES
-        with sandbox.processing(prefix, request) if reaches else contextlib.nullcontext():
+        if not reaches:
+            return self._serve(prefix, request, entry, fault)
+        with sandbox.processing(prefix, request) as self.provider_done:
             self._serve(prefix, request, entry, fault)
 
     def _serve(self, prefix, request, entry, fault):
@@ -605,6 +621,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         return self._answer(response, entry, off_spec=fault.off_spec)
 
     def _answer(self, response, entry=None, *, off_spec=False):
+        self.provider_done()
         payload = response.encoded()
         if entry is not None:
             self.server.sandbox.record_answer(entry, response, off_spec=off_spec)
@@ -624,6 +641,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _drip(self, response, entry, provider, endpoint, interval):
         """Send the whole answer (status line, headers, body) one byte every `interval`
         seconds, until it is sent, the client goes away, or the held requests are released."""
+        self.provider_done()
         self.server.sandbox.record_answer(entry, response)
         payload = response.encoded()
         head = [f"HTTP/1.1 {response.status} {_reason(response.status)}"]
@@ -643,6 +661,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                     return  # released (a reset, the server stopping): the rest is never sent
 
     def _drop(self, entry):
+        self.provider_done()
         self.server.sandbox.record_answer(entry, None)
         self.close_connection = True
         try:
