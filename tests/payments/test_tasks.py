@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,15 @@ from django.core import mail
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.urls import reverse
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from payments.models import Export, ExportStatus, OutgoingEmail, TaskWorker
+from payments.models import Export, ExportStatus, Operation, OperationStatus, OutgoingEmail, TaskWorker
+from payments.sandbox.server import provider_urls
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
+from payments.tasks import reconcile
 from tests.backoffice.test_exports import checked_rows, expected_rows, make_orders, make_varied_payments
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -259,3 +263,50 @@ def test_the_timer_queues_the_periodic_tasks_and_the_worker_runs_them(
     assert request.status == "expired"
     payment.refresh_from_db()
     assert payment.synced_at is not None
+
+
+def test_two_workers_never_check_one_payment_at_once(
+    make_payment, sandbox, sandbox_server, database_queue, exports_root, settings
+):
+    # given: a refund Bambora never got (its outcome unknown to us), its call long over
+    payment = make_payment("bambora", currency="EUR", amount=10_000, captured=10_000)
+    sandbox.inject_fault(provider="bambora", endpoint="refund", mode="error", status=503)
+    operation = refund_request(payment_id=payment.pk, amount=2_500, reason="goodwill",
+                               actor=Actor.system("tests"), idempotency_key=new_idempotency_key())  # fmt: skip
+    assert operation.status == OperationStatus.UNKNOWN
+    Operation.objects.filter(pk=operation.pk).update(deadline=timezone.now() - timedelta(hours=1))
+    sandbox.clear_requests()
+    # and the first read of the payment held by Bambora until the test lets it go
+    sandbox.inject_fault(provider="bambora", endpoint="fetch", mode="held")
+
+    # when: the timer queues reconciliation twice and two workers take one each
+    reconcile.enqueue()
+    reconcile.enqueue()
+    urls = provider_urls(sandbox_server.base_url)
+    env = {**worker_env(exports_root), "BAMBORA_API_URL": urls["bambora"]["api_url"]}
+    workers = [
+        subprocess.Popen([sys.executable, "manage.py", "worker", "--interval", "0.1"], cwd=ROOT, env=env)
+        for _ in range(2)
+    ]
+    try:
+        assert sandbox_server.sandbox.wait_for_held(1, provider="bambora", endpoint="fetch")
+        tasks = DBTaskResult.objects.filter(task_path="payments.tasks.reconcile")
+        wait_for(lambda: tasks.filter(status="SUCCESSFUL").count() == 1, "the second worker's check")
+
+        # then: the second worker, finding the payment being checked, asked nothing and changed nothing
+        assert tasks.get(status="SUCCESSFUL").return_value == {"resolved": 0, "open": 1}
+        assert [r["endpoint"] for r in sandbox.requests("bambora")] == ["fetch"]
+        operation.refresh_from_db()
+        assert operation.status == OperationStatus.UNKNOWN
+
+        # and the first, once Bambora answers, sends the refund again, once
+        sandbox.release()
+        wait_for(lambda: tasks.filter(status="SUCCESSFUL").count() == 2, "the first worker's check")
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(timeout=30)
+    operation.refresh_from_db()
+    assert operation.status == OperationStatus.SUCCEEDED
+    assert [r["endpoint"] for r in sandbox.requests("bambora")] == ["fetch", "refund"]
+    assert sandbox.payment(provider="bambora", reference=payment.reference)["refunded"] == 2_500
