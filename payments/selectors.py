@@ -41,13 +41,13 @@ class Balances:
     refunds_so_far: int
 
 
-def _reserved(kind):
-    return Coalesce(
-        Sum(
-            "operations__amount",
-            filter=Q(operations__kind=kind, operations__status__in=RESERVING_STATUSES),
-        ),
-        Value(0),
+def _reserved(*kinds):
+    """What the operations of `kinds` hold back, summed over a payment's operations; NULL
+    when none does (one aggregate for both kinds, no COALESCE: fewer expressions for the ORM to
+    build on pages that show payments)."""
+    return Sum(
+        "operations__amount",
+        filter=Q(operations__kind__in=kinds, operations__status__in=RESERVING_STATUSES),
     )
 
 
@@ -60,9 +60,9 @@ def payment_balances(*, payment, reserved_refunds=None, reserved_cancels=None):
     if reserved_refunds is None or reserved_cancels is None:
         sums = Payment.objects.filter(pk=payment.pk).aggregate(
             refunds=_reserved(OperationKind.REFUND),
-            cancels=_reserved(OperationKind.CANCEL) + _reserved(OperationKind.CAPTURE),
+            cancels=_reserved(OperationKind.CANCEL, OperationKind.CAPTURE),
         )
-        reserved_refunds, reserved_cancels = sums["refunds"], sums["cancels"]
+        reserved_refunds, reserved_cancels = sums["refunds"] or 0, sums["cancels"] or 0
     uncaptured = payment.authorized - payment.captured - payment.cancelled
     if payment.captured and not PROVIDER_CLASSES[payment.provider].cancels_after_capture:
         uncaptured = 0
@@ -80,7 +80,7 @@ def payments_with_balances(queryset):
     whose outcome is unknown or pending) set, in one query."""
     payments = queryset.annotate(
         reserved_refunds_sum=_reserved(OperationKind.REFUND),
-        reserved_cancels_sum=_reserved(OperationKind.CANCEL) + _reserved(OperationKind.CAPTURE),
+        reserved_cancels_sum=_reserved(OperationKind.CANCEL, OperationKind.CAPTURE),
         unresolved_count=Count(
             "operations",
             filter=Q(operations__status__in=[OperationStatus.UNKNOWN, OperationStatus.PENDING]),
@@ -90,8 +90,8 @@ def payments_with_balances(queryset):
     for payment in result:
         payment.balances = payment_balances(
             payment=payment,
-            reserved_refunds=payment.reserved_refunds_sum,
-            reserved_cancels=payment.reserved_cancels_sum,
+            reserved_refunds=payment.reserved_refunds_sum or 0,
+            reserved_cancels=payment.reserved_cancels_sum or 0,
         )
     return result
 
@@ -259,16 +259,24 @@ UNSETTLED_STATES = (
 )
 
 
+# What a list shows of a payment (Payment.status reads the amounts): the rest is not read.
+_LISTED_PAYMENT_FIELDS = ("order_id", "provider", "currency", "authorized", "captured", "cancelled", "refunded")
+
+
 def _listed(page):
     """The page's orders as ListedOrders: their payments, each with what is unsettled on it, in
     one query however many orders and operations."""
+    # No Coalesce: a payment without such operations sums to NULL, read as nothing unsettled.
     sums = {
-        f"unsettled_{position}": Coalesce(Sum("operations__amount", filter=which), Value(0))
+        f"unsettled_{position}": Sum("operations__amount", filter=which)
         for position, (_, which) in enumerate(UNSETTLED_STATES)
     }
     payments = defaultdict(list)
     for payment in (
-        Payment.objects.filter(order__in=[order.pk for order in page.items]).annotate(**sums).order_by("pk")
+        Payment.objects.filter(order__in=[order.pk for order in page.items])
+        .only(*_LISTED_PAYMENT_FIELDS)
+        .annotate(**sums)
+        .order_by("pk")
     ):
         unsettled = tuple(
             Unsettled(state=state, amount=getattr(payment, f"unsettled_{position}"))
@@ -383,6 +391,15 @@ def order_view(*, order_id):
     return OrderView(order=order, payments=payments, order_events=order_events)
 
 
+# What a timeline shows of an event and its operation; the rest (the provider's answers, kept
+# as JSON, and the like) is not read.
+_TIMELINE_FIELDS = (
+    "created_at", "actor_label", "action", "order_id", "payment_id", "operation_id", "amount", "currency",
+    "after", "message", "operation__amount", "operation__status", "operation__reason", "operation__note",
+    "operation__requested_by__username", "operation__provider_code",
+)  # fmt: skip
+
+
 def _attach_timelines(payments, events):
     """Set each payment's `.timeline` (its audit events, oldest first) and `.needing_person`
     (its operations that need a person, read from the same events: every operation has
@@ -392,7 +409,7 @@ def _attach_timelines(payments, events):
         payment.timeline = []
         payment.needing_person = {}
     others = []
-    for event in events.select_related("operation__requested_by").order_by("created_at", "pk"):
+    for event in events.select_related("operation__requested_by").only(*_TIMELINE_FIELDS).order_by("created_at", "pk"):
         if event.payment_id in by_payment:
             payment = by_payment[event.payment_id]
             payment.timeline.append(event)
@@ -505,8 +522,20 @@ def _as_requests(operations):
     return [RefundRequest(operation=operation, state=refund_request_state(operation)) for operation in operations]
 
 
+# What "My requests" shows of a request (RequestState included), its payment, order and decider.
+_REQUEST_FIELDS = (
+    "payment_id", "amount", "settled_amount", "reason", "note", "status", "requested_by_id", "decided_by_id",
+    "decided_by__username", "decided_at", "decision_note", "failure_message", "created_at",
+    "payment__order_id", "payment__provider", "payment__reference", "payment__currency", "payment__order__number",
+)  # fmt: skip
+
+
 def _requests():
-    return Operation.objects.filter(approval_required=True).select_related("payment__order", "decided_by")
+    return (
+        Operation.objects.filter(approval_required=True)
+        .select_related("payment__order", "decided_by")
+        .only(*_REQUEST_FIELDS)
+    )
 
 
 def refund_requests_of(*, user, page=1, per_page=25):
@@ -537,28 +566,50 @@ def approvals_waiting_for(*, user):
     )
 
 
+def _reserved_of_the_payment(*kinds):
+    """For an Operation queryset: the amount its payment's operations of `kinds` hold back."""
+    return Subquery(
+        Operation.objects.filter(payment=OuterRef("payment"), kind__in=kinds, status__in=RESERVING_STATUSES)
+        .values("payment")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+
+
+# What the approvals queue shows of a request, its payment and order; nothing else is read.
+_QUEUED_FIELDS = (
+    "payment_id", "amount", "reason", "note", "created_at", "requested_by_id", "requested_by__username",
+    "payment__order_id", "payment__provider", "payment__reference", "payment__currency",
+    "payment__authorized", "payment__captured", "payment__cancelled", "payment__refunded",
+    "payment__order__number",
+)  # fmt: skip
+
+
 def approval_queue(*, user, page=1, per_page=25):
     """A Page of the refund requests waiting for approval, oldest first, each with `.payment`
     (with its balances and order), `.mine` (requested by `user`) and `.expired` (past
-    REFUND_APPROVAL_EXPIRY_DAYS): in a fixed number of queries however long the queue."""
+    REFUND_APPROVAL_EXPIRY_DAYS): in one query however long the queue."""
     requests = page_of(
         Operation.objects.filter(kind=OperationKind.REFUND, status=OperationStatus.AWAITING_APPROVAL)
-        .select_related("requested_by")
+        .select_related("requested_by", "payment__order")
+        .only(*_QUEUED_FIELDS)
+        .annotate(
+            payment_reserved_refunds=_reserved_of_the_payment(OperationKind.REFUND),
+            payment_reserved_cancels=_reserved_of_the_payment(OperationKind.CANCEL, OperationKind.CAPTURE),
+        )
         .order_by("created_at", "pk"),
         number=page,
         per_page=per_page,
     )
-    payments = {
-        payment.pk: payment
-        for payment in payments_with_balances(
-            Payment.objects.filter(pk__in={r.payment_id for r in requests.items}).select_related("order")
-        )
-    }
     # Until the next expiry run releases them, expired requests are still waiting, but they
     # can no longer be approved.
     cutoff = refund_request_expiry_cutoff()
     for request in requests.items:
-        request.payment = payments[request.payment_id]
+        request.payment.balances = payment_balances(
+            payment=request.payment,
+            reserved_refunds=request.payment_reserved_refunds or 0,
+            reserved_cancels=request.payment_reserved_cancels or 0,
+        )
         request.mine = request.requested_by_id == user.pk
         request.expired = request.created_at < cutoff
     return requests

@@ -13,12 +13,20 @@ register = template.Library()
 
 @lru_cache(maxsize=64)
 def _zone_description(zone_name, abbreviation, offset):
-    return f"{zone_name} time ({abbreviation}, UTC{offset[:3]}:{offset[3:]})"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, minutes = divmod(abs(minutes), 60)
+    return f"{zone_name} time ({abbreviation}, UTC{sign}{hours:02d}:{minutes:02d})"
 
 
 def zone_description(moment):
     """"Europe/Oslo time (CET, UTC+01:00)": the zone of a local datetime, for its title."""
-    return _zone_description(timezone.get_current_timezone_name(), moment.tzname(), moment.strftime("%z"))
+    return _zone_description(timezone.get_current_timezone_name(), moment.tzname(), moment.utcoffset())
+
+
+@lru_cache(maxsize=64)
+def _escaped_zone_description(zone_name, abbreviation, offset):
+    return escape(_zone_description(zone_name, abbreviation, offset))
 
 
 # Django's date formats, for the few the desk uses, as strftime patterns: a list page shows
@@ -32,13 +40,14 @@ def local_time(value, shown="Y-m-d H:i"):
     {{ order.created_at|local_time }}, {{ event.created_at|local_time:"Y-m-d H:i:s" }}."""
     if value is None:
         return ""
-    moment = timezone.localtime(value)
+    zone = timezone.get_current_timezone()
+    moment = timezone.localtime(value, zone)
     pattern = _STRFTIME.get(shown)
-    text = moment.strftime(pattern) if pattern else date_format(moment, shown)
-    # Every part is made here: digits, an ISO date, and the zone's name from the settings.
-    return mark_safe(
-        f'<time datetime="{moment.isoformat()}" title="{escape(zone_description(moment))}">{escape(text)}</time>'
-    )
+    # A strftime pattern of the table writes digits and separators only: nothing to escape.
+    text = moment.strftime(pattern) if pattern else escape(date_format(moment, shown))
+    # The zone's name comes from the settings; its description is escaped once per zone and offset.
+    title = _escaped_zone_description(str(zone), moment.tzname(), moment.utcoffset())
+    return mark_safe(f'<time datetime="{moment.isoformat()}" title="{title}">{text}</time>')
 
 
 @register.simple_tag

@@ -4,6 +4,7 @@ and how amounts are shown. JPY has no decimals, EUR and NOK two, KWD three."""
 from decimal import Decimal
 
 import pytest
+from babel.numbers import format_currency
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -245,6 +246,23 @@ def test_format_money_follows_the_configured_locale(settings):
 
 
 CURRENCIES = st.sampled_from(["JPY", "EUR", "NOK", "KWD"])
+
+
+@hypothesis_settings(max_examples=500, deadline=None, database=None)
+@given(
+    minor=st.integers(min_value=-MAX_MINOR_UNITS, max_value=MAX_MINOR_UNITS),
+    currency=st.sampled_from(["JPY", "EUR", "NOK", "SEK", "DKK", "USD", "AUD", "GBP", "KWD", "CLF"]),
+    # The desk's own locales, and others MONEY_LOCALE may name: spaces, apostrophes, other symbols.
+    locale=st.sampled_from([*MONEY_LOCALES, "fr", "de_CH", "en_IN", "pt_PT", "es", "ar", "hi", "fa"]),
+)
+def test_format_money_writes_what_babel_writes_with_the_display_pattern(minor, currency, locale):
+    # format_money writes the amount itself, for speed; babel's formatter is the reference.
+    expected = format_currency(
+        to_major(minor, currency), currency, format="#,##0.00\u00a0¤¤", locale=locale, currency_digits=True
+    )
+
+    with money_locale(locale):
+        assert format_money(minor, currency) == expected
 
 
 @hypothesis_settings(max_examples=300, deadline=None, database=None)

@@ -1,0 +1,217 @@
+"""The items of the desk's long lists, written in Python rather than by the template engine:
+the order list's rows ({% order_rows %}), the approval queue's requests ({% approval_cards %})
+and a requester's own requests ({% request_cards %}).
+
+A page lists fifty orders or twenty-five requests, and the template engine's cost per variable,
+tag and loop made the items cost several times what the rest of the page does
+(tests/perf/bench.py, README "Performance"). The HTML is what the templates wrote; every text
+from outside (customers, shops, providers, people) is escaped here, and isolated in a <bdi> as
+the templates do, so that right-to-left text does not reorder what stands around it."""
+
+from functools import lru_cache
+from html import escape
+from urllib.parse import quote
+
+from django import template
+from django.template.defaultfilters import slugify
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
+from django.utils.timesince import timesince
+
+from backoffice.templatetags.links import pk_path
+from backoffice.templatetags.times import local_time, zone_description
+from backoffice.templatetags.typography import typographic
+from payments.models import Provider, RefundReason
+from payments.money import format_money
+from payments.statuses import OperationStatus
+
+register = template.Library()
+
+_PROVIDER_NAMES = dict(Provider.choices)
+_REASONS = dict(RefundReason.choices)
+
+
+@lru_cache(maxsize=64)
+def _badge_class(state):
+    """"badge badge-partly-refunded" for a payment's state or an unsettled one."""
+    return f"badge badge-{slugify(state)}"
+
+
+def _provider_name(code):
+    return escape(_PROVIDER_NAMES.get(code, code))
+
+
+def _csrf_input(context):
+    """What {% csrf_token %} writes."""
+    token = context.get("csrf_token")
+    if not token or token == "NOTPROVIDED":
+        return ""
+    return f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(str(token))}">'
+
+
+# The order list and search results ---------------------------------------------------------
+
+
+def _payment_states(listed_payment):
+    payment = listed_payment.payment
+    status = payment.status
+    unsettled = "".join(
+        f'\n<span class="{_badge_class(entry.state)}">{entry.state} {format_money(entry.amount, payment.currency)}</span>'
+        for entry in listed_payment.unsettled
+    )
+    return f'<li><span class="{_badge_class(status)}">{_provider_name(payment.provider)}: {status}</span>{unsettled}</li>'
+
+
+def _order_row(listed, search):
+    order = listed.order
+    payments = "".join(_payment_states(entry) for entry in listed.payments)
+    return (
+        f'<tr><td><a href="{pk_path("order", order.pk)}{search}"><bdi>{escape(order.number)}</bdi></a></td>'
+        f'<td><bdi>{escape(order.customer_name)}</bdi><br><span class="muted"><bdi>{escape(order.customer_email)}</bdi></span></td>'
+        f"<td>{local_time(order.created_at)}</td>"
+        f'<td class="num">{format_money(order.total, order.currency)}</td>'
+        f'<td><ul class="payment-states">{payments}</ul></td></tr>\n'
+    )
+
+
+@register.simple_tag
+def order_rows(listed_orders, query=""):
+    """The table rows of `listed_orders` (selectors.ListedOrder): each order's number (a link
+    to it, keeping the search `query`), customer, date, total, and each payment's state with
+    what is unsettled on it."""
+    search = escape(f"?q={quote(query, safe='/')}") if query else ""
+    return mark_safe("".join(_order_row(listed, search) for listed in listed_orders))
+
+
+# The approval queue ------------------------------------------------------------------------
+
+
+def _waiting_since(moment):
+    """How long a request has waited, in a <time> with the moment in the desk's zone."""
+    local = timezone.localtime(moment)
+    title = escape(f"{local:%Y-%m-%d %H:%M}, {zone_description(local)}")
+    return f'<time datetime="{local.isoformat()}" title="{title}">{timesince(moment)}</time>'
+
+
+def _decision_forms(request, pk, context, expiry_days):
+    if request.mine:
+        return '<p class="hint">This is your own request: another manager has to decide on it.</p>'
+    swap = f'hx-target="#request-{pk}" hx-swap="outerHTML" hx-disabled-elt="find button"'
+    csrf = _csrf_input(context)
+    parts = []
+    if request.expired:
+        parts.append(
+            f'<p class="notice notice-warning">Expired: this request waited more than {expiry_days} days, so it '
+            "can no longer be approved. Its amount is released at the next expiry run, or now if you reject it.</p>"
+        )
+    parts.append('<div class="decide">')
+    if not request.expired:
+        approve = pk_path("approve", pk)
+        parts.append(
+            f'<form method="post" action="{approve}" hx-post="{approve}" {swap}>{csrf}'
+            '<button type="submit"><span class="idle">Approve</span><span class="busy">Refunding…</span></button>'
+            "</form>"
+        )
+    reject = pk_path("reject", pk)
+    parts.append(
+        f'<form method="post" action="{reject}" hx-post="{reject}" {swap}>{csrf}'
+        f'<label for="reject-{pk}-note">Note</label> '
+        f'<input type="text" name="reject-{pk}-note" id="reject-{pk}-note" maxlength="500" required '
+        'placeholder="Why it is rejected"> '
+        '<button type="submit" class="secondary">Reject</button></form></div>'
+    )
+    return "".join(parts)
+
+
+def _approval_card(request, context, expiry_days):
+    payment, pk = request.payment, request.pk
+    currency = payment.currency
+    refundable = payment.balances.refundable
+    reason = escape(_REASONS.get(request.reason, request.reason))
+    if request.note:
+        reason += f": <bdi>{escape(request.note)}</bdi>"
+    requester = escape(request.requested_by.get_username()) if request.requested_by_id else "—"
+    return (
+        f'<li class="card approval" id="request-{pk}" aria-labelledby="request-{pk}-title">'
+        f'<h2 id="request-{pk}-title">{format_money(request.amount, currency)} on '
+        f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order <bdi>{escape(payment.order.number)}</bdi></a></h2>'
+        '<dl class="facts">'
+        f"<div><dt>Payment</dt><dd>{_provider_name(payment.provider)} "
+        f"<code><bdi>{escape(Truncator(payment.reference).chars(50))}</bdi></code></dd></div>"
+        f"<div><dt>Requested by</dt><dd><bdi>{requester}</bdi></dd></div>"
+        f"<div><dt>Reason</dt><dd>{reason}</dd></div>"
+        f"<div><dt>Waiting</dt><dd>{_waiting_since(request.created_at)}</dd></div>"
+        # This request's amount is already held back: approving it leaves what is refundable
+        # now as it is, rejecting it adds the amount back.
+        f"<div><dt>Refundable now</dt><dd>{format_money(refundable, currency)}</dd></div>"
+        f"<div><dt>Refundable if rejected</dt><dd>{format_money(refundable + request.amount, currency)}</dd></div>"
+        "</dl>"
+        f"{_decision_forms(request, pk, context, expiry_days)}</li>\n"
+    )
+
+
+@register.simple_tag(takes_context=True)
+def approval_cards(context, requests, expiry_days):
+    """The approval queue's requests (selectors.approval_queue), each with its payment and the
+    forms to approve or reject it: none for the manager's own requests, no approval once
+    expired (after `expiry_days`)."""
+    return mark_safe("".join(_approval_card(request, context, expiry_days) for request in requests))
+
+
+# A requester's "My requests" -----------------------------------------------------------------
+
+
+def _request_card(context, refund_request, notice=None):
+    operation, state = refund_request.operation, refund_request.state
+    payment, pk = operation.payment, operation.pk
+    parts = [
+        f'<li class="card request" id="request-{pk}" aria-labelledby="request-{pk}-title">'
+        f'<h2 id="request-{pk}-title">{format_money(operation.amount, payment.currency)} on '
+        f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order <bdi>{escape(payment.order.number)}</bdi></a></h2>'
+    ]
+    if notice:
+        role = "alert" if notice[0] == "error" else "status"
+        parts.append(
+            f'<p class="notice notice-{escape(notice[0])}" role="{role}" tabindex="-1">{escape(typographic(notice[1]))}</p>'
+        )
+    reason = escape(_REASONS.get(operation.reason, operation.reason))
+    if operation.note:
+        reason += f": “<bdi>{escape(operation.note)}</bdi>”"
+    decided = ""
+    if operation.decided_at and operation.status != OperationStatus.AWAITING_APPROVAL:
+        decided = f"<div><dt>Decided</dt><dd>{local_time(operation.decided_at)}</dd></div>"
+    parts.append(
+        f'<p class="state" id="request-{pk}-state"><span class="badge badge-tone-{state.tone}">{escape(state.label)}</span> '
+        f"{escape(typographic(state.detail))}</p>"
+        '<dl class="facts">'
+        f"<div><dt>Payment</dt><dd>{_provider_name(payment.provider)} "
+        f"<code><bdi>{escape(Truncator(payment.reference).chars(50))}</bdi></code></dd></div>"
+        f"<div><dt>Reason</dt><dd>{reason}</dd></div>"
+        f"<div><dt>Asked</dt><dd>{local_time(operation.created_at)}</dd></div>{decided}</dl>"
+    )
+    if state.waiting:
+        withdraw = pk_path("withdraw", pk)
+        parts.append(
+            f'<form method="post" action="{withdraw}" hx-post="{withdraw}" hx-target="#request-{pk}" '
+            f'hx-swap="outerHTML" hx-disabled-elt="find button">{_csrf_input(context)}'
+            '<input type="hidden" name="return_to" value="my_requests">'
+            f'<button type="submit" class="secondary" aria-describedby="request-{pk}-title">Withdraw request</button>'
+            "</form>"
+        )
+    parts.append("</li>\n")
+    return "".join(parts)
+
+
+@register.simple_tag(takes_context=True)
+def request_cards(context, refund_requests):
+    """The person's refund requests (selectors.RefundRequest): each with its payment, where it
+    stands, and the form to withdraw it while it waits."""
+    return mark_safe("".join(_request_card(context, refund_request) for refund_request in refund_requests))
+
+
+@register.simple_tag(takes_context=True)
+def request_card(context, refund_request, notice=None):
+    """One request as request_cards() writes it, with a `notice` (kind, words) on what was just
+    done to it."""
+    return mark_safe(_request_card(context, refund_request, notice))
