@@ -14,6 +14,12 @@ class AuditAdminSite(AdminSite):
 
     def has_permission(self, request):
         user = request.user
-        return super().has_permission(request) and (
-            user.is_superuser or user.groups.filter(name="Auditors").exists()
-        )
+        if not super().has_permission(request):
+            return False
+        if user.is_superuser:
+            return True
+        # Asked twice per admin page (the view's guard and the page's context): read once per
+        # request, on the request's user.
+        if not hasattr(user, "_is_auditor"):
+            user._is_auditor = user.groups.filter(name="Auditors").exists()
+        return user._is_auditor

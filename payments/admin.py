@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.http import HttpRequest, QueryDict
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
@@ -129,6 +130,27 @@ def _amount(field, label):
     display.short_description = label
     display.admin_order_field = field
     return display
+
+
+def _moment(field, label):
+    """A list column showing the time in `field` as the desk and the records' titles do, in the
+    desk's zone ("2026-11-24 10:00"): Django's localized date format cost more than the rest of
+    a row. Sorts by the field; put the column in `sortable_by` too. Its CSS class is the field's."""
+
+    def display(obj):
+        value = getattr(obj, field)
+        return "" if value is None else f"{timezone.localtime(value):%Y-%m-%d %H:%M}"
+
+    display.short_description = label
+    display.admin_order_field = field
+    display.__name__ = field
+    return display
+
+
+ORDER_PLACED = _moment("created_at", "Created at")
+PAYMENT_CREATED = _moment("created_at", "Created at")
+OPERATION_CREATED = _moment("created_at", "Created at")
+EVENT_CREATED = _moment("created_at", "Created at")
 
 
 def _person(field, label):
@@ -256,9 +278,9 @@ class OrderAdmin(FindBySearchMixin, ReadOnlyAdmin):
     def reference_match(self, payment_ids, order_ids):
         return Q(pk__in=order_ids)
 
-    list_display = ["number", "customer_name", "customer_email", _amount("total", "Total"), "created_at"]
+    list_display = ["number", "customer_name", "customer_email", _amount("total", "Total"), ORDER_PLACED]
     list_filter = [CurrencyFilter, "created_at"]
-    sortable_by = ["number", "created_at"]
+    sortable_by = ["number", ORDER_PLACED]
     search_fields = ["number"]
     search_help_text = "Order number (or its beginning), or customer email."
     inlines = [PaymentInline]
@@ -287,7 +309,7 @@ class PaymentAdmin(CsvExportMixin, FindBySearchMixin, ReadOnlyAdmin):
         _amount("cancelled", "Cancelled"),
         _amount("refunded", "Refunded"),
         "provider_state",
-        "created_at",
+        PAYMENT_CREATED,
     ]
     list_select_related = ["order"]
     list_filter = ["provider", CurrencyFilter, "created_at"]
@@ -314,7 +336,7 @@ class PaymentAdmin(CsvExportMixin, FindBySearchMixin, ReadOnlyAdmin):
 class OperationAdmin(FindBySearchMixin, ReadOnlyAdmin):
     list_display = [
         "id",
-        "created_at",
+        OPERATION_CREATED,
         "order_number",
         "kind",
         "status",
@@ -326,7 +348,7 @@ class OperationAdmin(FindBySearchMixin, ReadOnlyAdmin):
     list_select_related = ["payment__order", "requested_by", "decided_by"]
     list_filter = ["kind", "status", "source", "payment__provider", "created_at"]
     ordering = ["-created_at", "-id"]
-    sortable_by = ["id", "created_at"]
+    sortable_by = ["id", OPERATION_CREATED]
     search_fields = ["idempotency_key"]
     search_help_text = "Order number (or its beginning), customer email, or provider reference."
     order_prefix = "payment__order__"
@@ -358,7 +380,7 @@ class AuditEventAdmin(CsvExportMixin, ReadOnlyAdmin):
     def export_rows(self, queryset):
         return audit_rows(queryset)
 
-    list_display = ["created_at", "actor_label", "action", "order", "event_amount", "message"]
+    list_display = [EVENT_CREATED, "actor_label", "action", "order", "event_amount", "message"]
     list_select_related = ["order"]
     detail_fields = [
         "created_at", _person("actor", "Actor"), "actor_label", "action", _person("account", "About the person"),
@@ -368,7 +390,7 @@ class AuditEventAdmin(CsvExportMixin, ReadOnlyAdmin):
     # Every user, not only those who acted (RelatedOnlyFieldListFilter would read the whole log
     # to find them); dates by period, not a date hierarchy, which reads the whole log too.
     list_filter = ["action", "actor", "created_at"]
-    sortable_by = ["created_at"]
+    sortable_by = [EVENT_CREATED]
     search_fields = ["actor_label"]
     search_help_text = (
         "An order number, or the actor's name (any case) as it was when the event was written."

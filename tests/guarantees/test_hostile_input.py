@@ -273,3 +273,37 @@ def test_the_csv_guard_only_ever_prefixes(text):
     guarded = safe_cell(text)
 
     assert guarded in (text, "'" + text)
+
+
+def test_html_from_customers_and_people_is_escaped_in_the_lists(client, agent, manager, make_payment, settings):
+    # The order list, the approvals queue and "My requests" write their items in Python
+    # (backoffice/templatetags/lists.py), not through the template engine's autoescaping.
+    settings.REFUND_APPROVAL_LIMITS = {}
+    payment = make_payment(
+        "bambora", currency="EUR", amount=10_000, captured=10_000, at_provider=False,
+        customer_name="<script>alert('name')</script>", customer_email="<b>@example.com",
+        reference="<img src=x onerror=alert(1)>",
+    )
+    refund_request(payment_id=payment.pk, amount=1_000, reason="other", note="<i onclick=alert(2)>note</i>",
+                   actor=Actor.of_user(agent), idempotency_key=new_idempotency_key())
+    # A second order of the same name: the search lists both, each linked with the query.
+    make_payment("vipps", at_provider=False, customer_name="<script>alert('name')</script>")
+    escaped = {
+        "&lt;script&gt;alert(&#x27;name&#x27;)&lt;/script&gt;": ["home"],
+        "&lt;b&gt;@example.com": ["home"],
+        "?q=%3Cscript%3E%22": ["home"],
+        "&lt;img src=x onerror=alert(1)&gt;": ["approvals", "my_requests"],
+        "&lt;i onclick=alert(2)&gt;note&lt;/i&gt;": ["approvals", "my_requests"],
+    }
+
+    pages = {}
+    for user, page in ((agent, "home"), (manager, "approvals"), (agent, "my_requests")):
+        client.force_login(user)
+        pages[page] = client.get(reverse(page), {"q": '<script>"'} if page == "home" else {}).content.decode()
+
+    for text, where in escaped.items():
+        for page in where:
+            assert text in pages[page], (text, page)
+    for html in pages.values():
+        assert "<script>alert" not in html and "<img src=x" not in html and "<i onclick" not in html
+        assert "<b>@" not in html

@@ -416,3 +416,46 @@ def test_an_audit_events_title_gives_the_time_the_fields_give(client, auditor, s
 
     assert "<title>2026-02-01 00:30 late order.received" in html
     assert "Feb. 1, 2026, 12:30 a.m." in html
+
+
+@pytest.mark.parametrize(
+    ("model", "query"),
+    [("order", ""), ("payment", ""), ("payment", "?provider__exact=vipps&q=ABC"), ("operation", "?o=-2"),
+     ("auditevent", ""), ("providernotification", ""), ("export", ""), ("apitoken", "")],
+)
+def test_the_lists_rows_are_what_djangos_own_code_writes(superuser, orders, model, query):
+    # backoffice/templatetags/admin_results.py writes the rows for less; Django's
+    # items_for_result() is the reference, links (with the list's filters kept) included.
+    from django.apps import apps
+    from django.contrib.admin.templatetags.admin_list import items_for_result
+
+    from backoffice.templatetags.admin_results import _rows
+    from payments.models import ApiToken, Export, ProviderNotification
+
+    Export.objects.create(kind="payments", requested_by=superuser, selection={}, description="all")
+    ApiToken.objects.create(name="shop", token_hash="0" * 64, prefix="abc")
+    ProviderNotification.objects.create(provider="vipps", verified=False, headers={}, body="{}")
+    request = RequestFactory().get(url(model, "changelist") + query)
+    request.user = superuser
+    changelist = admin.site.get_model_admin(apps.get_model("payments", model)).get_changelist_instance(request)
+    changelist.formset = None
+
+    ours = _rows(changelist)
+
+    assert ours is not None and len(ours) == len(changelist.result_list) > 0
+    assert [list(map(str, row)) for row in ours] == [
+        list(map(str, items_for_result(changelist, row, None))) for row in changelist.result_list
+    ]
+
+
+def test_the_lists_show_times_in_the_desks_zone(client, auditor, settings):
+    from datetime import UTC, datetime
+
+    settings.TIME_ZONE = "Europe/Oslo"
+    AuditEvent.objects.create(actor_label="late", action="order.received",
+                              created_at=datetime(2026, 1, 31, 23, 30, tzinfo=UTC))
+    client.force_login(auditor)
+
+    html = client.get(url("auditevent", "changelist")).content.decode()
+
+    assert re.search(r'<th class="field-created_at"><a href="[^"]+">2026-02-01 00:30</a></th>', html)
