@@ -24,7 +24,9 @@ class Provider(models.TextChoices):
 
 
 class Order(models.Model):
-    number = models.CharField("order number", max_length=64, unique=True)
+    # Unique by a constraint in Meta rather than unique=True: Django would add a second
+    # pattern index beside order_number_prefix_idx.
+    number = models.CharField("order number", max_length=64)
     customer_name = models.CharField(max_length=200)
     # For search (payments.customer_names.folded_name): set when the order is stored. On
     # PostgreSQL a trigram index serves its LIKE (migration 0014).
@@ -50,12 +52,13 @@ class Order(models.Model):
             models.Index(
                 fields=["number"], name="order_number_prefix_idx", opclasses=["varchar_pattern_ops"]
             ),
-            # Matches Django's `iexact`, which compares UPPER() of both sides.
-            models.Index(Upper("customer_email"), name="order_email_upper_idx"),
+            # Searches by email (`iexact`, `istartswith`) go through order_email_prefix_idx, on
+            # UPPER(email), made on PostgreSQL by migration 0014.
             # The admin's currency filter lists the currencies in use by walking this index.
             models.Index(fields=["currency"], name="order_currency_idx"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="order_number_uniq"),
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
             models.CheckConstraint(condition=Q(shipping__gte=0), name="order_shipping_not_negative"),
         ]
@@ -68,7 +71,8 @@ class OrderLine(models.Model):
     """One line of an order as the shop sent it: so many units at a unit price, plus the
     line's tax. Never changed: what has been refunded of it is in its RefundLines."""
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="lines")
+    # Found through order_line_position_uniq, which begins with the order.
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="lines", db_index=False)
     position = models.PositiveSmallIntegerField(help_text="Where the shop listed it, from 0.")
     sku = models.CharField("SKU", max_length=64, blank=True)
     name = models.CharField(max_length=200)
@@ -179,7 +183,8 @@ class RefundReason(models.TextChoices):
 class Operation(models.Model):
     """One capture, cancel or refund: the ledger row. Never deleted."""
 
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="operations")
+    # Found through operation_payment_status_idx, which begins with the payment.
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="operations", db_index=False)
     kind = models.CharField(max_length=16, choices=OperationKind.choices)
     source = models.CharField(
         max_length=16, choices=OperationSource.choices, default=OperationSource.BACKOFFICE
@@ -191,15 +196,18 @@ class Operation(models.Model):
     reason = models.CharField(max_length=32, choices=RefundReason.choices, blank=True)
     note = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=OperationStatus.choices)
-    # Unique per operation; also the provider-side reference (Vipps Idempotency-Key, Optty
-    # refundReference/voidReference), so a retry can never become a second operation.
-    idempotency_key = models.CharField(max_length=50, unique=True)
+    # Unique per operation (a constraint in Meta, without the pattern index unique=True adds);
+    # also the provider-side reference (Vipps Idempotency-Key, Optty refundReference/
+    # voidReference), so a retry can never become a second operation.
+    idempotency_key = models.CharField(max_length=50)
+    # Indexed in Meta where set: most operations (the shop's captures) have nobody.
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="requested_operations",
+        db_index=False,
     )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -207,6 +215,7 @@ class Operation(models.Model):
         null=True,
         blank=True,
         related_name="decided_operations",
+        db_index=False,
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
@@ -240,7 +249,18 @@ class Operation(models.Model):
         ordering = ["created_at", "id"]
         indexes = [
             models.Index(fields=["payment", "status"], name="operation_payment_status_idx"),
-            models.Index(fields=["status", "created_at"], name="operation_status_created_idx"),
+            # The operations still to be decided, sent or settled, by age (approvals, reconcile,
+            # metrics). Settled ones, nearly all of them, are left out: lists of those read the
+            # created index below.
+            models.Index(
+                fields=["status", "created_at"],
+                condition=~Q(status__in=[OperationStatus.SUCCEEDED, OperationStatus.FAILED]),
+                name="operation_unsettled_idx",
+            ),
+            models.Index(
+                fields=["requested_by"], condition=Q(requested_by__isnull=False), name="operation_requester_idx"
+            ),
+            models.Index(fields=["decided_by"], condition=Q(decided_by__isnull=False), name="operation_decider_idx"),
             # The admin's list, newest first.
             models.Index(fields=["created_at", "id"], name="operation_created_idx"),
             # A requester's "My requests", newest first.
@@ -257,6 +277,7 @@ class Operation(models.Model):
             ),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="operation_idempotency_key_uniq"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="operation_amount_positive"),
             # isnull=False spelled out: a CHECK passes when it evaluates to NULL, which
             # "settled_amount > 0" does for a NULL amount.
@@ -359,12 +380,14 @@ class AuditEvent(models.Model):
     """Who did what, to what, when. Append-only: the database refuses UPDATE and DELETE."""
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Found through audit_actor_created_idx, which begins with the actor.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="audit_events",
+        db_index=False,
     )
     # The actor's name when the event was written ("system: reconcile" for the machine), so
     # the record reads the same after a user is renamed.

@@ -4,9 +4,9 @@ per-row foreign key checks: the rows must still be whole and add up."""
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, F, Sum
 
-from payments.models import AuditEvent, Operation, Order, Payment
+from payments.models import AuditEvent, Operation, Order, OrderLine, Payment
 from payments.selectors import ledger_mismatches
 
 # The writer's connection commits on its own, and VACUUM runs outside any transaction.
@@ -59,3 +59,49 @@ def test_unless_seeded_seeds_an_empty_database_once(roles):
     call_command("seed_bench", orders=30, unless_seeded=True)
 
     assert Order.objects.count() == 20
+
+
+def indexes():
+    """Every index of the seeded tables, as PostgreSQL would make it again."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN "
+            "('payments_order', 'payments_orderline', 'payments_payment', 'payments_operation', 'payments_auditevent')"
+        )
+        return dict(cursor.fetchall())
+
+
+def test_into_an_empty_database_the_indexes_are_built_again_as_they_were(roles):
+    # The load drops the secondary indexes and unique constraints, and builds them at the end.
+    before = indexes()
+
+    call_command("seed_bench", orders=300, seed=3)
+
+    assert indexes() == before
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'payments_operation'::regclass AND contype = 'u'"
+        )
+        assert cursor.fetchall() == [("operation_idempotency_key_uniq",)]
+
+
+def test_orders_with_lines_add_up_and_customers_order_again(roles):
+    call_command("seed_bench", orders=2_000, seed=5)
+
+    itemized = Order.objects.filter(itemized=True)
+    assert 0.15 < itemized.count() / 2_000 < 0.35
+    worth = dict(
+        OrderLine.objects.values("order").annotate(worth=Sum(F("quantity") * F("unit_price") + F("tax")))
+        .values_list("order", "worth")
+    )
+    assert set(worth) == set(itemized.values_list("pk", flat=True))
+    assert all(worth[order.pk] + order.shipping == order.total for order in itemized)
+    assert not Order.objects.filter(itemized=False, shipping__gt=0).exists()
+    # Customers come back: some emails have several orders, with the same name each time.
+    repeated = Order.objects.values("customer_email").annotate(n=Count("id"), names=Count("customer_name", distinct=True))
+    assert repeated.filter(n__gt=1).exists()
+    assert not repeated.filter(names__gt=1).exclude(customer_email__regex=r"^[a-z]+\.[a-z]+@").exists()
+    # Each market pays in its own currency, with the providers that take it.
+    pairs = set(Payment.objects.values_list("currency", "provider").distinct())
+    assert ("NOK", "vipps") in pairs and ("JPY", "bambora") in pairs and ("AUD", "optty") in pairs
+    assert not any(currency == "JPY" and provider != "bambora" for currency, provider in pairs)

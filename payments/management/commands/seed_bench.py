@@ -1,18 +1,27 @@
-"""Benchmark data: N orders with their payments, operations and audit events, written with
-PostgreSQL's COPY. Aggregates equal their ledgers (check_ledger passes) and every constraint
-holds; the spread of providers, currencies, states and dates is that of a busy shop: about 1.2
-payments per order, 3 operations per payment (partial captures as goods ship, refunds in
-parts, a failed attempt now and then) and the audit events the back office writes for them.
+"""Benchmark data: N orders with their lines, payments, operations and audit events, written
+with PostgreSQL's COPY. Aggregates equal their ledgers (check_ledger passes) and every
+constraint holds; the spread of providers, currencies, states and dates is that of a busy shop:
+customers of six countries who order two or three times each (_bench_people), a quarter of
+the orders sent with their lines, about 1.2 payments per order, 3 operations per payment
+(partial captures as goods ship, refunds in parts, a failed attempt now and then) and the
+audit events the back office writes for them.
 
 Rows are made in this process while PostgreSQL takes in the previous batch on another
-connection, so the two cores work at once."""
+connection, so the two cores work at once. Into an empty database the whole load is one
+transaction: nothing is left half-seeded when it stops, the tables' secondary indexes are
+built once at the end instead of being kept up row by row (an hour less at ten million orders,
+and a fifth less disk, since indexes built at once are packed), and, the tables being emptied
+in the same transaction, PostgreSQL writes no WAL for the rows (wal_level=minimal, as the
+benchmark's server runs) and stores them already frozen (COPY FREEZE: no VACUUM pass after)."""
 
+import bisect
 import json
 import queue
 import random
 import threading
 import time
 from datetime import timedelta
+from itertools import accumulate
 
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
@@ -20,17 +29,24 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from payments.customer_names import folded_name
-from payments.models import AuditEvent, Operation, Order, Payment
+from payments.management.commands._bench_people import customer
+from payments.models import AuditEvent, Operation, Order, OrderLine, Payment
 
 BATCH = 20_000
-# provider, its currencies, weight
-PROVIDERS = [
-    ("vipps", ["NOK", "NOK", "NOK", "DKK", "EUR"], 40),
-    ("bambora", ["EUR", "SEK", "DKK", "JPY"], 25),
-    ("optty", ["AUD", "USD"], 15),
-    ("simpleps", ["USD", "SEK"], 20),
-]
-# what became of a payment, weight
+# Orders per customer, on average: most order once or twice, some many times.
+ORDERS_PER_CUSTOMER = 2.5
+# Orders sent with their lines (README, "Sending orders"), and how many lines.
+ITEMIZED_SHARE = 0.25
+LINE_COUNTS = (1, 1, 2, 2, 3, 4, 6)
+PRODUCTS = (
+    ("TENT-2P", "Tent, 2 persons"), ("TENT-4P", "Tent, 4 persons"), ("BAG-SUM", "Sleeping bag, summer"),
+    ("BAG-WIN", "Sleeping bag, winter"), ("MAT-SI", "Self-inflating mat"), ("BOOT-HI", "Hiking boots"),
+    ("JKT-RAIN", "Rain jacket"), ("SOCK-3", "Wool socks, 3 pairs"), ("LAMP-H", "Headlamp"),
+    ("STOVE-G", "Camping stove"), ("PACK-40", "Backpack, 40 l"), ("PACK-65", "Backpack, 65 l"),
+    ("PEG-10", "Tent pegs, 10"), ("POLE-TR", "Trekking poles"), ("BOTTLE", "Water bottle, 1 l"),
+    ("CUP-TI", "Titanium cup"), ("MAP-N50", "Map, 1:50 000"), ("GLOVE-W", "Wool gloves"),
+)
+# What became of a payment, weight
 STATES = [
     ("authorized", 10),
     ("partly captured", 5),
@@ -42,18 +58,18 @@ STATES = [
     ("awaiting approval", 0.6),
     ("unknown", 0.4),
 ]
+_STATE_NAMES = [state for state, _ in STATES]
+_STATE_WEIGHTS = list(accumulate(weight for _, weight in STATES))
 # How many shipments (captures) a captured payment took.
 CAPTURES = [2, 3, 3, 4]
-FIRST = ["kari", "ola", "ingrid", "lars", "mette", "anna", "erik", "yuki", "sofia", "jack", "olivia",
-         "liam", "emma", "noah", "astrid", "freja", "nora", "emil", "ida", "jonas"]
-LAST = ["nordmann", "hansen", "jensen", "larsen", "schmidt", "svensson", "tanaka", "rossi",
-        "wilson", "brown", "smith", "johnson", "davis", "lund", "nielsen", "berg", "dahl"]
+REFERENCE_PREFIXES = {"vipps": "acme", "bambora": "bam", "optty": "opt", "simpleps": "sps"}
 
 # The columns written, in the order of the values given to Table.add. A column added to a
 # model without a database default makes COPY fail loudly rather than load wrong rows.
 COLUMNS = {
     Order: ["id", "number", "customer_name", "customer_name_folded", "customer_email", "currency", "total",
-            "created_at"],
+            "itemized", "shipping", "created_at"],
+    OrderLine: ["id", "order_id", "position", "sku", "name", "quantity", "unit_price", "tax"],
     Payment: ["id", "order_id", "provider", "reference", "currency", "authorized", "captured", "cancelled",
               "refunded", "provider_state", "synced_at", "created_at"],
     Operation: ["id", "payment_id", "kind", "source", "amount", "settled_amount", "reason", "note", "status",
@@ -64,13 +80,18 @@ COLUMNS = {
     AuditEvent: ["id", "created_at", "actor_id", "actor_label", "action", "order_id", "payment_id",
                  "operation_id", "amount", "currency", "before", "after", "ip", "message"],
 }
+TABLES = [model._meta.db_table for model in COLUMNS]
 
 
 def _text(value):
     """A value in COPY's text format. The values made here never hold a tab, a newline or a
     backslash (names, emails and references come from fixed alphabets), so nothing needs
     escaping."""
-    return "\\N" if value is None else str(value)
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    return str(value)
 
 
 def _split(total, parts):
@@ -82,8 +103,9 @@ def _split(total, parts):
 
 
 class Table:
-    def __init__(self, model):
-        self.sql = f"COPY {model._meta.db_table} ({', '.join(COLUMNS[model])}) FROM STDIN"
+    def __init__(self, model, freeze):
+        options = " WITH (FREEZE)" if freeze else ""
+        self.sql = f"COPY {model._meta.db_table} ({', '.join(COLUMNS[model])}) FROM STDIN{options}"
         self.width = len(COLUMNS[model])
         self.lines = []
 
@@ -99,8 +121,8 @@ class Table:
 
 class Command(BaseCommand):
     help = (
-        "Fill PostgreSQL with N benchmark orders (about 1.2 payments each, about 3 operations per "
-        "payment, their audit events), fast, with COPY. For tests/perf/bench.py."
+        "Fill PostgreSQL with N benchmark orders (their lines, about 1.2 payments each, about 3 "
+        "operations per payment, their audit events), fast, with COPY. For tests/perf/bench.py."
     )
 
     def add_arguments(self, parser):
@@ -122,41 +144,49 @@ class Command(BaseCommand):
         if unless_seeded:
             self.stdout.write(f"Seeding {orders:,} orders (once; 'make clean-bench' starts over)...")
         random.seed(seed)
+        self.seed = seed
         self.clerks = self._people()
         started = time.monotonic()
         self.now = timezone.now()
         self.span = timedelta(days=730)
         self.ids = {model: self._next_id(model) for model in COLUMNS}
         self.total_orders = orders
+        self.customers = max(1, int(orders / ORDERS_PER_CUSTOMER))
+        fresh = not any(model.objects.exists() for model in COLUMNS)
         counts = dict.fromkeys(COLUMNS, 0)
 
         batches = queue.Queue(maxsize=1)
-        writer = Writer(batches)
+        writer = Writer(batches, fresh=fresh, report=self.stdout.write)
         writer.start()
         try:
             for start in range(0, orders, BATCH):
-                tables = {model: Table(model) for model in COLUMNS}
+                tables = {model: Table(model, freeze=fresh) for model in COLUMNS}
                 for index in range(start, min(start + BATCH, orders)):
                     self._order(index, tables)
                 for model, table in tables.items():
                     counts[model] += len(table.lines)
                 writer.put(tables)
                 done = min(start + BATCH, orders)
-                self.stdout.write(f"{done:,} orders ({time.monotonic() - started:,.0f} s)")
+                if done % (BATCH * 10) == 0 or done == orders:
+                    self.stdout.write(f"{done:,} orders ({time.monotonic() - started:,.0f} s)")
         finally:
             writer.finish()
         with connection.cursor() as cursor:
             for model in COLUMNS:
                 table = model._meta.db_table
                 cursor.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
                 )
-                # Statistics and the visibility map, as autovacuum would make them later.
-                cursor.execute(f"VACUUM ANALYZE {table}")
+                # Statistics and the visibility map, as autovacuum would make them later
+                # (rows copied frozen have their visibility map already).
+                cursor.execute(f"{'ANALYZE' if writer.froze else 'VACUUM ANALYZE'} {table}")
+            cursor.execute("SELECT pg_database_size(current_database())")
+            size = cursor.fetchone()[0]
         self.stdout.write(
-            f"Done in {time.monotonic() - started:,.0f} s: {counts[Order]:,} orders, {counts[Payment]:,} "
-            f"payments, {counts[Operation]:,} operations ({counts[Operation] / counts[Payment]:.1f} per "
-            f"payment), {counts[AuditEvent]:,} audit events."
+            f"Done in {time.monotonic() - started:,.0f} s, the database {size / 2**30:.1f} GiB: {counts[Order]:,} orders "
+            f"({counts[OrderLine]:,} lines), {counts[Payment]:,} payments, {counts[Operation]:,} operations "
+            f"({counts[Operation] / counts[Payment]:.1f} per payment), {counts[AuditEvent]:,} audit events."
         )
 
     def _people(self):
@@ -187,16 +217,36 @@ class Command(BaseCommand):
         # Newer orders have higher numbers, as in a shop.
         created = self.now - self.span * (1 - (index + random.random()) / self.total_orders)
         number = f"{100000 + order_id}"
-        first, last = random.choice(FIRST), random.choice(LAST)
-        email = f"{first}.{last}{random.randrange(20_000)}@example.com"
-        provider, currencies, _ = random.choices(PROVIDERS, weights=[p[2] for p in PROVIDERS])[0]
-        currency = random.choice(currencies)
+        buyer = customer(random.randrange(self.customers), self.seed)
         count = 2 if random.random() < 0.2 else 1
-        amounts = [self._amount(currency) for _ in range(count)]
-        name = f"{first.title()} {last.title()}"
-        tables[Order].add(order_id, number, name, folded_name(name), email, currency, sum(amounts), created)
+        amounts = [self._amount(buyer.currency) for _ in range(count)]
+        total = sum(amounts)
+        shipping = self._lines(order_id, total, buyer.currency, tables) if random.random() < ITEMIZED_SHARE else None
+        tables[Order].add(order_id, number, buyer.name, folded_name(buyer.name), buyer.email, buyer.currency,
+                          total, shipping is not None, shipping or 0, created)
         for position, amount in enumerate(amounts, start=1):
-            self._payment(order_id, number, provider, currency, amount, position, created, tables)
+            self._payment(order_id, number, buyer.provider, buyer.currency, amount, position, created, tables)
+
+    def _lines(self, order_id, total, currency, tables):
+        """The order's lines, adding up with the shipping to `total`; returns the shipping, or
+        None (no lines) when the total is too small to split."""
+        scale = 1 if currency == "JPY" else 100
+        shipping = random.choice((0, 0, 49, 99, 149)) * scale
+        if total - shipping < 10:
+            shipping = 0
+        count = min(random.choice(LINE_COUNTS), total - shipping)
+        if count < 1:
+            return None
+        for position, worth in enumerate(_split(total - shipping, count)):
+            quantity = random.choice((1, 1, 1, 2, 2, 3, 5))
+            unit_price = worth // quantity
+            if unit_price == 0:
+                quantity, unit_price = 1, worth
+            sku, name = random.choice(PRODUCTS)
+            # What the units leave of the line's worth is its tax.
+            tables[OrderLine].add(self._take(OrderLine), order_id, position, sku, name, quantity, unit_price,
+                                  worth - quantity * unit_price)
+        return shipping
 
     @staticmethod
     def _amount(currency):
@@ -206,15 +256,10 @@ class Command(BaseCommand):
 
     def _payment(self, order_id, number, provider, currency, amount, position, created, tables):
         payment_id = self._take(Payment)
-        reference = {
-            "vipps": f"acme-{number}-{position}",
-            "bambora": f"bam-{number}-{position}",
-            "optty": f"opt-{number}-{position}",
-            "simpleps": f"sps-{number}-{position}",
-        }[provider]
+        reference = f"{REFERENCE_PREFIXES[provider]}-{number}-{position}"
         if provider == "bambora" and random.random() < 0.01:
             reference += "-" + "x" * random.randrange(500, 1_900)  # Bambora allows 2,000
-        state = random.choices(STATES, weights=[s[1] for s in STATES])[0][0]
+        state = _STATE_NAMES[bisect.bisect_right(_STATE_WEIGHTS, random.random() * _STATE_WEIGHTS[-1])]
         captured = 0 if state in ("authorized", "cancelled") else amount
         if state == "partly captured":
             captured = amount // 2
@@ -280,14 +325,40 @@ class Command(BaseCommand):
         )
 
 
-class Writer(threading.Thread):
-    """Copies batches into PostgreSQL on a connection of its own, one transaction each, while
-    the next batch is being made."""
+# Into an empty database: what refers to the seeded tables, and so is emptied with them (it must
+# be empty already), and the catalog queries for the indexes to build at the end.
+REFERRING = """
+    WITH RECURSIVE referring (oid) AS (
+        SELECT oid FROM pg_class WHERE relname = ANY(%s) AND relkind = 'r'
+        UNION
+        SELECT con.conrelid FROM pg_constraint con JOIN referring ON con.confrelid = referring.oid
+        WHERE con.contype = 'f'
+    )
+    SELECT relname FROM pg_class JOIN referring USING (oid)
+"""
+SECONDARY_INDEXES = """
+    SELECT t.relname, i.relname, pg_get_indexdef(x.indexrelid), con.conname, pg_get_constraintdef(con.oid)
+    FROM pg_index x
+    JOIN pg_class i ON i.oid = x.indexrelid
+    JOIN pg_class t ON t.oid = x.indrelid
+    LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = t.oid AND con.contype = 'u'
+    WHERE t.relname = ANY(%s) AND NOT x.indisprimary
+    ORDER BY t.relname, i.relname
+"""
 
-    def __init__(self, batches):
+
+class Writer(threading.Thread):
+    """Copies batches into PostgreSQL on a connection of its own while the next batch is being
+    made: into an empty database in one transaction (see the module's docstring), else one
+    transaction per batch."""
+
+    def __init__(self, batches, *, fresh, report):
         super().__init__(daemon=True)
         self.batches = batches
+        self.fresh = fresh
+        self.report = report
         self.error = None
+        self.froze = False
 
     def put(self, tables):
         while True:
@@ -309,14 +380,14 @@ class Writer(threading.Thread):
     def run(self):
         db = connections["default"]
         try:
-            while (tables := self.batches.get()) is not None:
+            if self.fresh:
                 with transaction.atomic(using=db.alias), db.cursor() as cursor:
-                    if self._superuser(cursor):
-                        # The rows are consistent by construction: skip the per-row foreign
-                        # key checks (triggers) for the load. Needs a superuser.
-                        cursor.execute("SET LOCAL session_replication_role = replica")
-                    for table in tables.values():
-                        table.copy_into(cursor.connection.cursor())
+                    self._load_into_empty_tables(cursor)
+            else:
+                while (tables := self.batches.get()) is not None:
+                    with transaction.atomic(using=db.alias), db.cursor() as cursor:
+                        self._without_row_checks(cursor)
+                        self._copy(cursor, tables)
         except Exception as error:  # reported to the main thread, which stops making rows
             self.error = error
             while self.batches.get() is not None:  # let the main thread finish its puts
@@ -324,7 +395,41 @@ class Writer(threading.Thread):
         finally:
             db.close()
 
+    def _load_into_empty_tables(self, cursor):
+        cursor.execute(REFERRING, [TABLES])
+        emptied = [name for (name,) in cursor.fetchall()]
+        for table in emptied:
+            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table})")
+            if cursor.fetchone()[0]:
+                raise CommandError(f"{table} holds rows: seed an empty database, or one with orders already.")
+        # Emptied in this transaction, the tables take the copied rows frozen, without WAL.
+        cursor.execute(f"TRUNCATE {', '.join(emptied)}")
+        self.froze = True
+        cursor.execute(SECONDARY_INDEXES, [TABLES])
+        rebuild = []
+        for table, index, definition, constraint, constraint_definition in cursor.fetchall():
+            if constraint:
+                cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}")
+                rebuild.append(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {constraint_definition}")
+            else:
+                cursor.execute(f"DROP INDEX {index}")
+                rebuild.append(definition)
+        self._without_row_checks(cursor)
+        while (tables := self.batches.get()) is not None:
+            self._copy(cursor, tables)
+        started = time.monotonic()
+        for statement in rebuild:
+            cursor.execute(statement)
+        self.report(f"{len(rebuild)} indexes built in {time.monotonic() - started:,.0f} s")
+
+    def _copy(self, cursor, tables):
+        for table in tables.values():
+            table.copy_into(cursor.connection.cursor())
+
     @staticmethod
-    def _superuser(cursor):
+    def _without_row_checks(cursor):
         cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        return cursor.fetchone()[0]
+        if cursor.fetchone()[0]:
+            # The rows are consistent by construction: skip the per-row foreign key checks
+            # (triggers) for the load. Needs a superuser.
+            cursor.execute("SET LOCAL session_replication_role = replica")
