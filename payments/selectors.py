@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessThan
 from django.db.models.functions import MD5, Coalesce, Upper
 from django.utils import timezone
 
@@ -193,31 +194,59 @@ def payments_by_reference(reference):
 
 
 @dataclass(frozen=True)
+class Cursor:
+    """Where a page starts: after the row `after` (its pk), or before the row `before`; neither:
+    the first page."""
+
+    after: int | None = None
+    before: int | None = None
+
+
+@dataclass(frozen=True)
 class Page:
-    """One page of results, found without counting them all: a million rows stay cheap."""
+    """One page of results, found without counting them all or skipping over the rows before
+    it: a million rows stay cheap, on the first page as on the thousandth."""
 
     items: list
-    number: int
+    has_previous: bool
     has_next: bool
+    # The pks of the page's first and last rows: Cursor(before=first_key) is the page before,
+    # Cursor(after=last_key) the page after.
+    first_key: int | None = None
+    last_key: int | None = None
 
-    @property
-    def has_previous(self):
-        return self.number > 1
 
-
-def page_of(queryset, *, number, per_page):
-    """Page `number` (from 1) of an ordered queryset: one row more than the page is read to
-    know whether another page follows."""
-    number = max(1, number)
-    start = (number - 1) * per_page
-    if start:
-        # A deep page: its ids are skipped to through the ordering's index alone, and only
-        # the page's rows are read, not every row before it.
-        queryset = queryset.filter(pk__in=queryset.values("pk")[start : start + per_page + 1])
+def page_of(queryset, *, per_page, cursor=None, newest_first=True, by="created_at"):
+    """The page of `queryset` that `cursor` (a Cursor) says, in the order of (`by`, pk): by
+    created_at, newest or oldest first, unless `by` names another time. The row a cursor names
+    is found by its pk, and the page from it through the index on (`by`, id): PostgreSQL
+    compares the two as a row, so that no row before the page is read. One row more than the
+    page is read to know whether another page follows."""
+    cursor = cursor or Cursor()
+    model = queryset.model
+    forwards = cursor.before is None
+    ordering = (f"-{by}", "-pk") if newest_first == forwards else (by, "pk")
+    if cursor.after is not None or cursor.before is not None:
+        boundary = model.objects.filter(pk=cursor.after if forwards else cursor.before).order_by()
+        beyond = TupleLessThan if newest_first == forwards else TupleGreaterThan
+        queryset = queryset.filter(
+            beyond((F(by), F("pk")), boundary.values_list(by, "pk").query)
+        )
+    rows = list(queryset.order_by(*ordering)[: per_page + 1])
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if forwards:
+        has_previous, has_next = cursor.after is not None, more
     else:
-        queryset = queryset[: per_page + 1]
-    rows = list(queryset)
-    return Page(items=rows[:per_page], number=number, has_next=len(rows) > per_page)
+        rows.reverse()
+        has_previous, has_next = more, True
+    return Page(
+        items=rows,
+        has_previous=has_previous,
+        has_next=has_next,
+        first_key=rows[0].pk if rows else None,
+        last_key=rows[-1].pk if rows else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -351,7 +380,7 @@ def orders_matching(query, *, exact_ids=None):
     return Order.objects.order_by("-created_at", "-pk").filter(matches)
 
 
-def order_search(*, query, page=1, per_page=50):
+def order_search(*, query, cursor=None, per_page=50):
     """Orders found by `query` (see orders_matching), a page of ListedOrders. An exact order
     number or provider reference (up to 2,000 characters), or a search that finds one order
     only, gives that order, which the desk opens."""
@@ -359,15 +388,15 @@ def order_search(*, query, page=1, per_page=50):
     exact_ids = _exact_order_ids(query)
     if len(exact_ids) == 1:
         return SearchResult(page=None, exact_order_id=exact_ids[0])
-    found = page_of(orders_matching(query, exact_ids=exact_ids), number=page, per_page=per_page)
-    if found.number == 1 and len(found.items) == 1 and not found.has_next:
+    found = page_of(orders_matching(query, exact_ids=exact_ids), cursor=cursor, per_page=per_page)
+    if not found.has_previous and len(found.items) == 1 and not found.has_next:
         return SearchResult(page=None, exact_order_id=found.items[0].pk)
     return SearchResult(page=_listed(found))
 
 
-def recent_orders(*, page=1, per_page=50):
+def recent_orders(*, cursor=None, per_page=50):
     """All orders, newest first: a page of ListedOrders."""
-    return _listed(page_of(Order.objects.order_by("-created_at", "-pk"), number=page, per_page=per_page))
+    return _listed(page_of(Order.objects.all(), cursor=cursor, per_page=per_page))
 
 
 @dataclass(frozen=True)
@@ -428,17 +457,18 @@ def needs_person(operation):
     return operation.needs_person_since is not None and operation.status in NEEDING_PERSON_STATUSES
 
 
-def needs_attention_queue(*, user, page=1, per_page=25):
+def needs_attention_queue(*, user, cursor=None, per_page=25):
     """A Page of the operations that need a person, longest waiting first, each with
     `.payment` (and its order) and `.mine` (asked for by `user`, who may not resolve it)."""
     operations = page_of(
         Operation.objects.filter(
             needs_person_since__isnull=False, status__in=NEEDING_PERSON_STATUSES
         )
-        .select_related("payment__order", "requested_by")
-        .order_by("needs_person_since", "pk"),
-        number=page,
+        .select_related("payment__order", "requested_by"),
+        cursor=cursor,
         per_page=per_page,
+        newest_first=False,
+        by="needs_person_since",
     )
     for operation in operations.items:
         operation.mine = operation.requested_by_id == user.pk
@@ -538,11 +568,10 @@ def _requests():
     )
 
 
-def refund_requests_of(*, user, page=1, per_page=25):
+def refund_requests_of(*, user, cursor=None, per_page=25):
     """A Page of `user`'s refund requests (RefundRequest), newest first, whatever became of
     them: in a fixed number of queries, through the index on requester and time."""
-    mine = _requests().filter(requested_by=user).order_by("-created_at", "-pk")
-    found = page_of(mine, number=page, per_page=per_page)
+    found = page_of(_requests().filter(requested_by=user), cursor=cursor, per_page=per_page)
     return replace(found, items=_as_requests(found.items))
 
 
@@ -585,7 +614,7 @@ _QUEUED_FIELDS = (
 )  # fmt: skip
 
 
-def approval_queue(*, user, page=1, per_page=25):
+def approval_queue(*, user, cursor=None, per_page=25):
     """A Page of the refund requests waiting for approval, oldest first, each with `.payment`
     (with its balances and order), `.mine` (requested by `user`) and `.expired` (past
     REFUND_APPROVAL_EXPIRY_DAYS): in one query however long the queue."""
@@ -596,10 +625,10 @@ def approval_queue(*, user, page=1, per_page=25):
         .annotate(
             payment_reserved_refunds=_reserved_of_the_payment(OperationKind.REFUND),
             payment_reserved_cancels=_reserved_of_the_payment(OperationKind.CANCEL, OperationKind.CAPTURE),
-        )
-        .order_by("created_at", "pk"),
-        number=page,
+        ),
+        cursor=cursor,
         per_page=per_page,
+        newest_first=False,
     )
     # Until the next expiry run releases them, expired requests are still waiting, but they
     # can no longer be approved.

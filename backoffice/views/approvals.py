@@ -12,7 +12,7 @@ from django_htmx.http import trigger_client_event
 
 from backoffice.auth import permission_required
 from backoffice.forms import RejectForm, WithdrawForm
-from backoffice.views.orders import _card, _load, outcome_notice, page_number
+from backoffice.views.orders import _card, _load, outcome_notice, page_cursor
 from payments.exceptions import ActionForbidden, ActionRefused
 from payments.models import Operation
 from payments.selectors import approval_queue, approvals_waiting_for, refund_request_of
@@ -26,7 +26,7 @@ from payments.services.refunds import refund_approve, refund_reject, refund_with
 )
 def approvals(request):
     """Refund requests waiting for approval, oldest first, a page at a time."""
-    page = approval_queue(user=request.user, page=page_number(request))
+    page = approval_queue(user=request.user, cursor=page_cursor(request))
     return render(
         request,
         "backoffice/approvals.html",

@@ -13,7 +13,7 @@ from django_htmx.http import trigger_client_event
 
 from backoffice.auth import permission_required
 from backoffice.forms import ResolveForm
-from backoffice.views.orders import _card, _load, page_number
+from backoffice.views.orders import _card, _load, page_cursor
 from payments.exceptions import ActionForbidden, ActionRefused
 from payments.models import Operation
 from payments.money import format_money
@@ -27,7 +27,7 @@ from payments.statuses import OperationStatus
 @permission_required("payments.resolve_operation")
 def needs_attention(request):
     """Operations no check with the provider could prove, longest waiting first."""
-    page = needs_attention_queue(user=request.user, page=page_number(request))
+    page = needs_attention_queue(user=request.user, cursor=page_cursor(request))
     return render(request, "backoffice/needs_attention.html", {"page": page})
 
 

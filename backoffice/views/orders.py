@@ -22,6 +22,7 @@ from payments.models import Order, Payment
 from payments.money import format_money, format_typed
 from payments.roles import may
 from payments.selectors import (
+    Cursor,
     order_refund_offer,
     order_search,
     order_view,
@@ -38,12 +39,15 @@ from payments.statuses import OperationStatus
 PER_PAGE = 50
 
 
-def page_number(request):
-    """The ?page= number, from 1; anything else is page 1."""
-    try:
-        return max(1, min(int(request.GET.get("page", 1)), 100_000))
-    except ValueError:
-        return 1
+def page_cursor(request):
+    """Where the page asked for starts (?after= or ?before=, a row's id, see
+    selectors.page_of); anything else is the first page."""
+    bounds = {}
+    for name in ("after", "before"):
+        value = request.GET.get(name, "")
+        if value.isascii() and value.isdigit() and len(value) <= 18:
+            bounds[name] = int(value)
+    return Cursor(after=bounds.get("after"), before=None if "after" in bounds else bounds.get("before"))
 
 
 @require_GET
@@ -57,12 +61,12 @@ def home(request):
         return redirect("home")
     query = form.cleaned_data["q"].strip()
     if query:
-        result = order_search(query=query, page=page_number(request), per_page=PER_PAGE)
+        result = order_search(query=query, cursor=page_cursor(request), per_page=PER_PAGE)
         if result.exact_order_id is not None:
             return redirect(_order_url(result.exact_order_id, query=query))
         page = result.page
     else:
-        page = recent_orders(page=page_number(request), per_page=PER_PAGE)
+        page = recent_orders(cursor=page_cursor(request), per_page=PER_PAGE)
     return render(request, "backoffice/home.html", {"query": query, "page": page})
 
 

@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from backoffice.auth import permission_required
-from backoffice.views.orders import page_number
+from backoffice.views.orders import page_cursor
 from payments.selectors import refund_requests_of
 from payments.services.decision_notices import decision_notices_take
 
@@ -15,7 +15,7 @@ from payments.services.decision_notices import decision_notices_take
 def my_requests(request):
     """The person's refund requests, newest first, with what became of each; those still
     waiting can be withdrawn here."""
-    page = refund_requests_of(user=request.user, page=page_number(request))
+    page = refund_requests_of(user=request.user, cursor=page_cursor(request))
     return render(request, "backoffice/my_requests.html", {"page": page})
 
 

@@ -138,17 +138,22 @@ def test_the_queue_is_oldest_first_25_a_page(manager_client, agent, make_payment
         Operation.objects.filter(pk=request.pk).update(created_at=now - timedelta(minutes=age))
     oldest_first = [request.pk for request in reversed(requests)]
 
-    first_page = manager_client.get(reverse("approvals"))
-    second_page = manager_client.get(reverse("approvals"), {"page": 2})
-
     def shown(response):
         return [int(pk) for pk in re.findall(r'<li class="card approval" id="request-(\d+)"', response.content.decode())]
 
+    def link(response, rel):
+        return re.search(rf'rel="{rel}" href="\?([^"]+)"', response.content.decode())[1]
+
+    first_page = manager_client.get(reverse("approvals"))
+    second_page = manager_client.get(reverse("approvals") + "?" + link(first_page, "next"))
+    back = manager_client.get(reverse("approvals") + "?" + link(second_page, "prev"))
+
     assert shown(first_page) == oldest_first[:25]
+    assert link(first_page, "next") == f"after={oldest_first[24]}"
     assert shown(second_page) == oldest_first[25:]
-    assert 'rel="next" href="?page=2"' in first_page.content.decode()
-    assert 'rel="prev" href="?page=1"' in second_page.content.decode()
     assert 'rel="next"' not in second_page.content.decode()
+    assert shown(back) == oldest_first[:25]
+    assert 'rel="prev"' not in back.content.decode()
 
 
 def test_the_count_is_the_requests_waiting_for_this_manager(manager_client, manager, agent, make_payment, settings):

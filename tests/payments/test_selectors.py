@@ -3,7 +3,7 @@
 import pytest
 
 from payments.models import Order
-from payments.selectors import Unsettled, order_search, recent_orders, refund_requests_of
+from payments.selectors import Cursor, Unsettled, order_search, recent_orders, refund_requests_of
 from payments.services.audit import Actor
 from payments.services.orders import NewPayment, order_create
 
@@ -67,11 +67,29 @@ def test_pages_of_the_order_list_follow_each_other_without_gaps_or_repeats():
     Order.objects.update(created_at=Order.objects.first().created_at)
     newest_first = list(Order.objects.order_by("-created_at", "-pk").values_list("number", flat=True))
 
-    pages = [recent_orders(page=number, per_page=5) for number in range(1, 7)]
+    pages = [recent_orders(per_page=5)]
+    while pages[-1].has_next:
+        pages.append(recent_orders(cursor=Cursor(after=pages[-1].last_key), per_page=5))
+    # And back again, from the last page.
+    back = [pages[-1]]
+    while back[-1].has_previous:
+        back.append(recent_orders(cursor=Cursor(before=back[-1].first_key), per_page=5))
 
     assert [found.order.number for page in pages for found in page.items] == newest_first
-    assert [page.has_next for page in pages] == [True, True, True, True, False, False]
-    assert pages[-1].items == []
+    assert [page.has_next for page in pages] == [True, True, True, True, False]
+    assert [page.has_previous for page in pages] == [False, True, True, True, True]
+    assert [[found.order.number for found in page.items] for page in reversed(back)] == [
+        [found.order.number for found in page.items] for page in pages
+    ]
+    assert back[-1].has_previous is False and all(page.has_next for page in back[1:])
+
+
+def test_a_page_after_a_row_that_does_not_exist_is_empty():
+    order("0001", references=["p-1"])
+
+    page = recent_orders(cursor=Cursor(after=10**12), per_page=5)
+
+    assert page.items == [] and not page.has_next
 
 
 def customer(number, name, *, email=None, reference=None):
@@ -150,7 +168,8 @@ def test_a_match_on_a_later_page_does_not_open_the_order():
     for number in range(3):
         customer(f"F-{number}", "Same Name")
 
-    result = order_search(query="same", page=2, per_page=2)
+    first = order_search(query="same", per_page=2)
+    result = order_search(query="same", cursor=Cursor(after=first.page.last_key), per_page=2)
 
     assert [found.order.number for found in result.page.items] == ["F-0"]
 
