@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessThan
 from django.db.models.functions import MD5, Coalesce, Upper
 from django.utils import timezone
@@ -154,33 +154,45 @@ def order_refund_offer(*, order):
     or was rejected, withdrawn or expired before it was sent, gives its units back."""
     if not order.itemized:
         return None
-    refunded = Q(refund_lines__operation__status=OperationStatus.SUCCEEDED)
-    held = Q(refund_lines__operation__status__in=RESERVING_STATUSES)
-    shipping_claims = RefundLine.objects.filter(order_line=None, operation__payment__order_id=order.pk)
-    lines = list(
+    claiming = [OperationStatus.SUCCEEDED, *RESERVING_STATUSES]
+    # Shipping is claimed by one refund at a time: the status of the one that claims it now.
+    shipping_claim = (
+        RefundLine.objects.filter(
+            order_line=None, operation__payment__order_id=order.pk, operation__status__in=claiming
+        )
+        .order_by()
+        .values("operation__status")[:1]
+    )
+    # One row per line and refund of it, added up here: the sums as aggregates made this the
+    # costliest query of an order's page to build (README, "Performance").
+    rows = (
         OrderLine.objects.filter(order_id=order.pk)
         .annotate(
-            refunded_quantity=Coalesce(Sum("refund_lines__quantity", filter=refunded), Value(0)),
-            held_quantity=Coalesce(Sum("refund_lines__quantity", filter=held), Value(0)),
-            claimed_amount=Coalesce(Sum("refund_lines__amount", filter=refunded | held), Value(0)),
-            shipping_refunded=Exists(shipping_claims.filter(operation__status=OperationStatus.SUCCEEDED)),
-            shipping_held=Exists(shipping_claims.filter(operation__status__in=RESERVING_STATUSES)),
+            claim_quantity=F("refund_lines__quantity"),
+            claim_amount=F("refund_lines__amount"),
+            claim_status=F("refund_lines__operation__status"),
+            shipping_claim=Subquery(shipping_claim),
         )
         .order_by("position")
     )
+    lines, claims = {}, defaultdict(lambda: {"refunded": 0, "held": 0, "claimed_amount": 0})
+    shipping_status = None
+    for row in rows:
+        lines.setdefault(row.pk, row)
+        shipping_status = row.shipping_claim
+        claim = claims[row.pk]
+        if row.claim_status == OperationStatus.SUCCEEDED:
+            claim["refunded"] += row.claim_quantity
+        elif row.claim_status in RESERVING_STATUSES:
+            claim["held"] += row.claim_quantity
+        else:
+            continue
+        claim["claimed_amount"] += row.claim_amount
     return RefundOffer(
-        lines=[
-            LineOffer(
-                line=line,
-                refunded=line.refunded_quantity,
-                held=line.held_quantity,
-                claimed_amount=line.claimed_amount,
-            )
-            for line in lines
-        ],
+        lines=[LineOffer(line=line, **claims[pk]) for pk, line in lines.items()],
         shipping=order.shipping,
-        shipping_refunded=bool(lines) and lines[0].shipping_refunded,
-        shipping_held=bool(lines) and lines[0].shipping_held,
+        shipping_refunded=shipping_status == OperationStatus.SUCCEEDED,
+        shipping_held=shipping_status in RESERVING_STATUSES,
     )
 
 
