@@ -56,7 +56,9 @@ class EstimatingPaginator(Paginator):
         if counted <= self.EXACT_UP_TO or connection.vendor != "postgresql":
             return counted if counted <= self.EXACT_UP_TO else rows.count()
         self.estimated = True
-        plan = json.loads(rows.explain(format="json"))
+        # The rows' ids only: the estimate is the same, and planning the list's joins for it
+        # cost more than the count.
+        plan = json.loads(rows.values("pk").explain(format="json"))
         return max(int(plan[0]["Plan"]["Plan Rows"]), counted)
 
 
