@@ -432,12 +432,14 @@ def order_view(*, order_id):
     return OrderView(order=order, payments=payments, order_events=order_events)
 
 
-# What a timeline shows of an event and its operation; the rest (the provider's answers, kept
-# as JSON, and the like) is not read.
+# What a timeline shows of an event and its operation, and what the card's "Needs a person"
+# says of the operation; the rest (the provider's answers, kept as JSON, and the like) is not
+# read.
 _TIMELINE_FIELDS = (
     "created_at", "actor_label", "action", "order_id", "payment_id", "operation_id", "amount", "currency",
-    "after", "message", "operation__amount", "operation__status", "operation__reason", "operation__note",
-    "operation__requested_by__username", "operation__provider_code",
+    "after", "message", "operation__kind", "operation__amount", "operation__status", "operation__reason",
+    "operation__note", "operation__requested_by__username", "operation__provider_code", "operation__failure_message",
+    "operation__needs_person_since", "operation__last_check",
 )  # fmt: skip
 
 

@@ -62,6 +62,8 @@ _STATE_NAMES = [state for state, _ in STATES]
 _STATE_WEIGHTS = list(accumulate(weight for _, weight in STATES))
 # How many shipments (captures) a captured payment took.
 CAPTURES = [2, 3, 3, 4]
+# What the provider's answers left open, for a refund that waits for a person.
+UNPROVEN = "The provider's answers do not show whether the refund was made."
 REFERENCE_PREFIXES = {"vipps": "acme", "bambora": "bam", "optty": "opt", "simpleps": "sps"}
 
 # The columns written, in the order of the values given to Table.add. A column added to a
@@ -76,6 +78,7 @@ COLUMNS = {
                 "idempotency_key", "requested_by_id", "decided_by_id", "decided_at", "decision_note",
                 "approval_required",
                 "provider_reference", "provider_response", "provider_code", "failure_message",
+                "checks", "last_checked_at", "last_check", "needs_person_since",
                 "created_at", "updated_at", "settled_at"],
     AuditEvent: ["id", "created_at", "actor_id", "actor_label", "action", "order_id", "payment_id",
                  "operation_id", "amount", "currency", "before", "after", "ip", "message"],
@@ -302,11 +305,15 @@ class Command(BaseCommand):
         succeeded = status == "succeeded"
         final = status in ("succeeded", "failed")
         failure = "The provider refused the refund: the amount is above what can be refunded." if status == "failed" else ""
+        # Half the refunds of unknown outcome were checked with the provider in vain, and wait
+        # for a person (the managers' "Needs attention").
+        checked = at + timedelta(hours=6) if status == "unknown" and random.random() < 0.5 else None
         tables[Operation].add(
             operation_id, payment_id, kind, source, amount, amount if succeeded else None,
             "customer_request" if kind == "refund" else "", "", status, f"bo-{operation_id:032x}",
-            clerk.pk if clerk else None, None, None, "", status == "awaiting_approval", "", None, "", failure, at,
-            at, at if final else None,
+            clerk.pk if clerk else None, None, None, "", status == "awaiting_approval", "", None, "", failure,
+            3 if checked else 0, checked, UNPROVEN if checked else "", checked, at, checked or at,
+            at if final else None,
         )
         if source != "backoffice":
             return
@@ -316,6 +323,9 @@ class Command(BaseCommand):
         if status != "awaiting_approval":
             self._event(tables, at, clerk.pk, label, "provider.answered", order_id, payment_id, operation_id,
                         amount, currency, after=json.dumps({"status": status}), message=failure)
+        if checked:
+            self._event(tables, checked, None, "system: reconcile", "operation.needs_person", order_id, payment_id,
+                        operation_id, amount, currency, message=UNPROVEN)
 
     def _event(self, tables, at, actor_id, label, action, order_id, payment_id, operation_id, amount, currency,
                after=None, message=""):

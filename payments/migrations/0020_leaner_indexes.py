@@ -62,7 +62,7 @@ def restore_redundant_indexes(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0015_refund_requests_of_a_person'),
+        ('payments', '0019_managers_resolve_operations'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
