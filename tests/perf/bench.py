@@ -141,6 +141,12 @@ MY_REQUESTS = """
     JOIN payments_order ord ON ord.id = p.order_id LEFT JOIN auth_user d ON d.id = o.decided_by_id
     WHERE o.approval_required AND o.requested_by_id = %(user)s ORDER BY o.created_at DESC, o.id DESC LIMIT 26
 """
+NEEDS_ATTENTION = """
+    SELECT o.*, p.*, ord.*, u.* FROM payments_operation o JOIN payments_payment p ON p.id = o.payment_id
+    JOIN payments_order ord ON ord.id = p.order_id LEFT JOIN auth_user u ON u.id = o.requested_by_id
+    WHERE o.needs_person_since IS NOT NULL AND o.status IN ('unknown', 'pending')
+    ORDER BY o.needs_person_since, o.id LIMIT 26
+"""
 MY_EXPORTS = "SELECT * FROM payments_export WHERE requested_by_id = %(user)s ORDER BY created_at DESC, id DESC LIMIT 50"
 QUEUE = """
     SELECT o.payment_id, o.*, u.* FROM payments_operation o LEFT JOIN auth_user u ON u.id = o.requested_by_id
@@ -436,6 +442,8 @@ def cases(bench):
         ("order page, an order with lines", agent, itemized, lambda k: f"/orders/{k}/", order_page_with_lines,
          "desk", 200),
         ("approvals (manager)", manager, [1], lambda k: "/approvals/", lambda k: approval_queue(), "desk", 200),
+        ("needs attention (manager)", manager, [1], lambda k: "/attention/",
+         lambda k: [lambda rows: (NEEDS_ATTENTION, ())], "desk", 200),
         ("my requests", agent, [1], lambda k: "/my-requests/",
          lambda k: [lambda rows: (MY_REQUESTS, {"user": agent_id})], "desk", 200),
         ("exports (manager)", manager, [1], lambda k: "/exports/",
@@ -617,6 +625,7 @@ def production_check():
         order_ids = [row[0] for row in samples(50)]
         pages = [
             (agent, "/"), (agent, f"/?after={order_ids[0]}"), (agent, "/my-requests/"), (manager, "/approvals/"),
+            (manager, "/attention/"),
             (manager, "/exports/"), (auditor, "/admin/payments/payment/"), (auditor, "/admin/payments/operation/"),
             (auditor, "/admin/payments/auditevent/"), (auditor, "/admin/payments/order/"),
             *((agent, f"/orders/{order}/") for order in order_ids),

@@ -148,22 +148,26 @@ class Command(BaseCommand):
             self.stdout.write(f"Seeding {orders:,} orders (once; 'make clean-bench' starts over)...")
         random.seed(seed)
         self.seed = seed
-        self.clerks = self._people()
         started = time.monotonic()
         self.now = timezone.now()
         self.span = timedelta(days=730)
-        self.ids = {model: self._next_id(model) for model in COLUMNS}
         self.total_orders = orders
         self.customers = max(1, int(orders / ORDERS_PER_CUSTOMER))
         fresh = not any(model.objects.exists() for model in COLUMNS)
         counts = dict.fromkeys(COLUMNS, 0)
 
         batches = queue.Queue(maxsize=1)
-        writer = Writer(batches, fresh=fresh, report=self.stdout.write)
+        # Into an empty database the people are made in the writer's transaction, after the
+        # tables are emptied (making them writes audit events); the ids continue from there.
+        writer = Writer(batches, fresh=fresh, report=self.stdout.write, prepare=self._prepare)
         writer.start()
+        if fresh:
+            self.clerks, self.ids = writer.prepared()
+        else:
+            self.clerks, self.ids = self._prepare()
         try:
             for start in range(0, orders, BATCH):
-                tables = {model: Table(model, freeze=fresh) for model in COLUMNS}
+                tables = {model: Table(model, freeze=writer.froze) for model in COLUMNS}
                 for index in range(start, min(start + BATCH, orders)):
                     self._order(index, tables)
                 for model, table in tables.items():
@@ -191,6 +195,10 @@ class Command(BaseCommand):
             f"({counts[OrderLine]:,} lines), {counts[Payment]:,} payments, {counts[Operation]:,} operations "
             f"({counts[Operation] / counts[Payment]:.1f} per payment), {counts[AuditEvent]:,} audit events."
         )
+
+    def _prepare(self):
+        """The bench's people, and the first id of each table's new rows."""
+        return self._people(), {model: self._next_id(model) for model in COLUMNS}
 
     def _people(self):
         clerks = []
@@ -362,13 +370,22 @@ class Writer(threading.Thread):
     made: into an empty database in one transaction (see the module's docstring), else one
     transaction per batch."""
 
-    def __init__(self, batches, *, fresh, report):
+    def __init__(self, batches, *, fresh, report, prepare):
         super().__init__(daemon=True)
         self.batches = batches
         self.fresh = fresh
         self.report = report
+        self.prepare = prepare
+        self.preparation = queue.Queue(maxsize=1)
         self.error = None
         self.froze = False
+
+    def prepared(self):
+        """What prepare() gave, once the tables are emptied (the load into an empty database)."""
+        outcome = self.preparation.get()
+        if isinstance(outcome, Exception):
+            raise CommandError(f"Writing to PostgreSQL failed: {outcome}") from outcome
+        return outcome
 
     def put(self, tables):
         while True:
@@ -400,6 +417,9 @@ class Writer(threading.Thread):
                         self._copy(cursor, tables)
         except Exception as error:  # reported to the main thread, which stops making rows
             self.error = error
+            if self.fresh and self.preparation.empty():
+                self.preparation.put(error)
+                return
             while self.batches.get() is not None:  # let the main thread finish its puts
                 pass
         finally:
@@ -408,13 +428,21 @@ class Writer(threading.Thread):
     def _load_into_empty_tables(self, cursor):
         cursor.execute(REFERRING, [TABLES])
         emptied = [name for (name,) in cursor.fetchall()]
+        holding = []
         for table in emptied:
             cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table})")
             if cursor.fetchone()[0]:
-                raise CommandError(f"{table} holds rows: seed an empty database, or one with orders already.")
-        # Emptied in this transaction, the tables take the copied rows frozen, without WAL.
-        cursor.execute(f"TRUNCATE {', '.join(emptied)}")
-        self.froze = True
+                holding.append(table)
+        if not holding:
+            # Emptied in this transaction, the tables take the copied rows frozen, without WAL
+            # (rows already there, audit events of people say, are never emptied).
+            cursor.execute(f"TRUNCATE {', '.join(emptied)}")
+            self.froze = True
+        prepared = self.prepare()
+        # The people's rows are checked now: foreign key checks left pending to the commit
+        # would keep the indexes from being built in this transaction.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        self.preparation.put(prepared)
         cursor.execute(SECONDARY_INDEXES, [TABLES])
         rebuild = []
         for table, index, definition, constraint, constraint_definition in cursor.fetchall():
