@@ -96,10 +96,6 @@ TEMPLATES = [
     },
 ]
 
-# Form fields are rendered with Django's own Jinja2 templates for them: the same HTML as its
-# Django-template ones at half the cost, which was most of an order page (README, "Performance").
-FORM_RENDERER = "django.forms.renderers.Jinja2"
-
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -5,8 +5,8 @@ and a requester's own requests ({% request_cards %}).
 A page lists fifty orders or twenty-five requests, and the template engine's cost per variable,
 tag and loop made the items cost several times what the rest of the page does
 (tests/perf/bench.py, README "Performance"). The HTML is what the templates wrote; every text
-from outside (customers, shops, providers, people) is escaped here, and isolated in a <bdi> as
-the templates do, so that right-to-left text does not reorder what stands around it."""
+from outside (customers, shops, providers, people) is escaped here, and isolated in a <bdi>
+where the templates did so, so that right-to-left text does not reorder what stands around it."""
 
 from functools import lru_cache
 from html import escape
@@ -168,7 +168,7 @@ def _request_card(context, refund_request, notice=None):
     parts = [
         f'<li class="card request" id="request-{pk}" aria-labelledby="request-{pk}-title">'
         f'<h2 id="request-{pk}-title">{format_money(operation.amount, payment.currency)} on '
-        f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order <bdi>{escape(payment.order.number)}</bdi></a></h2>'
+        f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order {escape(payment.order.number)}</a></h2>'
     ]
     if notice:
         role = "alert" if notice[0] == "error" else "status"
@@ -177,7 +177,7 @@ def _request_card(context, refund_request, notice=None):
         )
     reason = escape(_REASONS.get(operation.reason, operation.reason))
     if operation.note:
-        reason += f": “<bdi>{escape(operation.note)}</bdi>”"
+        reason += f": “{escape(operation.note)}”"
     decided = ""
     if operation.decided_at and operation.status != OperationStatus.AWAITING_APPROVAL:
         decided = f"<div><dt>Decided</dt><dd>{local_time(operation.decided_at)}</dd></div>"
@@ -186,7 +186,7 @@ def _request_card(context, refund_request, notice=None):
         f"{escape(typographic(state.detail))}</p>"
         '<dl class="facts">'
         f"<div><dt>Payment</dt><dd>{_provider_name(payment.provider)} "
-        f"<code><bdi>{escape(Truncator(payment.reference).chars(50))}</bdi></code></dd></div>"
+        f"<code>{escape(Truncator(payment.reference).chars(50))}</code></dd></div>"
         f"<div><dt>Reason</dt><dd>{reason}</dd></div>"
         f"<div><dt>Asked</dt><dd>{local_time(operation.created_at)}</dd></div>{decided}</dl>"
     )
