@@ -5,8 +5,8 @@ import re
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.forms.renderers import Jinja2
 
+from backoffice.form_rendering import DeskFormRenderer
 from backoffice.untrusted import name_problem
 from payments.models import RefundReason
 from payments.money import (
@@ -98,11 +98,10 @@ class SubmissionKeyField(forms.CharField):
         return value
 
 
-# The desk's forms render their fields with Django's own Jinja2 templates for them: the same
-# HTML as its Django-template ones at half the cost, which was most of an order page (README,
-# "Performance"). One renderer, so that its templates are compiled once. The admin keeps
-# Django's default renderer: its widgets have Django templates only.
-DESK_RENDERER = Jinja2()
+# The desk's forms render their fields for less than Django's default renderer
+# (backoffice/form_rendering.py). One renderer, so that its templates are compiled once. The
+# admin keeps Django's default renderer: its widgets have Django templates only.
+DESK_RENDERER = DeskFormRenderer()
 
 
 class RenewableForm(forms.Form):
