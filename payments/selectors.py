@@ -439,7 +439,7 @@ _TIMELINE_FIELDS = (
     "created_at", "actor_label", "action", "order_id", "payment_id", "operation_id", "amount", "currency",
     "after", "message", "operation__kind", "operation__amount", "operation__status", "operation__reason",
     "operation__note", "operation__requested_by__username", "operation__provider_code", "operation__failure_message",
-    "operation__needs_person_since", "operation__last_check",
+    "operation__needs_person_since", "operation__last_check", "operation__payment_id",
 )  # fmt: skip
 
 
@@ -457,7 +457,8 @@ def _attach_timelines(payments, events):
             payment = by_payment[event.payment_id]
             payment.timeline.append(event)
             if event.operation is not None and needs_person(event.operation):
-                event.operation.payment = payment  # its decision's form names its currency
+                # Shown with the payment's currency: the payment at hand, not read again.
+                event.operation.payment = payment
                 payment.needing_person[event.operation_id] = event.operation
         else:
             others.append(event)

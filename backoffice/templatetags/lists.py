@@ -1,6 +1,7 @@
 """The items of the desk's long lists, written in Python rather than by the template engine:
-the order list's rows ({% order_rows %}), the approval queue's requests ({% approval_cards %})
-and a requester's own requests ({% request_cards %}).
+the order list's rows ({% order_rows %}), the approval queue's requests ({% approval_cards %}),
+a requester's own requests ({% request_cards %}) and the operations that need a person
+({% attention_cards %}, and the decision's form {% resolve_form %}, which the order page shows too).
 
 A page lists fifty orders or twenty-five requests, and the template engine's cost per variable,
 tag and loop made the items cost several times what the rest of the page does
@@ -22,7 +23,7 @@ from django.utils.timesince import timesince
 from backoffice.templatetags.links import pk_path
 from backoffice.templatetags.times import local_time, zone_description
 from backoffice.templatetags.typography import typographic
-from payments.models import Provider, RefundReason
+from payments.models import OperationKind, Provider, RefundReason
 from payments.money import format_money
 from payments.statuses import OperationStatus
 
@@ -30,6 +31,8 @@ register = template.Library()
 
 _PROVIDER_NAMES = dict(Provider.choices)
 _REASONS = dict(RefundReason.choices)
+_KINDS = dict(OperationKind.choices)
+_STATUSES = dict(OperationStatus.choices)
 
 
 @lru_cache(maxsize=64)
@@ -215,3 +218,83 @@ def request_card(context, refund_request, notice=None):
     """One request as request_cards() writes it, with a `notice` (kind, words) on what was just
     done to it."""
     return mark_safe(_request_card(context, refund_request, notice))
+
+
+# The managers' "Needs attention" ---------------------------------------------------------
+
+
+def _resolve_form(context, operation, return_to, target):
+    pk = operation.pk
+    action = pk_path("resolve", pk)
+    booked = "refunded" if operation.kind == OperationKind.REFUND else "cancelled"
+    return (
+        f'<form class="resolve" method="post" action="{action}" hx-post="{action}" hx-target="{escape(target)}" '
+        f'hx-swap="outerHTML" hx-disabled-elt="find button">{_csrf_input(context)}'
+        f'<input type="hidden" name="resolve-{pk}-return_to" value="{escape(return_to)}">'
+        f'<label for="resolve-{pk}-note">Note</label> '
+        f'<input type="text" name="resolve-{pk}-note" id="resolve-{pk}-note" maxlength="500" required '
+        f'placeholder="What the provider’s portal shows" aria-describedby="resolve-{pk}-hint"> '
+        f'<button type="submit" name="resolve-{pk}-decision" value="carried_out">Carried out at the provider</button> '
+        f'<button type="submit" name="resolve-{pk}-decision" value="did_not_happen" class="secondary">Did not happen</button>'
+        f'<p class="hint" id="resolve-{pk}-hint">Check the payment in the provider’s portal first. “Carried out” books '
+        f"{format_money(operation.amount, operation.payment.currency)} as {booked}; “Did not happen” releases it.</p>"
+        "</form>"
+    )
+
+
+@register.simple_tag(takes_context=True)
+def resolve_form(context, operation, return_to, target):
+    """A manager's decision on an operation that needs a person ("Carried out at the provider" or
+    "Did not happen", with a note), answered into `target` (an htmx selector) of the page
+    `return_to` ("attention" or "order")."""
+    return mark_safe(_resolve_form(context, operation, return_to, target))
+
+
+def _attention_card(context, operation, notice=None):
+    payment, pk = operation.payment, operation.pk
+    kind = _KINDS.get(operation.kind, operation.kind)
+    parts = [
+        f'<li class="card approval" id="attention-{pk}" aria-labelledby="attention-{pk}-title">'
+        f'<h2 id="attention-{pk}-title">{kind} of {format_money(operation.amount, payment.currency)} on '
+        f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order {escape(payment.order.number)}</a></h2>'
+    ]
+    if notice:
+        parts.append(
+            f'<p class="notice notice-{escape(notice[0])}" role="alert" tabindex="-1">{escape(typographic(notice[1]))}</p>'
+        )
+    said = operation.last_check or operation.failure_message or "—"
+    code = f' <span class="muted">(code {escape(operation.provider_code)})</span>' if operation.provider_code else ""
+    checks = ""
+    if operation.checks:
+        checks = (f"<div><dt>Checks</dt><dd>{operation.checks}, the last "
+                  f"{local_time(operation.last_checked_at)}</dd></div>")
+    requester = escape(operation.requested_by.get_username()) if operation.requested_by_id else "—"
+    parts.append(
+        '<dl class="facts">'
+        f"<div><dt>Payment</dt><dd>{_provider_name(payment.provider)} "
+        f"<code>{escape(Truncator(payment.reference).chars(50))}</code></dd></div>"
+        f"<div><dt>Requested by</dt><dd>{requester}</dd></div>"
+        f"<div><dt>Status</dt><dd>{escape(_STATUSES.get(operation.status, operation.status))}</dd></div>"
+        f"<div><dt>Waiting</dt><dd>{_waiting_since(operation.needs_person_since)}</dd></div>"
+        f"<div><dt>The provider last said</dt><dd>{escape(typographic(said))}{code}</dd></div>{checks}</dl>"
+    )
+    if operation.mine:
+        parts.append(f'<p class="hint">You asked for this {kind.lower()}: another manager has to resolve it.</p>')
+    else:
+        parts.append(_resolve_form(context, operation, "attention", "closest li"))
+    parts.append("</li>\n")
+    return "".join(parts)
+
+
+@register.simple_tag(takes_context=True)
+def attention_cards(context, operations):
+    """The operations that need a person (selectors.needs_attention_queue), each with its
+    payment, what the provider last said, and the decision's form unless the manager asked for
+    the operation."""
+    return mark_safe("".join(_attention_card(context, operation) for operation in operations))
+
+
+@register.simple_tag(takes_context=True)
+def attention_card(context, operation, notice=None):
+    """One operation as attention_cards() writes it, with a `notice` (kind, words)."""
+    return mark_safe(_attention_card(context, operation, notice))

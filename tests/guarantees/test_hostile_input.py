@@ -7,6 +7,7 @@ import json
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -292,16 +293,22 @@ def test_html_from_customers_and_people_is_escaped_in_the_lists(client, agent, m
                    actor=Actor.of_user(agent), idempotency_key=new_idempotency_key())
     # A second order of the same name: the search lists both, each linked with the query.
     make_payment("vipps", at_provider=False, customer_name="<script>alert('name')</script>")
+    # A refund no check could prove, and what the provider said of it.
+    unproven = refund_request(payment_id=payment.pk, amount=500, reason="goodwill", actor=Actor.of_user(agent),
+                              idempotency_key=new_idempotency_key())
+    Operation.objects.filter(pk=unproven.pk).update(
+        status="unknown", needs_person_since=timezone.now(), last_check="<u onclick=alert(3)>said</u>")
     escaped = {
         "&lt;script&gt;alert(&#x27;name&#x27;)&lt;/script&gt;": ["home"],
         "&lt;b&gt;@example.com": ["home"],
         "?q=%3Cscript%3E%22": ["home"],
         "&lt;img src=x onerror=alert(1)&gt;": ["approvals", "my_requests"],
         "&lt;i onclick=alert(2)&gt;note&lt;/i&gt;": ["approvals", "my_requests"],
+        "&lt;u onclick=alert(3)&gt;said&lt;/u&gt;": ["needs_attention"],
     }
 
     pages = {}
-    for user, page in ((agent, "home"), (manager, "approvals"), (agent, "my_requests")):
+    for user, page in ((agent, "home"), (manager, "approvals"), (agent, "my_requests"), (manager, "needs_attention")):
         client.force_login(user)
         pages[page] = client.get(reverse(page), {"q": '<script>"'} if page == "home" else {}).content.decode()
 
@@ -310,4 +317,5 @@ def test_html_from_customers_and_people_is_escaped_in_the_lists(client, agent, m
             assert text in pages[page], (text, page)
     for html in pages.values():
         assert "<script>alert" not in html and "<img src=x" not in html and "<i onclick" not in html
+        assert "<u onclick" not in html
         assert "<b>@" not in html
