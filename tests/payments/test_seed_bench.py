@@ -2,7 +2,7 @@
 per-row foreign key checks: the rows must still be whole and add up."""
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count, F, Sum
 
@@ -58,8 +58,16 @@ def test_a_second_run_adds_after_the_first_and_new_rows_get_fresh_ids(roles, mak
 def test_unless_seeded_seeds_an_empty_database_once(roles):
     # scripts/bench runs this on every start: the first seeds, the next leave the data alone.
     call_command("seed_bench", orders=20, unless_seeded=True)
-    call_command("seed_bench", orders=30, unless_seeded=True)
+    call_command("seed_bench", orders=20, unless_seeded=True)
 
+    assert Order.objects.count() == 20
+
+
+def test_unless_seeded_says_when_the_database_holds_another_size(roles):
+    call_command("seed_bench", orders=20, unless_seeded=True)
+
+    with pytest.raises(CommandError, match="holds 20 orders, not 30: 'make clean-bench'"):
+        call_command("seed_bench", orders=30, unless_seeded=True)
     assert Order.objects.count() == 20
 
 

@@ -143,6 +143,12 @@ class Command(BaseCommand):
         if orders < 1:
             raise CommandError("Give a positive number of orders.")
         if unless_seeded and Order.objects.exists():
+            held = Order.objects.count()
+            if held != orders:
+                raise CommandError(
+                    f"The benchmark's database holds {held:,} orders, not {orders:,}: "
+                    "'make clean-bench' forgets it, and the next run seeds anew."
+                )
             return
         if unless_seeded:
             self.stdout.write(f"Seeding {orders:,} orders (once; 'make clean-bench' starts over)...")
