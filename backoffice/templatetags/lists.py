@@ -6,8 +6,8 @@ a requester's own requests ({% request_cards %}) and the operations that need a 
 A page lists fifty orders or twenty-five requests, and the template engine's cost per variable,
 tag and loop made the items cost several times what the rest of the page does
 (tests/perf/bench.py, README "Performance"). The HTML is what the templates wrote; every text
-from outside (customers, shops, providers, people) is escaped here, and isolated in a <bdi>
-where the templates did so, so that right-to-left text does not reorder what stands around it."""
+from outside (customers, shops, providers, people) is escaped here, and isolated in a <bdi>,
+so that right-to-left text does not reorder what stands around it."""
 
 from functools import lru_cache
 from html import escape
@@ -171,25 +171,26 @@ def _request_card(context, refund_request, notice=None):
     parts = [
         f'<li class="card request" id="request-{pk}" aria-labelledby="request-{pk}-title">'
         f'<h2 id="request-{pk}-title">{format_money(operation.amount, payment.currency)} on '
-        f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order {escape(payment.order.number)}</a></h2>'
+        f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order <bdi>{escape(payment.order.number)}</bdi></a></h2>'
     ]
     if notice:
         role = "alert" if notice[0] == "error" else "status"
         parts.append(
-            f'<p class="notice notice-{escape(notice[0])}" role="{role}" tabindex="-1">{escape(typographic(notice[1]))}</p>'
+            f'<p class="notice notice-{escape(notice[0])}" role="{role}" tabindex="-1">'
+            f"<bdi>{escape(typographic(notice[1]))}</bdi></p>"
         )
     reason = escape(_REASONS.get(operation.reason, operation.reason))
     if operation.note:
-        reason += f": “{escape(operation.note)}”"
+        reason += f": “<bdi>{escape(operation.note)}</bdi>”"
     decided = ""
     if operation.decided_at and operation.status != OperationStatus.AWAITING_APPROVAL:
         decided = f"<div><dt>Decided</dt><dd>{local_time(operation.decided_at)}</dd></div>"
     parts.append(
         f'<p class="state" id="request-{pk}-state"><span class="badge badge-tone-{state.tone}">{escape(state.label)}</span> '
-        f"{escape(typographic(state.detail))}</p>"
+        f"<bdi>{escape(typographic(state.detail))}</bdi></p>"
         '<dl class="facts">'
         f"<div><dt>Payment</dt><dd>{_provider_name(payment.provider)} "
-        f"<code>{escape(Truncator(payment.reference).chars(50))}</code></dd></div>"
+        f"<code><bdi>{escape(Truncator(payment.reference).chars(50))}</bdi></code></dd></div>"
         f"<div><dt>Reason</dt><dd>{reason}</dd></div>"
         f"<div><dt>Asked</dt><dd>{local_time(operation.created_at)}</dd></div>{decided}</dl>"
     )
@@ -256,11 +257,12 @@ def _attention_card(context, operation, notice=None):
     parts = [
         f'<li class="card approval" id="attention-{pk}" aria-labelledby="attention-{pk}-title">'
         f'<h2 id="attention-{pk}-title">{kind} of {format_money(operation.amount, payment.currency)} on '
-        f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order {escape(payment.order.number)}</a></h2>'
+        f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order <bdi>{escape(payment.order.number)}</bdi></a></h2>'
     ]
     if notice:
         parts.append(
-            f'<p class="notice notice-{escape(notice[0])}" role="alert" tabindex="-1">{escape(typographic(notice[1]))}</p>'
+            f'<p class="notice notice-{escape(notice[0])}" role="alert" tabindex="-1">'
+            f"<bdi>{escape(typographic(notice[1]))}</bdi></p>"
         )
     said = operation.last_check or operation.failure_message or "—"
     code = f' <span class="muted">(code {escape(operation.provider_code)})</span>' if operation.provider_code else ""
@@ -272,11 +274,11 @@ def _attention_card(context, operation, notice=None):
     parts.append(
         '<dl class="facts">'
         f"<div><dt>Payment</dt><dd>{_provider_name(payment.provider)} "
-        f"<code>{escape(Truncator(payment.reference).chars(50))}</code></dd></div>"
-        f"<div><dt>Requested by</dt><dd>{requester}</dd></div>"
+        f"<code><bdi>{escape(Truncator(payment.reference).chars(50))}</bdi></code></dd></div>"
+        f"<div><dt>Requested by</dt><dd><bdi>{requester}</bdi></dd></div>"
         f"<div><dt>Status</dt><dd>{escape(_STATUSES.get(operation.status, operation.status))}</dd></div>"
         f"<div><dt>Waiting</dt><dd>{_waiting_since(operation.needs_person_since)}</dd></div>"
-        f"<div><dt>The provider last said</dt><dd>{escape(typographic(said))}{code}</dd></div>{checks}</dl>"
+        f"<div><dt>The provider last said</dt><dd><bdi>{escape(typographic(said))}</bdi>{code}</dd></div>{checks}</dl>"
     )
     if operation.mine:
         parts.append(f'<p class="hint">You asked for this {kind.lower()}: another manager has to resolve it.</p>')

@@ -179,3 +179,16 @@ def test_the_lists_show_the_payment_needs_a_person_with_its_amount(client, agent
     for html in (newest, found):
         assert '<span class="badge badge-needs-a-person">needs a person 25.00\xa0EUR</span>' in html
         assert "outcome unknown" not in html
+
+
+def test_the_page_isolates_what_the_provider_and_people_wrote(client, manager, operation):
+    type(operation).objects.filter(pk=operation.pk).update(last_check="Refunds \u202edenwohs ton")
+    client.force_login(manager)
+
+    html = client.get(reverse("needs_attention")).content.decode()
+
+    row = re.search(rf'<li class="card approval" id="attention-{operation.pk}".*?</li>', html, re.S)[0]
+    assert f"order <bdi>{operation.payment.order.number}</bdi>" in row
+    assert f"<code><bdi>{operation.payment.reference}</bdi></code>" in row
+    assert "<dt>Requested by</dt><dd><bdi>agent</bdi></dd>" in row
+    assert "<dt>The provider last said</dt><dd><bdi>Refunds \u202edenwohs ton</bdi>" in row
