@@ -631,8 +631,10 @@ _QUEUED_FIELDS = (
 
 def approval_queue(*, user, cursor=None, per_page=25):
     """A Page of the refund requests waiting for approval, oldest first, each with `.payment`
-    (with its balances and order), `.mine` (requested by `user`) and `.expired` (past
-    REFUND_APPROVAL_EXPIRY_DAYS): in one query however long the queue."""
+    (with its balances and order), `.mine` (requested by `user`), `.expired` (past
+    REFUND_APPROVAL_EXPIRY_DAYS), `.items` (RequestedItem, for a refund by line) and
+    `.conflict` (why `user` may not approve it: ApprovalConflict, or None): in three queries
+    however long the queue."""
     requests = page_of(
         Operation.objects.filter(kind=OperationKind.REFUND, status=OperationStatus.AWAITING_APPROVAL)
         .select_related("requested_by", "payment__order")
@@ -648,6 +650,8 @@ def approval_queue(*, user, cursor=None, per_page=25):
     # Until the next expiry run releases them, expired requests are still waiting, but they
     # can no longer be approved.
     cutoff = refund_request_expiry_cutoff()
+    items = _requested_items(operation_ids=[request.pk for request in requests.items])
+    standing = ApprovalStanding(approver=user) if requests.items else None
     for request in requests.items:
         request.payment.balances = payment_balances(
             payment=request.payment,
@@ -656,7 +660,37 @@ def approval_queue(*, user, cursor=None, per_page=25):
         )
         request.mine = request.requested_by_id == user.pk
         request.expired = request.created_at < cutoff
+        request.items = items.get(request.pk, [])
+        request.conflict = None if request.mine else standing.conflict(requester=request.requested_by)
     return requests
+
+
+@dataclass(frozen=True)
+class RequestedItem:
+    """Units of one order line (or the shipping: `line` None) that a refund by line gives back."""
+
+    line: OrderLine | None
+    quantity: int
+    amount: int
+
+
+def _requested_items(*, operation_ids):
+    """The items each of the operations refunds by line, by operation id, in the shop's order:
+    one query for a page of requests."""
+    items = defaultdict(list)
+    if not operation_ids:
+        return items
+    refund_lines = (
+        RefundLine.objects.filter(operation_id__in=operation_ids)
+        .select_related("order_line")
+        .only("operation_id", "quantity", "amount", "order_line__name", "order_line__sku", "order_line__position")
+        .order_by(F("order_line__position").asc(nulls_last=True))
+    )
+    for refund_line in refund_lines:
+        items[refund_line.operation_id].append(
+            RequestedItem(line=refund_line.order_line, quantity=refund_line.quantity, amount=refund_line.amount)
+        )
+    return items
 
 
 def payments_for_export(*, query="", date_from=None, date_to=None):
@@ -691,23 +725,6 @@ GRANTING_ACTIONS = {
 }
 
 
-def accounts_made_by(*, user):
-    """The ids of `user` and of the accounts they created, activated, set the password of or
-    made approvers, and of those these accounts did so to, at any depth: the accounts `user`
-    may be acting through."""
-    made = {user.pk}
-    newest = {user.pk}
-    while newest:
-        found = set(
-            AuditEvent.objects.filter(actor_id__in=newest, action__in=GRANTING_ACTIONS, account__isnull=False)
-            .values_list("account_id", flat=True)
-            .distinct()
-        )
-        newest = found - made
-        made |= newest
-    return made
-
-
 @dataclass(frozen=True)
 class ApprovalConflict:
     """Why a person may not approve a request: the event about their account that stands in
@@ -722,47 +739,77 @@ class ApprovalConflict:
     @property
     def message(self):
         """The refusal of an approval."""
-        if self.made_by_requester:
-            return f"You cannot approve this request: {self.reason}"
         return f"You cannot approve refunds yet: {self.reason}"
 
 
-def approval_conflict(*, approver, requester):
-    """Why `approver` may not approve a refund `requester` asked for, or None (README,
-    "Guarantees"): their account was created, activated, given a password or made an approver
-    by the requester (or by an account the requester made, see accounts_made_by), or by anyone
-    less than APPROVAL_COOLING_OFF_HOURS ago. A person's changes to their own account do not
-    count."""
-    events = (
-        AuditEvent.objects.filter(account=approver, action__in=GRANTING_ACTIONS)
-        .exclude(actor=approver)
-        .order_by("-created_at", "-pk")
-    )
-    if requester is not None:
-        by_requester = events.filter(actor_id__in=accounts_made_by(user=requester)).first()
-        if by_requester is not None:
-            return ApprovalConflict(
-                event=by_requester,
-                reason=f"your account was {GRANTING_ACTIONS[by_requester.action]} by "
-                f"{by_requester.actor_label}, "
-                + (
-                    "who asked for this refund."
-                    if by_requester.actor_id == requester.pk
-                    else f"an account made by {requester.get_username()}, who asked for this refund."
-                ),
-                made_by_requester=True,
-            )
-    cooling_off = timedelta(hours=settings.APPROVAL_COOLING_OFF_HOURS)
-    recent = events.filter(created_at__gt=timezone.now() - cooling_off).first()
-    if recent is not None:
-        until = timezone.localtime(recent.created_at + cooling_off)
-        return ApprovalConflict(
-            event=recent,
-            made_by_requester=False,
-            reason=f"your account was "
-            f"{GRANTING_ACTIONS[recent.action]} by {recent.actor_label} at "
-            f"{timezone.localtime(recent.created_at):%Y-%m-%d %H:%M}. Approvals from an account "
-            f"count {settings.APPROVAL_COOLING_OFF_HOURS:g} hours after such a change, from "
-            f"{until:%Y-%m-%d %H:%M}.",
+# The events about an approver's account by others (the granting actions; by a command or
+# shell when their actor is empty), each with one row per account behind it: its actor,
+# whoever did a granting action to that actor, and so on at any depth. UNION (not UNION ALL) drops rows already found, so a circle of accounts ends.
+_ACCOUNTS_BEHIND_SQL = """
+WITH RECURSIVE behind(event_id, account_id) AS (
+    SELECT id, actor_id FROM {events}
+    WHERE account_id = %s AND (actor_id IS NULL OR actor_id <> %s) AND action IN ({actions})
+  UNION
+    SELECT behind.event_id, made.actor_id FROM {events} made JOIN behind ON made.account_id = behind.account_id
+    WHERE made.actor_id IS NOT NULL AND made.action IN ({actions})
+)
+SELECT event.id, event.created_at, event.action, event.actor_id, event.actor_label, behind.account_id AS behind_id
+FROM behind JOIN {events} event ON event.id = behind.event_id
+"""
+
+
+class ApprovalStanding:
+    """What stands in the way of one person approving refunds (README, "Guarantees"), read in
+    one query, so that a page of requests can say of each whether that person may approve it:
+    conflict(requester=...) is the rule the approval itself applies (approval_conflict)."""
+
+    def __init__(self, *, approver):
+        actions = list(GRANTING_ACTIONS)
+        sql = _ACCOUNTS_BEHIND_SQL.format(
+            events=AuditEvent._meta.db_table, actions=", ".join(["%s"] * len(actions))
         )
-    return None
+        events, self.behind = {}, defaultdict(set)
+        for row in AuditEvent.objects.raw(sql, [approver.pk, approver.pk, *actions, *actions]):
+            events.setdefault(row.pk, row)
+            self.behind[row.pk].add(row.behind_id)
+        # The newest first: a refusal names the latest change that stands in the way.
+        self.events = sorted(events.values(), key=lambda event: (event.created_at, event.pk), reverse=True)
+
+    def conflict(self, *, requester):
+        """Why the person may not approve a refund `requester` asked for, or None: their
+        account was created, activated, given a password or made an approver by the requester
+        (or by an account the requester made, at any depth), or by anyone less than
+        APPROVAL_COOLING_OFF_HOURS ago. A person's changes to their own account do not count."""
+        if requester is not None:
+            for event in self.events:
+                if requester.pk in self.behind[event.pk]:
+                    return ApprovalConflict(
+                        event=event,
+                        reason=f"your account was {GRANTING_ACTIONS[event.action]} by {event.actor_label}, "
+                        + (
+                            "who asked for this refund."
+                            if event.actor_id == requester.pk
+                            else f"an account made by {requester.get_username()}, who asked for this refund."
+                        ),
+                        made_by_requester=True,
+                    )
+        cooling_off = timedelta(hours=settings.APPROVAL_COOLING_OFF_HOURS)
+        recent = next((e for e in self.events if e.created_at > timezone.now() - cooling_off), None)
+        if recent is not None:
+            until = timezone.localtime(recent.created_at + cooling_off)
+            return ApprovalConflict(
+                event=recent,
+                made_by_requester=False,
+                reason=f"your account was "
+                f"{GRANTING_ACTIONS[recent.action]} by {recent.actor_label} at "
+                f"{timezone.localtime(recent.created_at):%Y-%m-%d %H:%M}. Approvals from an account "
+                f"count {settings.APPROVAL_COOLING_OFF_HOURS:g} hours after such a change, from "
+                f"{until:%Y-%m-%d %H:%M}.",
+            )
+        return None
+
+
+def approval_conflict(*, approver, requester):
+    """Why `approver` may not approve a refund `requester` asked for, or None (see
+    ApprovalStanding.conflict)."""
+    return ApprovalStanding(approver=approver).conflict(requester=requester)

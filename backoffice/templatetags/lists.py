@@ -108,8 +108,11 @@ def _decision_forms(request, pk, context, expiry_days):
             f'<p class="notice notice-warning">Expired: this request waited more than {expiry_days} days, so it '
             "can no longer be approved. Its amount is released at the next expiry run, or now if you reject it.</p>"
         )
+    elif request.conflict:
+        # The approval would be refused (four eyes): say why rather than offer it.
+        parts.append(f'<p class="hint">You cannot approve this request: {escape(request.conflict.reason)}</p>')
     parts.append('<div class="decide">')
-    if not request.expired:
+    if not request.expired and not request.conflict:
         approve = pk_path("approve", pk)
         parts.append(
             f'<form method="post" action="{approve}" hx-post="{approve}" {swap}>{csrf}'
@@ -125,6 +128,21 @@ def _decision_forms(request, pk, context, expiry_days):
         '<button type="submit" class="secondary">Reject</button></form></div>'
     )
     return "".join(parts)
+
+
+def _requested_items(request, currency):
+    """The items of a refund by line: units and name of each line, or the shipping."""
+    if not request.items:
+        return ""
+    entries = "".join(
+        f"<li>{item.quantity} × <bdi>{escape(item.line.name)}</bdi>"
+        + (f' <span class="muted">(<bdi>{escape(item.line.sku)}</bdi>)</span>' if item.line.sku else "")
+        + f": {format_money(item.amount, currency)}</li>"
+        if item.line is not None
+        else f"<li>Shipping: {format_money(item.amount, currency)}</li>"
+        for item in request.items
+    )
+    return f'<div><dt>Items</dt><dd><ul class="requested-items">{entries}</ul></dd></div>'
 
 
 def _approval_card(request, context, expiry_days):
@@ -144,6 +162,7 @@ def _approval_card(request, context, expiry_days):
         f"<code><bdi>{escape(Truncator(payment.reference).chars(50))}</bdi></code></dd></div>"
         f"<div><dt>Requested by</dt><dd><bdi>{requester}</bdi></dd></div>"
         f"<div><dt>Reason</dt><dd>{reason}</dd></div>"
+        f"{_requested_items(request, currency)}"
         f"<div><dt>Waiting</dt><dd>{_waiting_since(request.created_at)}</dd></div>"
         # This request's amount is already held back: approving it leaves what is refundable
         # now as it is, rejecting it adds the amount back.

@@ -8,8 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from payments.models import AuditAction, AuditEvent, Operation
+from payments.order_lines import RefundItems
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
+from payments.services.orders import NewLine
 from payments.services.refunds import refund_request
 from payments.services.sync import payment_sync
 from payments.statuses import OperationStatus
@@ -38,7 +40,7 @@ def hx_post(client, url, data=None):
 
 def facts(html, request):
     """The facts listed for one request on the approvals page: {label: value}."""
-    row = re.search(rf'<li class="card approval" id="request-{request.pk}".*?</li>', html, re.S)[0]
+    row = re.search(rf'<li class="card approval" id="request-{request.pk}".*?</li>\n', html, re.S)[0]
     return dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", row))
 
 
@@ -189,3 +191,36 @@ def test_an_expired_request_is_not_offered_for_approval_and_cannot_be_approved(
     assert request.status == OperationStatus.EXPIRED
     assert AuditEvent.objects.filter(action=AuditAction.REFUND_EXPIRED, operation=request).exists()
     assert sandbox.requests("bambora") == []
+
+
+def test_a_request_by_line_shows_its_items(manager_client, agent, make_payment):
+    # given: a request for two shirts of one line and the shipping
+    payment = make_payment(
+        "bambora", currency="EUR", amount=140_000, captured=140_000, shipping=5_000,
+        lines=[NewLine(sku="SH-1", name="Shirt <b>", quantity=3, unit_price=40_000),
+               NewLine(sku="", name="Socks", quantity=5, unit_price=3_000)],
+    )  # fmt: skip
+    shirt = payment.order.lines.get(sku="SH-1")
+    request = refund_request(
+        payment_id=payment.pk, amount=85_000, reason="goodwill", actor=Actor.of_user(agent),
+        idempotency_key=new_idempotency_key(), items=RefundItems(quantities={shirt.pk: 2}, shipping=True),
+    )  # fmt: skip
+    assert request.status == OperationStatus.AWAITING_APPROVAL
+
+    html = manager_client.get(reverse("approvals")).content.decode()
+
+    # then: the manager sees what is given back, the customer's text escaped
+    items = facts(html, request)["Items"]
+    assert re.findall(r"<li>(.*?)</li>", items) == [
+        '2 × <bdi>Shirt &lt;b&gt;</bdi> <span class="muted">(<bdi>SH-1</bdi>)</span>: 800.00\xa0EUR',
+        "Shipping: 50.00\xa0EUR",
+    ]
+
+
+def test_a_request_by_amount_lists_no_items(manager_client, agent, make_payment):
+    payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+    request = ask(payment, 60_000, agent)
+
+    html = manager_client.get(reverse("approvals")).content.decode()
+
+    assert "Items" not in facts(html, request)

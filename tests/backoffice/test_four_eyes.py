@@ -2,6 +2,7 @@
 refund through an account they made, and every change to people, groups and permissions is in
 the audit log. Each attack goes through the admin and the desk as a person would."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -280,3 +281,37 @@ def test_an_auditor_reads_whom_a_change_of_people_was_about(client, auditor, mak
 
     assert "About the person" in page
     assert "someone" in page
+
+
+def test_the_queue_offers_no_approval_that_would_be_refused(insider_admin, insider, large_refund, make_user, make_payment):
+    # given: the requester's made approver, and another agent's request beside the insider's
+    sidekick = _admin_creates_user(insider_admin, "sidekick")
+    _admin_puts_into(insider_admin, sidekick, "Managers")
+    other = _request_refund(make_user(group="Support agents"), make_payment("optty", currency="AUD", amount=200_000,
+                                                                          captured=200_000), amount=90_000)
+    as_sidekick = _logged_in("sidekick")
+
+    html = as_sidekick.get(reverse("approvals")).content.decode()
+
+    # then: the insider's request says why it cannot be approved, and offers rejection only
+    card = re.search(rf'<li class="card approval" id="request-{large_refund.pk}".*?</li>\n', html, re.S)[0]
+    assert ("You cannot approve this request: your account was given the right to approve refunds by insider, "
+            "who asked for this refund.") in card
+    assert reverse("approve", args=[large_refund.pk]) not in card
+    assert reverse("reject", args=[large_refund.pk]) in card
+    # and the other request is offered as before
+    card = re.search(rf'<li class="card approval" id="request-{other.pk}".*?</li>\n', html, re.S)[0]
+    assert reverse("approve", args=[other.pk]) in card and "You cannot approve" not in card
+
+
+def test_the_queue_of_an_approver_in_the_cooling_off_offers_no_approval(client, make_user, agent, make_payment, settings):
+    settings.APPROVAL_COOLING_OFF_HOURS = 24
+    newcomer = make_user("newcomer", group="Managers")
+    request = _request_refund(agent, make_payment("optty", currency="AUD", amount=200_000, captured=200_000),
+                              amount=90_000)  # fmt: skip
+    client.force_login(newcomer)
+
+    html = client.get(reverse("approvals")).content.decode()
+
+    assert "You cannot approve this request: your account was given the right to approve refunds by" in html
+    assert reverse("approve", args=[request.pk]) not in html
