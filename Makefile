@@ -20,6 +20,7 @@ demo: install
 
 test: install
 	$(PY) -m ruff check backoffice payments tests scripts
+	$(PY) -m mypy payments backoffice
 	scripts/with-postgres $(PY) -m pytest $(PYTEST_ARGS)
 
 # The money state machine (tests/guarantees/test_money_machine.py) for long, with a one-line

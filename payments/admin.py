@@ -6,7 +6,9 @@ filters offer values without reading whole tables, their search goes through ind
 sort only by indexed columns."""
 
 import json
+from collections.abc import Callable, Sequence
 from functools import cached_property
+from typing import Any, ClassVar
 
 from django.apps import apps
 from django.contrib import admin, messages
@@ -67,7 +69,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     amounts formatted in their currency (the fields hold minor units)."""
 
     paginator = EstimatingPaginator
-    detail_fields = None
+    detail_fields: ClassVar[Sequence[str | Callable[[Any], str]] | None] = None
     # Counting every row of a table of millions on each page view is the slow part of the
     # admin, and so are the per-filter counts ("facets").
     show_full_result_count = False
@@ -121,30 +123,31 @@ class CurrencyFilter(admin.SimpleListFilter):
         return queryset.filter(currency=self.value()) if self.value() else queryset
 
 
-def _amount(field, label):
+def _amount(field: str, label: str) -> Callable[[Any], str]:
     """A column or detail field showing the amount `field` in its currency: "1,250.00 NOK"."""
 
-    def display(obj):
+    @admin.display(description=label, ordering=field)
+    def display(obj: Any) -> str:
         value = getattr(obj, field)
         currency = obj.currency if hasattr(obj, "currency") else obj.payment.currency
         return "" if value is None else format_money(value, currency)
 
-    display.short_description = label
-    display.admin_order_field = field
     return display
 
 
-def _moment(field, label):
+def _moment(field: str, label: str) -> Callable[[Any], str]:
     """A list column showing the time in `field` as the desk and the records' titles do, in the
     desk's zone ("2026-11-24 10:00"): Django's localized date format cost more than the rest of
-    a row. Sorts by the field; put the column in `sortable_by` too. Its CSS class is the field's."""
+    a row. Sorts by the field; put the column in `sortable_by` too. Its CSS class is the field's.
 
-    def display(obj):
+    django-stubs types `sortable_by` as names only, where Django looks up the items of
+    `list_display` in it, these columns included: hence their lines' type: ignore."""
+
+    @admin.display(description=label, ordering=field)
+    def display(obj: Any) -> str:
         value = getattr(obj, field)
         return "" if value is None else f"{timezone.localtime(value):%Y-%m-%d %H:%M}"
 
-    display.short_description = label
-    display.admin_order_field = field
     display.__name__ = field
     return display
 
@@ -155,19 +158,19 @@ OPERATION_CREATED = _moment("created_at", "Created at")
 EVENT_CREATED = _moment("created_at", "Created at")
 
 
-def _person(field, label):
+def _person(field: str, label: str) -> Callable[[Any], str]:
     """A detail field naming the person in `field` without linking to their user record: only
     superusers may open those, and auditors following the link got a 403 page."""
 
-    def display(obj):
+    @admin.display(description=label)
+    def display(obj: Any) -> str:
         user = getattr(obj, field)
         return "" if user is None else user.get_username()
 
-    display.short_description = label
     return display
 
 
-class FindBySearchMixin:
+class FindBySearchMixin(admin.ModelAdmin):
     """Admin search that uses the indexes: order number by prefix, customer email exactly
     (any case), provider reference exactly. A substring search over millions of rows would
     read them all. `order_prefix` leads from the listed model to its order;
@@ -198,14 +201,14 @@ class FindBySearchMixin:
         return queryset.filter(pk__in=matches), False
 
 
-class CsvExportMixin:
+class CsvExportMixin(admin.ModelAdmin):
     """An "Export CSV" button on the list, for people with the export permission (auditors):
     it queues an export of everything the list's filters and search select, which the task
     worker makes (payments.services.exports) and the person's Exports page offers."""
 
     change_list_template = "admin/change_list_with_export.html"
     export_kind = ""
-    export_header = ()
+    export_header: ClassVar[Sequence[str]] = ()
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -257,16 +260,21 @@ def admin_export_source(*, model_label, user, querystring):
     return model_admin.export_header, queryset, model_admin.export_rows
 
 
+_PAYMENT_COLUMNS: list[str | Callable[[Any], str]] = [
+    "provider", "reference", _amount("authorized", "Authorized"), _amount("captured", "Captured"),
+    _amount("cancelled", "Cancelled"), _amount("refunded", "Refunded"),
+]  # fmt: skip
+
+
 class PaymentInline(admin.TabularInline):
     model = Payment
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = [
-        "provider", "reference", _amount("authorized", "Authorized"), _amount("captured", "Captured"),
-        _amount("cancelled", "Cancelled"), _amount("refunded", "Refunded"),
-    ]  # fmt: skip
-    readonly_fields = fields
+    # django-stubs types `fields` and `readonly_fields` as names only; Django takes callables
+    # there too, as in list_display.
+    fields = _PAYMENT_COLUMNS  # type: ignore[assignment]
+    readonly_fields = _PAYMENT_COLUMNS  # type: ignore[assignment]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -282,7 +290,7 @@ class OrderAdmin(FindBySearchMixin, ReadOnlyAdmin):
 
     list_display = ["number", "customer_name", "customer_email", _amount("total", "Total"), ORDER_PLACED]
     list_filter = [CurrencyFilter, "created_at"]
-    sortable_by = ["number", ORDER_PLACED]
+    sortable_by = ["number", ORDER_PLACED]  # type: ignore[list-item]  # see _moment
     search_fields = ["number"]
     search_help_text = "Order number (or its beginning), or customer email."
     inlines = [PaymentInline]
@@ -350,7 +358,7 @@ class OperationAdmin(FindBySearchMixin, ReadOnlyAdmin):
     list_select_related = ["payment__order", "requested_by", "decided_by"]
     list_filter = ["kind", "status", "source", "payment__provider", "created_at"]
     ordering = ["-created_at", "-id"]
-    sortable_by = ["id", OPERATION_CREATED]
+    sortable_by = ["id", OPERATION_CREATED]  # type: ignore[list-item]  # see _moment
     search_fields = ["idempotency_key"]
     search_help_text = "Order number (or its beginning), customer email, or provider reference."
     order_prefix = "payment__order__"
@@ -392,7 +400,7 @@ class AuditEventAdmin(CsvExportMixin, ReadOnlyAdmin):
     # Every user, not only those who acted (RelatedOnlyFieldListFilter would read the whole log
     # to find them); dates by period, not a date hierarchy, which reads the whole log too.
     list_filter = ["action", "actor", "created_at"]
-    sortable_by = [EVENT_CREATED]
+    sortable_by = [EVENT_CREATED]  # type: ignore[list-item]  # see _moment
     search_fields = ["actor_label"]
     search_help_text = (
         "An order number, or the actor's name (any case) as it was when the event was written."

@@ -13,7 +13,7 @@ import datetime
 import html
 
 from django import template
-from django.contrib.admin.templatetags.admin_list import (
+from django.contrib.admin.templatetags.admin_list import (  # type: ignore[attr-defined]  # _coerce_field_name: private
     ResultList,
     _coerce_field_name,
     items_for_result,

@@ -183,7 +183,7 @@ class _WatchedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
-_sessions = {}
+_sessions: dict[str, requests.Session] = {}
 _sessions_lock = threading.Lock()
 
 
