@@ -12,6 +12,7 @@ no transaction may stay open across a call to a provider.
 """
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import connection
@@ -19,7 +20,7 @@ from django.db import connection
 from payments.models import Operation, Order, Payment
 
 
-def lock_payment(*, payment_id):
+def lock_payment(*, payment_id: int) -> Payment:
     """Lock one payment until the transaction ends, and return it fresh from the database."""
     return (
         Payment.objects.select_for_update(no_key=True, of=("self",))
@@ -28,13 +29,13 @@ def lock_payment(*, payment_id):
     )
 
 
-def lock_operation(*, operation_id):
+def lock_operation(*, operation_id: int) -> Operation:
     """Lock one operation until the transaction ends (after its payment: lock_payment), and
     return it fresh from the database."""
     return Operation.objects.select_for_update(no_key=True).get(pk=operation_id)
 
 
-def lock_order(*, order_id):
+def lock_order(*, order_id: int) -> Order:
     """Lock an order until the transaction ends (after its payment: lock_payment), and return
     it fresh. Its lines are refunded from any of its payments: refunds by line take this lock
     so that two of them, on one payment or on two, cannot claim the same units."""
@@ -43,12 +44,12 @@ def lock_order(*, order_id):
 
 # The first key of the advisory locks on payments ("RECN"): the second is the payment's id.
 RECONCILE_LOCK_CLASS = 0x5245434E
-_local_locks = set()
+_local_locks: set[int] = set()
 _local_locks_guard = threading.Lock()
 
 
 @contextmanager
-def payment_check_lock(*, payment_id):
+def payment_check_lock(*, payment_id: int) -> Iterator[bool]:
     """Hold, while the block runs, the right to check the payment with its provider and settle
     what the check finds (payments.services.reconcile, a person resolving an operation); yields
     whether it was had: False when somebody else holds it now. It does not wait.
@@ -86,7 +87,7 @@ def payment_check_lock(*, payment_id):
                 _local_locks.discard(payment_id)
 
 
-def _int4(number):
+def _int4(number: int) -> int:
     """A payment id as the signed 32-bit key PostgreSQL's two-key advisory locks take. Ids
     2**32 apart share a key: they would only wait for each other, which is harmless."""
     return (number + 2**31) % 2**32 - 2**31

@@ -7,6 +7,7 @@ message can be shown as it is.
 
 import operator
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from decimal import Decimal
@@ -15,6 +16,7 @@ from functools import cache
 from babel import Locale
 from babel.numbers import (
     NumberFormatError,
+    NumberPattern,
     get_currency_precision,
     get_currency_symbol,
     get_decimal_symbol,
@@ -41,11 +43,11 @@ class UnknownCurrency(ValueError):
 
 
 @cache
-def _known_currencies():
+def _known_currencies() -> frozenset[str]:
     return frozenset(list_currencies())
 
 
-def currency_exponent(currency):
+def currency_exponent(currency: str) -> int:
     """The number of decimals of `currency` (an ISO 4217 code): JPY 0, EUR 2, KWD 3."""
     if not isinstance(currency, str) or not _CURRENCY_CODE.fullmatch(currency):
         raise UnknownCurrency("Use a three-letter ISO 4217 currency code, such as EUR.")
@@ -54,7 +56,7 @@ def currency_exponent(currency):
     return get_currency_precision(currency)
 
 
-def parse_amount(text, currency, *, allow_zero=False):
+def parse_amount(text: str | None, currency: str, *, allow_zero: bool = False) -> int:
     """Minor units from major-unit text such as "12.50", as machines write it (the intake API,
     files); refuses anything but a positive amount (or zero, with `allow_zero`). What people
     type goes through parse_typed_amount().
@@ -88,13 +90,13 @@ def parse_amount(text, currency, *, allow_zero=False):
     return minor
 
 
-def _too_many_decimals(currency, exponent):
+def _too_many_decimals(currency: str, exponent: int) -> str:
     if exponent == 0:
         return f"{currency} amounts have no decimals."
     return f"{currency} amounts have at most {exponent} decimals."
 
 
-def to_minor(amount, currency):
+def to_minor(amount: Decimal | int, currency: str) -> int:
     """Minor units from a Decimal (or an int) of major units, exactly, or InvalidAmount."""
     if isinstance(amount, float) or isinstance(amount, bool):
         raise InvalidAmount("Amounts must not be floating-point numbers.")
@@ -111,19 +113,19 @@ def to_minor(amount, currency):
     return minor
 
 
-def to_major(minor, currency):
+def to_major(minor: int, currency: str) -> Decimal:
     """Major units as an exact Decimal with the currency's number of decimals."""
     exponent = currency_exponent(currency)
     return Decimal(minor).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent))
 
 
-def format_plain(minor, currency):
+def format_plain(minor: int, currency: str) -> str:
     """Major units as plain text for forms, files and providers: "1250.00", "1250" for JPY."""
     return str(to_major(minor, currency))
 
 
 @cache
-def _locale(name):
+def _locale(name: str) -> Locale:
     return Locale.parse(name)
 
 
@@ -139,21 +141,21 @@ MONEY_LOCALES = {
 
 # The locale of the person being served (set per request by backoffice.middleware); None:
 # settings.MONEY_LOCALE.
-_current_locale = ContextVar("money_locale", default=None)
+_current_locale: ContextVar[str | None] = ContextVar("money_locale", default=None)
 
 
-def locale_name(locale):
+def locale_name(locale: str) -> str:
     """The locale's name in its own language: "Norsk bokmål"."""
-    return MONEY_LOCALES.get(locale) or _locale(locale).get_display_name().capitalize()
+    return MONEY_LOCALES.get(locale) or (_locale(locale).get_display_name() or locale).capitalize()
 
 
-def current_money_locale():
+def current_money_locale() -> str:
     """The locale amounts are written and read in now: the person's own, or MONEY_LOCALE."""
     return _current_locale.get() or settings.MONEY_LOCALE
 
 
 @contextmanager
-def money_locale(name):
+def money_locale(name: str | None) -> Iterator[None]:
     """Write and read amounts in locale `name` (None: MONEY_LOCALE) within the block."""
     token = _current_locale.set(name or None)
     try:
@@ -163,12 +165,12 @@ def money_locale(name):
 
 
 @cache
-def _display_symbols(locale):
+def _display_symbols(locale: str) -> tuple[str, str]:
     """The decimal and grouping symbols `locale` writes amounts with."""
     return get_decimal_symbol(_locale(locale)), get_group_symbol(_locale(locale))
 
 
-def format_money(minor, currency):
+def format_money(minor: int, currency: str) -> str:
     """Amount for display, with grouping and the currency code, in the current locale (see
     money_locale()): "1,250.00 NOK", "1 250,00 NOK" in nb.
 
@@ -187,11 +189,11 @@ def format_money(minor, currency):
 
 
 @cache
-def _typing_pattern(exponent):
+def _typing_pattern(exponent: int) -> NumberPattern:
     return parse_pattern("#,##0" + ("." + "0" * exponent if exponent else ""))
 
 
-def format_typed(minor, currency, *, locale=None):
+def format_typed(minor: int, currency: str, *, locale: str | None = None) -> str:
     """An amount as a person types it in a form, in the current locale and without the
     currency: "1,234.50", "1 234,50" in nb. parse_typed_amount() reads it back."""
     exponent = currency_exponent(currency)
@@ -211,7 +213,7 @@ _OTHER_CURRENCY = re.compile(r"[A-Za-z]{3}")
 
 
 @cache
-def typing_symbols(locale):
+def typing_symbols(locale: str) -> tuple[str, str]:
     """How numbers are written in `locale`: (decimal symbol, the symbols read as grouping).
 
     Grouping is the locale's own symbol, any kind of space, and whichever of "." and "," is
@@ -224,7 +226,7 @@ def typing_symbols(locale):
 
 
 @cache
-def currency_marks(currency, locale):
+def currency_marks(currency: str, locale: str) -> tuple[str, ...]:
     """What may stand before or after an amount in `currency`: its code and its signs as the
     people of the desk's locales write them ("kr", "kr.", "€", "US$" ...), longest first."""
     marks = {currency}
@@ -234,7 +236,7 @@ def currency_marks(currency, locale):
     return tuple(sorted((mark for mark in marks if mark), key=len, reverse=True))
 
 
-def _without_currency(text, currency, locale):
+def _without_currency(text: str, currency: str, locale: str) -> str:
     """`text` less one currency sign or code of `currency` before or after it."""
     folded = text.casefold()
     for mark in currency_marks(currency, locale):
@@ -245,7 +247,7 @@ def _without_currency(text, currency, locale):
     return text
 
 
-def parse_typed_amount(text, currency, *, locale=None):
+def parse_typed_amount(text: str | None, currency: str, *, locale: str | None = None) -> int:
     """Minor units from an amount as a person types it in their locale (the current one, see
     money_locale()): "12,50", "1 234,50" and "1.234,50" in nb, da, sv and de; "1,234.50" in
     en; with the currency's sign or code before or after it ("kr 12,50", "12.50 EUR").
@@ -298,7 +300,7 @@ def parse_typed_amount(text, currency, *, locale=None):
     return minor
 
 
-def _readings(text, number, error, currency, locale):
+def _readings(text: str, number: str, error: NumberFormatError, currency: str, locale: str) -> str:
     """What `text` (`number` once its currency is taken off) could mean, as amounts of
     `currency` written in `locale`: babel's suggestions, and the number as written where the
     decimal symbol is the other one ("1 234.50" in Sweden is most likely 1 234,50)."""

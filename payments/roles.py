@@ -3,6 +3,8 @@ the groups of the roles (or a permission given to the person by name, audited al
 superuser grants none of them: a superuser who could also approve would need nobody else to
 move money (README, "Guarantees")."""
 
+from django.contrib.auth.models import AnonymousUser, User
+
 # The desk's actions that move money or decide on it.
 ACTING_PERMISSIONS = frozenset(
     {
@@ -21,7 +23,7 @@ ACTING_PERMISSIONS = frozenset(
 GRANTED_ONLY = ACTING_PERMISSIONS | {"payments.view_export"}
 
 
-def may(user, permission):
+def may(user: User | AnonymousUser, permission: str) -> bool:
     """Whether `user` holds `permission`. For the acting permissions and the others in
     GRANTED_ONLY, superuser status counts for nothing; any other permission is Django's
     `has_perm`."""

@@ -21,35 +21,35 @@ from payments.services.sync import payments_sync
 
 
 @task
-def export_make(export_id):
+def export_make(export_id: int) -> None:
     """Make the file of an export (payments.services.exports.export_run)."""
     export_run(export_id=export_id)
 
 
 @task
-def export_ready_email(export_id):
+def export_ready_email(export_id: int) -> None:
     export_ready_email_send(export_id=export_id)
 
 
 @task
-def approval_request_email(operation_id):
+def approval_request_email(operation_id: int) -> None:
     managers_request_email_send(operation_id=operation_id)
 
 
 @task
-def refund_decision_email(operation_id):
+def refund_decision_email(operation_id: int) -> None:
     requester_decision_email_send(operation_id=operation_id)
 
 
 @task
-def reconcile():
+def reconcile() -> dict[str, int]:
     """Settle the operations whose outcome is unknown (see `manage.py reconcile`)."""
     findings = reconcile_all(actor=Actor.system("reconcile"))
     return {"resolved": sum(finding.resolved for finding in findings), "open": sum(not f.resolved for f in findings)}
 
 
 @task
-def expire():
+def expire() -> dict[str, int]:
     """Expire refund requests that waited too long, and exports past their time."""
     return {
         "refund_requests": refunds_expire(actor=Actor.system("expiry")),
@@ -58,7 +58,7 @@ def expire():
 
 
 @task
-def sync_payments(days=30):
+def sync_payments(days: int = 30) -> dict[str, int]:
     """Compare recent payments with their providers (see `manage.py sync_payments`)."""
     counts = payments_sync(days=days, actor=Actor.system("sync_payments"))
     return {str(outcome): count for outcome, count in counts.items()}
