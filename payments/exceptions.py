@@ -5,7 +5,7 @@ class ActionRefused(Exception):
     """The back office will not do what was asked (nothing refundable, a stale form, ...).
     Nothing has changed; the message says why."""
 
-    def __init__(self, message):
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 

@@ -7,6 +7,9 @@ The events about a person name them as `account`: the four-eyes rule reads those
 somebody able to approve (payments.selectors.approval_conflict).
 """
 
+from collections.abc import Iterable
+from typing import Any, TypeAlias
+
 from django.contrib.auth.models import Group, Permission, User
 from django.db.models import Q
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
@@ -18,29 +21,46 @@ from payments.services.audit import audit_record, current_actor
 # and password is said apart (never its hash).
 USER_FIELDS = ["username", "first_name", "last_name", "email", "is_active", "is_staff", "is_superuser"]
 APPROVE = {"content_type__app_label": "payments", "codename": "approve_refund"}
+# Where a receiver leaves the state before a change for the receiver after it: on the instance
+# being changed, the one object both are given.
+_BEFORE_SAVE = "_audit_before"
+_BEFORE_RELATION = "_audit_relation"
+
+# A person's rights ({"groups": [...], "permissions": [...], "approver": bool}) and a group's
+# ({"name": ..., "permissions": [...]}), as the audit events record them.
+Rights: TypeAlias = dict[str, Any]
 
 
-def _record(action, *, account=None, before=None, after=None, message):
+def _record(
+    action: AuditAction,
+    *,
+    account: User | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    message: str,
+) -> None:
     audit_record(
         actor=current_actor(), action=action, account=account, before=before, after=after, message=message
     )
 
 
-def _user_fields(user):
+def _user_fields(user: User) -> dict[str, Any]:
     return {field: getattr(user, field) for field in USER_FIELDS}
 
 
-def _user_before_save(sender, instance, update_fields=None, **kwargs):
-    instance._audit_before = None
+def _user_before_save(
+    sender: type[User], instance: User, update_fields: Iterable[str] | None = None, **kwargs: Any
+) -> None:
+    setattr(instance, _BEFORE_SAVE, None)
     if instance._state.adding or instance.pk is None:
         return
     if update_fields is not None and set(update_fields) <= {"last_login"}:
         return
     stored = User.objects.filter(pk=instance.pk).values(*USER_FIELDS, "password").first()
-    instance._audit_before = stored
+    setattr(instance, _BEFORE_SAVE, stored)
 
 
-def _user_saved(sender, instance, created, **kwargs):
+def _user_saved(sender: type[User], instance: User, created: bool, **kwargs: Any) -> None:
     name = instance.get_username()
     if created:
         _record(
@@ -53,7 +73,7 @@ def _user_saved(sender, instance, created, **kwargs):
             + ".",
         )
         return
-    before = getattr(instance, "_audit_before", None)
+    before = getattr(instance, _BEFORE_SAVE, None)
     if before is None:
         return
     after = _user_fields(instance)
@@ -78,7 +98,7 @@ def _user_saved(sender, instance, created, **kwargs):
         _record(AuditAction.USER_PASSWORD_SET, account=instance, message=f"Password of “{name}” set.")
 
 
-def _user_deleted(sender, instance, **kwargs):
+def _user_deleted(sender: type[User], instance: User, **kwargs: Any) -> None:
     _record(
         AuditAction.USER_DELETED,
         before=_user_fields(instance) | {"id": instance.pk},
@@ -86,15 +106,17 @@ def _user_deleted(sender, instance, **kwargs):
     )
 
 
-def _group_before_save(sender, instance, **kwargs):
-    instance._audit_before = (
+def _group_before_save(sender: type[Group], instance: Group, **kwargs: Any) -> None:
+    setattr(
+        instance,
+        _BEFORE_SAVE,
         None
         if instance._state.adding
-        else Group.objects.filter(pk=instance.pk).values_list("name", flat=True).first()
+        else Group.objects.filter(pk=instance.pk).values_list("name", flat=True).first(),
     )
 
 
-def _group_saved(sender, instance, created, **kwargs):
+def _group_saved(sender: type[Group], instance: Group, created: bool, **kwargs: Any) -> None:
     if created:
         _record(
             AuditAction.GROUP_CREATED,
@@ -102,7 +124,7 @@ def _group_saved(sender, instance, created, **kwargs):
             message=f"Group “{instance.name}” created.",
         )
         return
-    before = getattr(instance, "_audit_before", None)
+    before = getattr(instance, _BEFORE_SAVE, None)
     if before is not None and before != instance.name:
         _record(
             AuditAction.GROUP_CHANGED,
@@ -112,7 +134,7 @@ def _group_saved(sender, instance, created, **kwargs):
         )
 
 
-def _group_deleted(sender, instance, **kwargs):
+def _group_deleted(sender: type[Group], instance: Group, **kwargs: Any) -> None:
     _record(
         AuditAction.GROUP_DELETED,
         before={"id": instance.pk, "name": instance.name},
@@ -123,10 +145,10 @@ def _group_deleted(sender, instance, **kwargs):
 # Memberships and permissions ------------------------------------------------------------
 
 
-def _people(user_ids):
+def _people(user_ids: Iterable[int]) -> dict[int, Rights]:
     """What each person's rights are: their groups, their own permissions, whether they may
     approve refunds."""
-    people = {pk: {"groups": [], "permissions": [], "approver": False} for pk in user_ids}
+    people: dict[int, Rights] = {pk: {"groups": [], "permissions": [], "approver": False} for pk in user_ids}
     memberships = User.groups.through.objects.filter(user_id__in=user_ids)
     for user_id, name in memberships.values_list("user_id", "group__name").order_by("group__name"):
         people[user_id]["groups"].append(name)
@@ -149,8 +171,8 @@ def _people(user_ids):
     return people
 
 
-def _groups(group_ids):
-    groups = {
+def _groups(group_ids: Iterable[int]) -> dict[int, Rights]:
+    groups: dict[int, Rights] = {
         pk: {"name": name, "permissions": []}
         for pk, name in Group.objects.filter(pk__in=group_ids).values_list("pk", "name")
     }
@@ -164,34 +186,45 @@ def _groups(group_ids):
     return groups
 
 
-def _affected(sender, instance, reverse, pk_set):
+def _affected(
+    sender: type[Any], instance: User | Group | Permission, reverse: bool, pk_set: set[int] | None
+) -> tuple[set[int], set[int]]:
     """(user ids, group ids) whose rights a change of the relation `sender` touches. For a
     clear (pk_set None) every row of the relation on `instance`'s side is."""
     if sender is User.groups.through:
         if not reverse:
             return {instance.pk}, set()
-        users = pk_set if pk_set is not None else set(instance.user_set.values_list("pk", flat=True))
-        return set(users), set()
+        members = User.objects.filter(groups=instance.pk)  # `instance` is the group
+        return set(pk_set if pk_set is not None else members.values_list("pk", flat=True)), set()
     if sender is User.user_permissions.through:
         if not reverse:
             return {instance.pk}, set()
-        users = pk_set if pk_set is not None else set(instance.user_set.values_list("pk", flat=True))
-        return set(users), set()
+        holders = User.objects.filter(user_permissions=instance.pk)  # `instance` is the permission
+        return set(pk_set if pk_set is not None else holders.values_list("pk", flat=True)), set()
     # Group.permissions
     if not reverse:
         groups = {instance.pk}
     else:
-        groups = set(pk_set if pk_set is not None else instance.group_set.values_list("pk", flat=True))
+        holding = Group.objects.filter(permissions=instance.pk)  # `instance` is the permission
+        groups = set(pk_set if pk_set is not None else holding.values_list("pk", flat=True))
     users = set(User.objects.filter(groups__in=groups).values_list("pk", flat=True))
     return users, groups
 
 
-def _relation_changing(sender, instance, action, reverse, pk_set, **kwargs):
+def _relation_changing(
+    sender: type[Any],
+    instance: User | Group | Permission,
+    action: str,
+    reverse: bool,
+    pk_set: set[int] | None,
+    **kwargs: Any,
+) -> None:
     if action.startswith("pre_"):
         users, groups = _affected(sender, instance, reverse, pk_set)
-        instance._audit_relation = (users, groups, _people(users), _groups(groups))
+        setattr(instance, _BEFORE_RELATION, (users, groups, _people(users), _groups(groups)))
         return
-    users, groups, people_before, groups_before = getattr(instance, "_audit_relation", (set(), set(), {}, {}))
+    nothing: tuple[set[int], set[int], dict[int, Rights], dict[int, Rights]] = (set(), set(), {}, {})
+    users, groups, people_before, groups_before = getattr(instance, _BEFORE_RELATION, nothing)
     people_after = _people(users)
     for group_id, after in _groups(groups).items():
         before = groups_before.get(group_id)
@@ -230,7 +263,7 @@ def _relation_changing(sender, instance, action, reverse, pk_set, **kwargs):
             )
 
 
-def _changes(added, removed):
+def _changes(added: list[str], removed: list[str]) -> str:
     parts = []
     if added:
         parts.append("added " + ", ".join(added))
@@ -239,7 +272,7 @@ def _changes(added, removed):
     return "; ".join(parts) or "unchanged"
 
 
-def connect():
+def connect() -> None:
     """Connect the receivers (PaymentsConfig.ready). Only the real models are watched: the
     historical ones of migrations (the roles migration making the groups) are not."""
     pre_save.connect(_user_before_save, sender=User, dispatch_uid="audit_user_pre_save")

@@ -3,24 +3,25 @@ and revoking a token are audited, naming who did it."""
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from payments.exceptions import ActionRefused
 from payments.models import ApiToken, AuditAction
-from payments.services.audit import audit_record
+from payments.services.audit import Actor, audit_record
 
 PREFIX = "bo_"
 # Record a token's use at most this often: the intake must not write on every call.
 LAST_USE_PRECISION_SECONDS = 60
 
 
-def _hash(token):
+def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def api_token_create(*, name, actor):
+def api_token_create(*, name: str, actor: Actor) -> tuple[ApiToken, str]:
     """Make a token named `name` and audit it; returns `(api_token, token)`. The token itself
     is not stored anywhere: show it once. Raises ActionRefused when the name is taken."""
     token = PREFIX + secrets.token_urlsafe(32)
@@ -40,7 +41,7 @@ def api_token_create(*, name, actor):
     return api_token, token
 
 
-def api_token_revoke(*, api_token_ids, actor):
+def api_token_revoke(*, api_token_ids: Iterable[int], actor: Actor) -> int:
     """Revoke the live tokens among `api_token_ids`, each with an audit event; tokens revoked
     already are left as they were. Returns how many were revoked."""
     with transaction.atomic(durable=True):
@@ -61,7 +62,7 @@ def api_token_revoke(*, api_token_ids, actor):
     return len(live)
 
 
-def api_token_authenticate(*, token):
+def api_token_authenticate(*, token: str) -> ApiToken | None:
     """The live ApiToken for `token`, its use recorded; None for an unknown or revoked one."""
     api_token = ApiToken.objects.filter(token_hash=_hash(token), revoked_at__isnull=True).first()
     if api_token is None:

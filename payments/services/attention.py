@@ -12,16 +12,18 @@ from django.db import transaction
 
 from payments.exceptions import ActionForbidden, ActionRefused
 from payments.locks import lock_operation, lock_payment, payment_check_lock
-from payments.models import AuditAction, Operation
+from payments.models import AuditAction, Operation, OperationKind
 from payments.money import format_money
 from payments.roles import may
 from payments.selectors import approval_conflict, needs_person
-from payments.services.audit import audit_refusal
+from payments.services.audit import Actor, audit_refusal
 from payments.services.ledger import AGGREGATE_FIELD, aggregate_fits, operation_settle_locked
 from payments.statuses import OperationStatus
 
 
-def operation_resolve(*, operation_id, actor, carried_out, note):
+def operation_resolve(
+    *, operation_id: int, actor: Actor, carried_out: bool | None, note: str
+) -> Operation:
     """Settle an operation that needs a person as a manager found it in the provider's portal:
     succeeded for its amount when `carried_out`, failed otherwise, with `note` saying what they
     saw; `carried_out` None when the person chose neither. Returns the operation.
@@ -36,7 +38,7 @@ def operation_resolve(*, operation_id, actor, carried_out, note):
     operation = Operation.objects.filter(pk=operation_id).select_related("payment__order").first()
     if operation is None:
         raise ActionRefused("There is no such operation.")
-    if not may(actor.user, "payments.resolve_operation"):
+    if actor.user is None or not may(actor.user, "payments.resolve_operation"):
         audit_refusal(actor=actor, operation=operation, refusal=ActionForbidden("Only managers can resolve operations."))
     if operation.requested_by_id is not None and operation.requested_by_id == actor.user.pk:
         audit_refusal(
@@ -77,7 +79,7 @@ def operation_resolve(*, operation_id, actor, carried_out, note):
             if carried_out and not aggregate_fits(payment, operation.kind, operation.amount):
                 raise ActionRefused(
                     f"{format_money(operation.amount, payment.currency)} more "
-                    f"{AGGREGATE_FIELD[operation.kind]} does not fit this payment's ledger; check "
+                    f"{AGGREGATE_FIELD[OperationKind(operation.kind)]} does not fit this payment's ledger; check "
                     "its other operations first."
                 )
             outcome = "Carried out at the provider" if carried_out else "Did not happen"

@@ -2,18 +2,24 @@
 
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any, NoReturn, Self
 
-from payments.models import AuditAction, AuditEvent
+from django.contrib.auth.models import User
+from django.http import HttpRequest
+
+from payments.exceptions import ActionRefused
+from payments.models import AuditAction, AuditEvent, Operation, Order, Payment
 
 # The request being served, for what is recorded without one at hand: the changes to people
 # and groups that Django's admin and commands make (payments.services.account_audit).
-_current_request = ContextVar("audit_current_request", default=None)
+_current_request: ContextVar[HttpRequest | None] = ContextVar("audit_current_request", default=None)
 
 
-def client_ip(request):
+def client_ip(request: HttpRequest) -> str | None:
     """The address of whoever sent `request`, for the audit log and the login throttle alike:
     behind the proxies that TRUSTED_PROXY_COUNT counts, the one they saw (X-Forwarded-For),
     otherwise the connection's. None when there is none. One place decides it, so that the
@@ -43,29 +49,29 @@ def client_ip(request):
 class Actor:
     """Who is acting: a signed-in person, or the system itself (a command, a webhook)."""
 
-    user: object | None
+    user: User | None
     label: str
     ip: str | None = None
 
     @classmethod
-    def of_user(cls, user, *, ip=None):
+    def of_user(cls, user: User, *, ip: str | None = None) -> Self:
         return cls(user=user, label=user.get_username(), ip=ip)
 
     @classmethod
-    def of_request(cls, request):
+    def of_request(cls, request: HttpRequest) -> Self:
         """The person signed in on `request`, or an anonymous visitor, with their address."""
         if not request.user.is_authenticated:
             return cls(user=None, label="anonymous", ip=client_ip(request))
         return cls.of_user(request.user, ip=client_ip(request))
 
     @classmethod
-    def system(cls, name):
+    def system(cls, name: str) -> Self:
         """The machine acting on its own, e.g. Actor.system("reconcile")."""
         return cls(user=None, label=f"system: {name}")
 
 
 @contextmanager
-def serving(request):
+def serving(request: HttpRequest) -> Iterator[None]:
     """While a request is served: current_actor() names whoever sent it."""
     token = _current_request.set(request)
     try:
@@ -74,7 +80,7 @@ def serving(request):
         _current_request.reset(token)
 
 
-def current_actor():
+def current_actor() -> Actor:
     """Who is acting where no service was told: the person of the request being served
     (see serving), or else the process itself, e.g. "system: manage.py createsuperuser"."""
     request = _current_request.get()
@@ -89,7 +95,7 @@ def current_actor():
     return Actor.system(program)
 
 
-def audit_refusal(*, actor, operation, refusal):
+def audit_refusal(*, actor: Actor, operation: Operation, refusal: ActionRefused) -> NoReturn:
     """Write a refused action (an ActionRefused or ActionForbidden, whose message says why) to
     the audit log, in its own transaction, and raise it."""
     audit_record(
@@ -100,18 +106,18 @@ def audit_refusal(*, actor, operation, refusal):
 
 def audit_record(
     *,
-    actor,
-    action,
-    order=None,
-    payment=None,
-    operation=None,
-    account=None,
-    amount=None,
-    currency="",
-    before=None,
-    after=None,
-    message="",
-):
+    actor: Actor,
+    action: AuditAction,
+    order: Order | None = None,
+    payment: Payment | None = None,
+    operation: Operation | None = None,
+    account: User | None = None,
+    amount: int | None = None,
+    currency: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    message: str = "",
+) -> AuditEvent:
     """Append one event to the audit log. The objects it names fill in each other: an
     operation gives its payment, a payment its order and currency. `account`: the person an
     event about people and their rights is about."""

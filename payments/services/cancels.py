@@ -4,16 +4,18 @@ from django.db import transaction
 
 from payments.exceptions import ActionRefused
 from payments.locks import lock_payment
-from payments.models import AuditAction, OperationKind
+from payments.models import AuditAction, Operation, OperationKind
 from payments.money import format_money
 from payments.selectors import payment_balances
-from payments.services.audit import audit_record
+from payments.services.audit import Actor, audit_record
 from payments.services.execution import operation_execute
 from payments.services.ledger import operation_for_submission, operation_open
 from payments.statuses import OperationStatus
 
 
-def payment_cancel(*, payment_id, expected_amount, actor, idempotency_key):
+def payment_cancel(
+    *, payment_id: int, expected_amount: int, actor: Actor, idempotency_key: str | None
+) -> Operation:
     """Release everything of the payment's authorization that is not captured, through the
     provider. `expected_amount` is what the agent confirmed; when the cancellable amount has
     changed since, nothing is sent and they are asked to confirm again.

@@ -1,11 +1,13 @@
 """Telling a requester, on the desk, what became of their refund request: a notice written in
 the transaction that decides, shown at their next page, once."""
 
-from payments.models import DecisionNotice
+from django.contrib.auth.models import User
+
+from payments.models import DecisionNotice, Operation
 from payments.selectors import RefundRequest, refund_request_state
 
 
-def decision_notice_add(*, operation):
+def decision_notice_add(*, operation: Operation) -> None:
     """Within the transaction that approves, rejects or expires `operation`: the desk tells its
     requester at their next page what became of it (as it stands then)."""
     if operation.requested_by_id is None:
@@ -13,7 +15,7 @@ def decision_notice_add(*, operation):
     DecisionNotice.objects.create(operation=operation, requester_id=operation.requested_by_id)
 
 
-def decision_notices_take(*, user):
+def decision_notices_take(*, user: User) -> list[RefundRequest]:
     """The decisions on `user`'s refund requests not shown to them yet, oldest first, as
     RefundRequests: taken, so that each is shown once. (Two pages loaded at the same instant
     may both show one: a notice, not money, so no lock is taken for it.)"""

@@ -12,12 +12,17 @@ the same name, replacing any earlier attempt's, so that an export never has two 
 
 import logging
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
+from functools import partial
+from typing import IO, Any, TypeAlias
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.files import File
-from django.core.files.storage import storages
+from django.core.files.storage import Storage, storages
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from payments.exceptions import ActionForbidden, ActionRefused
@@ -30,21 +35,31 @@ from payments.services.notifications import notify_requester_of_export
 
 logger = logging.getLogger("payments")
 
+# What an export reads: (header, queryset, the function making the queryset's rows).
+RowSource: TypeAlias = tuple[
+    Sequence[str], QuerySet[Any], Callable[[QuerySet[Any]], Iterable[Sequence[object]]]
+]
 
-def exports_storage():
+
+def exports_storage() -> Storage:
     return storages["exports"]
 
 
-def _enqueue_run(export_id):
+def _enqueue_run(export_id: int) -> None:
     from payments.tasks import export_make
 
     export_make.enqueue(export_id=export_id)
 
 
-def export_request(*, actor, kind, selection, description):
+def export_request(
+    *, actor: Actor, kind: ExportKind, selection: dict[str, Any], description: str
+) -> Export:
     """Queue an export of `kind` (an ExportKind) of what `selection` selects (a desk search,
     see payments_export_request, or an admin list's query string) for `actor`. Audited; the
-    task is queued once the export is committed. Returns the Export (queued)."""
+    task is queued once the export is committed. Returns the Export (queued). Raises
+    ActionRefused for an actor who is no person: an export is somebody's."""
+    if actor.user is None:
+        raise ActionRefused(f"Exports are made for a person, not for {actor.label}.")
     with transaction.atomic():
         export = Export.objects.create(
             kind=kind, requested_by=actor.user, selection=selection, description=description
@@ -59,7 +74,9 @@ def export_request(*, actor, kind, selection, description):
     return export
 
 
-def payments_export_request(*, actor, query="", date_from=None, date_to=None):
+def payments_export_request(
+    *, actor: Actor, query: str = "", date_from: date | None = None, date_to: date | None = None
+) -> Export:
     """Queue an export of the payments of the orders that `query` finds (see
     payments_for_export), placed between the dates (inclusive). Returns the Export."""
     criteria = [f"search {query!r}" if query.strip() else "every order"]
@@ -77,7 +94,7 @@ def payments_export_request(*, actor, query="", date_from=None, date_to=None):
     )
 
 
-def _selected(export):
+def _selected(export: Export) -> RowSource:
     """(header, queryset, row function) of what the export selects."""
     selection = export.selection
     if "admin" in selection:
@@ -96,16 +113,16 @@ def _selected(export):
     return PAYMENT_HEADER, payments, payment_rows
 
 
-def _date(text):
+def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-def _run_is_alive(export):
+def _run_is_alive(export: Export) -> bool:
     lost_after = timedelta(seconds=settings.WORKER_LOST_SECONDS)
     return export.heartbeat_at is not None and export.heartbeat_at > timezone.now() - lost_after
 
 
-def _claim(export_id):
+def _claim(export_id: int) -> Export | None:
     """Mark the export running for this run, or None when there is nothing to do: it is made
     (or failed, or expired) already, or another run is alive on it."""
     with transaction.atomic():
@@ -122,7 +139,7 @@ def _claim(export_id):
         return export
 
 
-def export_run(*, export_id):
+def export_run(*, export_id: int) -> Export | None:
     """Make the export's file (the task worker's job): count the selected rows, write them to
     the exports storage with the check line, and mark the export done, audited. Progress
     (rows_done, heartbeat_at) moves on every chunk of rows. Does nothing for an export that is
@@ -137,7 +154,7 @@ def export_run(*, export_id):
         storage = exports_storage()
         name = f"{export.pk}/{export.download_name}"
 
-        def progress(count):
+        def progress(count: int) -> None:
             Export.objects.filter(pk=export.pk).update(rows_done=count, heartbeat_at=timezone.now())
 
         # An unnamed temporary file: a killed run leaves nothing behind.
@@ -154,7 +171,7 @@ def export_run(*, export_id):
     return _finish(export_id=export.pk, name=saved, rows=count, sha256=sha256, size=size)
 
 
-def _finish(*, export_id, name, rows, sha256, size):
+def _finish(*, export_id: int, name: str, rows: int, sha256: str, size: int) -> Export:
     with transaction.atomic():
         export = Export.objects.select_for_update().get(pk=export_id)
         if export.status != ExportStatus.RUNNING:
@@ -178,7 +195,7 @@ def _finish(*, export_id, name, rows, sha256, size):
     return export
 
 
-def _fail(*, export_id, error):
+def _fail(*, export_id: int, error: Exception) -> None:
     logger.exception("export_failed export=%s", export_id)
     with transaction.atomic():
         export = Export.objects.select_for_update().get(pk=export_id)
@@ -193,13 +210,13 @@ def _fail(*, export_id, error):
         )
 
 
-def export_may_download(*, export, user):
+def export_may_download(*, export: Export, user: User | AnonymousUser) -> bool:
     """The person who asked for it, and auditors (who read everything), may download it;
     superuser status alone does not make anybody an auditor (payments.roles.may)."""
     return export.requested_by_id == user.pk or may(user, "payments.view_export")
 
 
-def export_open(*, export_id, actor):
+def export_open(*, export_id: int, actor: Actor) -> tuple[Export, IO[bytes]]:
     """The export's file, opened for reading, for `actor` to download; audited.
 
     Raises ActionForbidden when the actor may not have it, ActionRefused when it is not
@@ -207,10 +224,12 @@ def export_open(*, export_id, actor):
     export = Export.objects.select_related("requested_by").filter(pk=export_id).first()
     if export is None:
         raise ActionRefused("There is no such export.")
-    if not export_may_download(export=export, user=actor.user):
+    if actor.user is None or not export_may_download(export=export, user=actor.user):
         raise ActionForbidden("Only the person who asked for this export, or an auditor, can download it.")
     if export.status == ExportStatus.EXPIRED or (
-        export.status == ExportStatus.DONE and export.expires_at <= timezone.now()
+        export.status == ExportStatus.DONE
+        and export.expires_at is not None
+        and export.expires_at <= timezone.now()
     ):
         raise ActionRefused("This export has expired; ask for it again.")
     if export.status != ExportStatus.DONE:
@@ -225,7 +244,7 @@ def export_open(*, export_id, actor):
     return export, exports_storage().open(export.file_name, "rb")
 
 
-def exports_expire():
+def exports_expire() -> int:
     """Delete the files of exports past their expiry and mark them expired. Returns how many
     expired."""
     now = timezone.now()
@@ -235,12 +254,12 @@ def exports_expire():
     for export_id in list(due):
         with transaction.atomic():
             export = Export.objects.select_for_update().get(pk=export_id)
-            if export.status != ExportStatus.DONE or export.expires_at > now:
+            if export.status != ExportStatus.DONE or export.expires_at is None or export.expires_at > now:
                 continue
             name = export.file_name
             export.status = ExportStatus.EXPIRED
             export.file_name = ""
             export.save(update_fields=["status", "file_name"])
-            transaction.on_commit(lambda name=name: storage.delete(name))
+            transaction.on_commit(partial(storage.delete, name))
             expired += 1
     return expired

@@ -7,10 +7,10 @@ import logging
 import re
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,22 +24,16 @@ logger = logging.getLogger("payments")
 LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
-def managers_to_notify():
+def managers_to_notify() -> QuerySet[User]:
     """Active people who may approve refunds and have an email address: superuser status
     alone does not make anybody an approver (payments.roles)."""
     approve = Q(groups__permissions__codename="approve_refund") | Q(
         user_permissions__codename="approve_refund"
     )
-    return (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .exclude(email="")
-        .filter(approve)
-        .distinct()
-    )
+    return User.objects.filter(is_active=True).exclude(email="").filter(approve).distinct()
 
 
-def email_once(*, key, subject, message, recipients):
+def email_once(*, key: str, subject: str, message: str, recipients: list[str]) -> bool:
     """Send an email unless one with `key` was sent, or begun, before. The key is claimed in a
     committed row before the mail server is called: a worker killed mid-send leaves it
     claimed, and the task run again sends nothing (the email may have gone; a second would be
@@ -66,21 +60,22 @@ def email_once(*, key, subject, message, recipients):
     return True
 
 
-def notify_managers_of_request(*, operation_id):
+def notify_managers_of_request(*, operation_id: int) -> None:
     """Queue the email to the managers about a refund request waiting for approval."""
     from payments.tasks import approval_request_email
 
     approval_request_email.enqueue(operation_id=operation_id)
 
 
-def managers_request_email_send(*, operation_id):
+def managers_request_email_send(*, operation_id: int) -> None:
     """Email the managers (but not the requester) that a refund request waits for approval,
     with a link to it (the task of notify_managers_of_request)."""
     operation = Operation.objects.select_related("payment__order", "requested_by").get(pk=operation_id)
     payment = operation.payment
-    recipients = [
-        user.email for user in managers_to_notify().exclude(pk=operation.requested_by_id)
-    ]
+    managers = managers_to_notify()
+    if operation.requested_by_id is not None:
+        managers = managers.exclude(pk=operation.requested_by_id)
+    recipients = [user.email for user in managers]
     if not recipients:
         return
     amount = format_money(operation.amount, payment.currency)
@@ -98,14 +93,14 @@ def managers_request_email_send(*, operation_id):
     )
 
 
-def notify_requester_of_export(*, export_id):
+def notify_requester_of_export(*, export_id: int) -> None:
     """Queue the email telling the person who asked for an export that its file is ready."""
     from payments.tasks import export_ready_email
 
     export_ready_email.enqueue(export_id=export_id)
 
 
-def export_ready_email_send(*, export_id):
+def export_ready_email_send(*, export_id: int) -> None:
     """Email the person who asked for an export that it is ready, with a link to their
     Exports page (the task of notify_requester_of_export); nothing when they have no address."""
     export = Export.objects.select_related("requested_by").get(pk=export_id)
@@ -123,14 +118,14 @@ def export_ready_email_send(*, export_id):
     )
 
 
-def notify_requester_of_decision(*, operation_id):
+def notify_requester_of_decision(*, operation_id: int) -> None:
     """Queue the email telling the person who asked for a refund what became of their request."""
     from payments.tasks import refund_decision_email
 
     refund_decision_email.enqueue(operation_id=operation_id)
 
 
-def requester_decision_email_send(*, operation_id):
+def requester_decision_email_send(*, operation_id: int) -> None:
     """Email the person who asked for a refund what became of their request (approved and
     refunded, failed at the provider, rejected with the manager's note, expired), with a link
     to it on their "My requests" (the task of notify_requester_of_decision); nothing when they

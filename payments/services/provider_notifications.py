@@ -4,6 +4,7 @@ acting on it twice, or late, or out of order changes nothing twice."""
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,7 +29,7 @@ MAX_HEADER_CHARS = 200
 BASE64_MARKER = "base64:"
 
 
-def _stored_body(body):
+def _stored_body(body: bytes) -> str:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -38,14 +39,22 @@ def _stored_body(body):
     return text
 
 
-def notification_body(notification):
+def notification_body(notification: ProviderNotification) -> bytes:
     """The body of a ProviderNotification as the bytes that were received."""
     if notification.body.startswith(BASE64_MARKER):
         return base64.b64decode(notification.body[len(BASE64_MARKER) :])
     return notification.body.encode("utf-8")
 
 
-def notification_refuse(*, provider, headers, body, size, source_ip, refusal):
+def notification_refuse(
+    *,
+    provider: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    size: int,
+    source_ip: str | None,
+    refusal: str,
+) -> ProviderNotification | None:
     """Keep what tells a refused notification apart, never its body: its size (`size`, bytes,
     as received or as declared when it was too long to read), the SHA-256 of `body` when it
     was read (None otherwise), a few headers (REFUSED_HEADERS) and the address it came from.
@@ -70,7 +79,15 @@ def notification_refuse(*, provider, headers, body, size, source_ip, refusal):
     )
 
 
-def notification_receive(*, provider, headers, body, reference, reference_problem="", source_ip=None):
+def notification_receive(
+    *,
+    provider: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    reference: str | None,
+    reference_problem: str = "",
+    source_ip: str | None = None,
+) -> ProviderNotification:
     """Keep a verified notification whole: its headers (less credentials) and its body (bytes,
     as received) faithfully (see BASE64_MARKER); when it names a payment of ours, settle what
     it may concern (unresolved operations, money moved elsewhere) through payment_sync.

@@ -24,7 +24,7 @@ MAX_ATTEMPTS = 3
 FORGET_AFTER = timedelta(days=7)
 
 
-def worker_seen(*, worker_id, hostname, pid):
+def worker_seen(*, worker_id: str, hostname: str, pid: int) -> None:
     """Record that the worker is alive now."""
     now = timezone.now()
     updated = TaskWorker.objects.filter(worker_id=worker_id).update(seen_at=now)
@@ -32,7 +32,7 @@ def worker_seen(*, worker_id, hostname, pid):
         TaskWorker.objects.create(worker_id=worker_id, hostname=hostname, pid=pid, started_at=now, seen_at=now)
 
 
-def lost_tasks_requeue(*, by_worker_id):
+def lost_tasks_requeue(*, by_worker_id: str) -> int:
     """Put the tasks begun by lost workers back in the database queue (or, after MAX_ATTEMPTS
     runs, mark them failed), as the worker `by_worker_id` finds them (it is alive, whatever
     its row says). Returns how many were put back."""
@@ -70,7 +70,7 @@ def lost_tasks_requeue(*, by_worker_id):
     return requeued
 
 
-def task_worker_alive():
+def task_worker_alive() -> bool:
     """Whether a worker was heard of within WORKER_LOST_SECONDS."""
     since = timezone.now() - timedelta(seconds=settings.WORKER_LOST_SECONDS)
     return TaskWorker.objects.filter(seen_at__gte=since).exists()

@@ -138,3 +138,14 @@ def test_the_queue_lists_what_needs_a_person_with_what_the_provider_last_said(op
     assert row == operation
     assert not row.mine
     assert row.last_check.startswith("The provider's answer does not show its refunds")
+
+
+def test_the_system_itself_resolves_nothing(operation):
+    # A machine is no manager: only a person who checked the provider's portal decides.
+    with pytest.raises(ActionForbidden, match="Only managers"):
+        operation_resolve(operation_id=operation.pk, actor=Actor.system("reconcile"), carried_out=True,
+                          note="Seen it.")
+
+    operation.refresh_from_db()
+    assert operation.status == OperationStatus.UNKNOWN
+    assert AuditEvent.objects.get(action=AuditAction.ACTION_REFUSED).actor_label == "system: reconcile"
