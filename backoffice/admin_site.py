@@ -3,6 +3,10 @@ Support agents and managers hold view permissions for the desk, and staff status
 of them by mistake must not open the whole ledger to them."""
 
 from django.contrib.admin import AdminSite
+from django.http import HttpRequest
+
+# Where whether the request's user is an auditor is kept for the rest of the request.
+_IS_AUDITOR = "_is_auditor"
 
 
 class AuditAdminSite(AdminSite):
@@ -12,7 +16,7 @@ class AuditAdminSite(AdminSite):
     # list too narrow for a 1366-pixel screen. The breadcrumbs and the index lead to the models.
     enable_nav_sidebar = False
 
-    def has_permission(self, request):
+    def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
         if not super().has_permission(request):
             return False
@@ -20,6 +24,8 @@ class AuditAdminSite(AdminSite):
             return True
         # Asked twice per admin page (the view's guard and the page's context): read once per
         # request, on the request's user.
-        if not hasattr(user, "_is_auditor"):
-            user._is_auditor = user.groups.filter(name="Auditors").exists()
-        return user._is_auditor
+        is_auditor: bool | None = getattr(user, _IS_AUDITOR, None)
+        if is_auditor is None:
+            is_auditor = user.groups.filter(name="Auditors").exists()
+            setattr(user, _IS_AUDITOR, is_auditor)
+        return is_auditor

@@ -6,7 +6,7 @@ class BackofficeConfig(AppConfig):
     name = "backoffice"
     verbose_name = "Back office"
 
-    def ready(self):
+    def ready(self) -> None:
         from backoffice import logins  # noqa: F401  (connects the login audit receivers)
 
 

@@ -1,20 +1,27 @@
 """Who may do what: the permission backend, and the guard on the desk's views."""
 
+from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import backends
+from django.contrib.auth import backends, get_user_model
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import AnonymousUser, Permission, User
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Model, Q
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django_htmx.http import HttpResponseClientRedirect
 
-from payments.models import AuditAction
+from backoffice.htmx import HtmxHttpRequest
+from payments.models import AuditAction, Operation, Payment
 from payments.roles import may
 from payments.services.audit import Actor, audit_record
+
+# Where a person's permissions are kept for the rest of the request, as Django's backend does.
+_PERM_CACHE = "_perm_cache"
 
 
 class ModelBackend(backends.ModelBackend):
@@ -26,20 +33,21 @@ class ModelBackend(backends.ModelBackend):
     Django's `has_perm` lets a superuser through before it asks a backend (the admin relies on
     that), while payments.roles.may() asks the backends alone for the desk's actions."""
 
-    def get_user(self, user_id):
+    def get_user(self, user_id: int) -> User | None:
         user = (
-            backends.UserModel._default_manager.select_related("desk_preferences")
+            get_user_model()._default_manager.select_related("desk_preferences")
             .filter(pk=user_id)
             .first()
         )
         return user if user is not None and self.user_can_authenticate(user) else None
 
-    def get_all_permissions(self, user_obj, obj=None):
+    def get_all_permissions(self, user_obj: User | AnonymousUser, obj: Model | None = None) -> set[str]:
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
-        if not hasattr(user_obj, "_perm_cache"):
+        cached: set[str] | None = getattr(user_obj, _PERM_CACHE, None)
+        if cached is None:
             permissions = Permission.objects.filter(Q(user=user_obj) | Q(group__user=user_obj))
-            user_obj._perm_cache = {
+            cached = {
                 f"{app_label}.{codename}"
                 for app_label, codename in permissions.values_list(
                     "content_type__app_label", "codename"
@@ -47,10 +55,11 @@ class ModelBackend(backends.ModelBackend):
                 .distinct()
                 .order_by()
             }
-        return user_obj._perm_cache
+            setattr(user_obj, _PERM_CACHE, cached)
+        return cached
 
 
-def login_redirect(request):
+def login_redirect(request: HtmxHttpRequest) -> HttpResponse:
     """Send an anonymous person (never logged in, or their session ended) to the login, to
     come back to the page they were on. An htmx request gets an HX-Redirect: the browser's XHR
     would follow a plain redirect, and htmx would swap the login page into a payment's card."""
@@ -61,7 +70,9 @@ def login_redirect(request):
     return redirect_to_login(request.get_full_path(), login_url)
 
 
-def permission_required(perm, *, refusal=None, target=None):
+def permission_required(
+    perm: str, *, refusal: str | None = None, target: type[Payment | Operation] | None = None
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Who may use a desk view: people with `perm` (payments.roles.may: superuser status grants
     no refund, cancel or approval). In place of Django's decorator and of
     LoginRequiredMiddleware, for two reasons:
@@ -75,10 +86,10 @@ def permission_required(perm, *, refusal=None, target=None):
     general words that this is not for them).
     """
 
-    def decorator(view):
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @login_not_required
         @wraps(view)
-        def guarded(request, *args, **kwargs):
+        def guarded(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
                 return login_redirect(request)
             if not may(request.user, perm):
@@ -93,15 +104,16 @@ def permission_required(perm, *, refusal=None, target=None):
     return decorator
 
 
-def _record_refusal(request, refusal, target, pk):
-    objects = {}
+def _record_refusal(
+    request: HttpRequest, refusal: str, target: type[Payment | Operation] | None, pk: int | None
+) -> None:
+    found = None
     if target is not None and pk is not None:
-        found = target.objects.filter(pk=pk).first()
-        if found is not None:
-            objects[target._meta.model_name] = found
+        found = target._default_manager.filter(pk=pk).first()
     audit_record(
         actor=Actor.of_request(request),
         action=AuditAction.ACTION_REFUSED,
+        payment=found if isinstance(found, Payment) else None,
+        operation=found if isinstance(found, Operation) else None,
         message=f"{refusal} ({request.method} {request.path})",
-        **objects,
     )

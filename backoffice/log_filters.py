@@ -10,6 +10,7 @@ wrong guess may be an old secret, or the right one mistyped).
 
 import logging
 import re
+from typing import Any
 
 from gunicorn.glogging import Logger as GunicornBaseLogger
 
@@ -17,7 +18,7 @@ MASK = "********"
 SECRET_IN_PATH = re.compile(r"(/webhooks/optty/)[^/\s?#\"']+")
 
 
-def mask_url_secrets(text):
+def mask_url_secrets(text: str) -> str:
     """`text` with the secret segment of every Optty webhook path in it masked."""
     return SECRET_IN_PATH.sub(lambda match: match.group(1) + MASK, text)
 
@@ -27,7 +28,7 @@ class MaskUrlSecrets(logging.Filter):
     django.request also carries the request; for a webhook request it is dropped, since a
     handler such as mail_admins would write its full URL into the report."""
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         masked = mask_url_secrets(message)
         if masked != message:
@@ -44,7 +45,7 @@ class ClientErrorsWithoutTraceback(logging.Filter):
     request would bury the real errors. Such a record keeps its one line (its level is
     Django's: WARNING, ERROR for a suspicious request); a 5xx keeps its traceback."""
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         status = getattr(record, "status_code", None)
         if isinstance(status, int) and 400 <= status < 500:
             record.exc_info = record.exc_text = record.stack_info = None
@@ -56,7 +57,7 @@ class GunicornLogger(GunicornBaseLogger):
     line holds the path): `gunicorn --logger-class backoffice.log_filters.GunicornLogger`.
     gunicorn configures its own loggers before Django starts, so settings.LOGGING cannot."""
 
-    def setup(self, cfg):
+    def setup(self, cfg: Any) -> None:
         super().setup(cfg)
         for log in (self.error_log, self.access_log):
             if not any(isinstance(existing, MaskUrlSecrets) for existing in log.filters):

@@ -1,5 +1,9 @@
+from collections.abc import Callable
+from typing import Any, TypeAlias
+
 from django.conf import settings
-from django.http import Http404
+from django.contrib.auth.models import AnonymousUser, User
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
@@ -11,15 +15,17 @@ from payments.services.audit import serving
 # without writing the session on every request.
 REFRESH_EVERY_SECONDS = 60
 
+GetResponse: TypeAlias = Callable[[HttpRequest], HttpResponse]
+
 
 class SessionIdleTimeoutMiddleware:
     """Sessions end after SESSION_IDLE_MINUTES without a request (SESSION_COOKIE_AGE); each
     request that comes more than a minute after the last refresh pushes the end back."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
             now = int(timezone.now().timestamp())
             last = request.session.get("last_seen", 0)
@@ -29,7 +35,7 @@ class SessionIdleTimeoutMiddleware:
         return self.get_response(request)
 
 
-def preferred_money_locale(user):
+def preferred_money_locale(user: User | AnonymousUser) -> str | None:
     """The locale `user` writes and reads amounts in; None: MONEY_LOCALE."""
     preferences = getattr(user, "desk_preferences", None) if user.is_authenticated else None
     return preferences.money_locale if preferences is not None else None
@@ -39,10 +45,10 @@ class MoneyLocaleMiddleware:
     """Amounts are written, and read from forms, in the locale the person chose (their
     preferences), else in MONEY_LOCALE."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         with money_locale(preferred_money_locale(request.user)):
             return self.get_response(request)
 
@@ -51,10 +57,10 @@ class AuditActorMiddleware:
     """Changes recorded without a service call (people and groups changed in the admin) name
     the person of the request that made them: payments.services.audit.current_actor."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         with serving(request):
             return self.get_response(request)
 
@@ -71,15 +77,17 @@ class HostileInputMiddleware:
     - an id in the path beyond what a database key holds (404: there is no such thing).
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         if any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values):
             return render(request, "400.html", status=400)
         return self.get_response(request)
 
-    def process_view(self, request, view, args, kwargs):
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., HttpResponse], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
         for value in (*args, *kwargs.values()):
             if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
                 raise Http404("No such thing.")
@@ -90,10 +98,10 @@ class NoStoreMiddleware:
     downloads name customers and money, as the admin's pages do (which say so themselves).
     Static files are answered before this runs, by whitenoise, with their own headers."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if not response.has_header("Cache-Control"):
             patch_cache_control(response, no_store=True, private=True)

@@ -10,6 +10,7 @@ scripts and emoji need. Pages isolate user text too (`<bdi>`), for what was stor
 
 import json
 import unicodedata
+from typing import Any
 
 # Embeddings, overrides, isolates and marks (Unicode's Bidi_Control characters).
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -19,11 +20,11 @@ JOINERS = frozenset("\u200c\u200d")
 MAX_JSON_DEPTH = 20
 
 
-def _name(character):
+def _name(character: str) -> str:
     return unicodedata.name(character, f"U+{ord(character):04X}")
 
 
-def identifier_problem(text):
+def identifier_problem(text: str) -> str:
     """Why `text` cannot be an order number or a reference (it holds a control, format or
     separator character, such as NUL, a line break, a bidirectional override or a zero-width
     space), or "" when it can."""
@@ -33,7 +34,7 @@ def identifier_problem(text):
     return ""
 
 
-def name_problem(text):
+def name_problem(text: str) -> str:
     """Why `text` cannot be a person's name or a note: control characters, line breaks,
     bidirectional controls and invisible characters other than the joiners; or ""."""
     for character in text:
@@ -45,7 +46,7 @@ def name_problem(text):
     return ""
 
 
-def _describe(character):
+def _describe(character: str) -> str:
     if character == "\x00":
         return "NUL"
     if character in "\r\n":
@@ -59,7 +60,7 @@ class UnreadableJson(ValueError):
     """The body is not JSON the back office reads; the message says why, for the sender."""
 
 
-def load_json(body, *, max_depth=MAX_JSON_DEPTH):
+def load_json(body: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """The JSON document in `body` (bytes), or UnreadableJson: not UTF-8 JSON, or nested more
     than `max_depth` levels (which the parser would not survive far beyond)."""
     try:
@@ -73,9 +74,9 @@ def load_json(body, *, max_depth=MAX_JSON_DEPTH):
     return data
 
 
-def _deeper_than(data, limit):
+def _deeper_than(data: Any, limit: int) -> bool:
     """Whether arrays and objects in `data` nest more than `limit` levels; without recursion."""
-    stack = [(data, 1)]
+    stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
         value, depth = stack.pop()
         if isinstance(value, dict | list):

@@ -5,7 +5,7 @@ class PaymentsConfig(AppConfig):
     name = "payments"
     verbose_name = "Payments ledger"
 
-    def ready(self):
+    def ready(self) -> None:
         from payments import checks  # noqa: F401  (registers the checks)
         from payments.services import account_audit
 

@@ -14,18 +14,18 @@ _BASE_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ð
 MAX_SEARCH_WORDS = 6
 
 
-def _words(text):
+def _words(text: str) -> list[str]:
     decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_BASE_LETTERS))
     plain = "".join(" " if not char.isalnum() else char for char in decomposed if not unicodedata.combining(char))
     return plain.split()
 
 
-def folded_name(name):
+def folded_name(name: str) -> str:
     """`name` folded for search: its words in lower case without accents, each after a space
     (" kari nordmann"), so that a word's beginning is found as " " + the word."""
     return "".join(" " + word for word in _words(name))
 
 
-def name_search_words(query):
+def name_search_words(query: str) -> list[str]:
     """The words of `query` to look for at the beginnings of the words of folded names."""
     return _words(query)[:MAX_SEARCH_WORDS]

@@ -9,6 +9,9 @@ answers, so they are read at scrape time rather than kept per process.
 """
 
 import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
 from django.db.models import Count, Min
 from django.utils import timezone
@@ -27,7 +30,7 @@ PROVIDER_CALLS = Histogram(
 )
 
 
-def _outcome(result=None, error=None):
+def _outcome(result: object = None, error: BaseException | None = None) -> str:
     if isinstance(error, ProviderUnavailable):
         return "unavailable"  # no definite answer: the outcome is unknown
     if isinstance(error, ProviderRejected):
@@ -43,15 +46,15 @@ class MeteredProvider:
 
     METERED = ("refund", "cancel", "fetch")
 
-    def __init__(self, adapter):
+    def __init__(self, adapter: Any) -> None:
         self._adapter = adapter
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._adapter, name)
         if name not in self.METERED:
             return attribute
 
-        def metered(*args, **kwargs):
+        def metered(*args: Any, **kwargs: Any) -> Any:
             started = time.monotonic()
             try:
                 result = attribute(*args, **kwargs)
@@ -63,15 +66,15 @@ class MeteredProvider:
 
         return metered
 
-    def _observe(self, operation, started, outcome):
+    def _observe(self, operation: str, started: float, outcome: str) -> None:
         PROVIDER_CALLS.labels(self._adapter.code, operation, outcome).observe(time.monotonic() - started)
 
 
-def _age(oldest, now):
+def _age(oldest: datetime | None, now: datetime) -> float:
     return (now - oldest).total_seconds() if oldest else 0.0
 
 
-def task_queue_depth():
+def task_queue_depth() -> int:
     """Tasks waiting for a worker, in the configured backend's queue."""
     from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 
@@ -87,7 +90,7 @@ def task_queue_depth():
 class BackofficeCollector:
     """The gauges read from the database at each scrape."""
 
-    def collect(self):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         now = timezone.now()
         unresolved = Operation.objects.filter(status__in=UNRESOLVED_STATUSES).aggregate(
             count=Count("pk"), oldest=Min("created_at")

@@ -1,6 +1,7 @@
 from babel.numbers import get_group_symbol
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from payments.money import (
     currency_exponent,
@@ -16,7 +17,7 @@ register = template.Library()
 
 
 @register.filter
-def money(minor, currency):
+def money(minor: int | None, currency: str | None) -> str:
     """{{ payment.captured|money:payment.currency }} -> "1,250.00 NOK"."""
     if minor is None or not currency:
         return ""
@@ -24,7 +25,7 @@ def money(minor, currency):
 
 
 @register.filter
-def major(minor, currency):
+def major(minor: int | None, currency: str | None) -> str:
     """Plain major units for form fields: {{ amount|major:"NOK" }} -> "1250.00"."""
     if minor is None or not currency:
         return ""
@@ -32,7 +33,7 @@ def major(minor, currency):
 
 
 @register.filter
-def status_label(value):
+def status_label(value: str) -> str:
     """An operation status as people read it: "in_flight" -> "In flight"."""
     try:
         return OperationStatus(value).label
@@ -41,19 +42,19 @@ def status_label(value):
 
 
 @register.filter
-def exponent(currency):
+def exponent(currency: str) -> int:
     """The currency's number of decimals: {{ "JPY"|exponent }} -> 0."""
     return currency_exponent(currency)
 
 
 @register.filter
-def thousands(count):
+def thousands(count: int | None) -> str:
     """A count with thousands separated: {{ 1199921|thousands }} -> "1,199,921"."""
     return "" if count is None else f"{count:,}"
 
 
 @register.simple_tag
-def amount_typing_attributes(currency):
+def amount_typing_attributes(currency: str) -> SafeString:
     """The data attributes desk.js reads and writes amounts of `currency` with, as they are
     typed in the current locale: its exponent, decimal symbol, the grouping symbol it writes
     and every one it reads, and the currency's signs and codes (separated by "|")."""
