@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from backoffice.untrusted import identifier_problem, name_problem
+from payments.capabilities import CAPABILITIES
 from payments.money import (
     MAX_MINOR_UNITS,
     InvalidAmount,
@@ -16,7 +17,6 @@ from payments.money import (
     format_plain,
     parse_amount,
 )
-from payments.providers.registry import PROVIDER_CLASSES
 from payments.services.orders import NewLine, NewPayment
 
 MAX_PAYMENTS = 20
@@ -208,18 +208,18 @@ def _payment(item, currency, errors, field):
         return None
     count = sum(len(messages) for messages in errors.values())
     provider = item.get("provider")
-    adapter = PROVIDER_CLASSES.get(provider) if isinstance(provider, str) else None
-    if adapter is None:
-        errors.add(f"{field}.provider", f"Unknown provider; one of {', '.join(PROVIDER_CLASSES)}.")
-    elif currency and (problem := adapter.currency_problem(currency)):
+    capabilities = CAPABILITIES.get(provider) if isinstance(provider, str) else None
+    if capabilities is None:
+        errors.add(f"{field}.provider", f"Unknown provider; one of {', '.join(CAPABILITIES)}.")
+    elif currency and (problem := capabilities.currency_problem(currency)):
         errors.add(f"{field}.provider", problem)
     reference = item.get("reference")
     if not isinstance(reference, str):
         errors.add(f"{field}.reference", "This field is required and must be text.")
     elif problem := identifier_problem(reference):
         errors.add(f"{field}.reference", problem)
-    elif adapter is not None:
-        problem = adapter.reference_problem(reference)
+    elif capabilities is not None:
+        problem = capabilities.reference_problem(reference)
         if problem:
             errors.add(f"{field}.reference", problem)
     if currency is None:

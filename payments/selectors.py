@@ -12,6 +12,7 @@ from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessTha
 from django.db.models.functions import MD5, Coalesce, Upper
 from django.utils import timezone
 
+from payments.capabilities import capabilities_of
 from payments.customer_names import name_search_words
 from payments.models import (
     AuditAction,
@@ -25,7 +26,6 @@ from payments.models import (
 )
 from payments.money import format_money, to_minor
 from payments.order_lines import LineOffer, RefundOffer
-from payments.providers.registry import PROVIDER_CLASSES
 from payments.statuses import RESERVING_STATUSES, OperationStatus
 
 
@@ -65,7 +65,7 @@ def payment_balances(*, payment, reserved_refunds=None, reserved_cancels=None):
         )
         reserved_refunds, reserved_cancels = sums["refunds"] or 0, sums["cancels"] or 0
     uncaptured = payment.authorized - payment.captured - payment.cancelled
-    if payment.captured and not PROVIDER_CLASSES[payment.provider].cancels_after_capture:
+    if payment.captured and not capabilities_of(payment.provider).cancels_after_capture:
         uncaptured = 0
     return Balances(
         refundable=max(payment.captured - payment.refunded - reserved_refunds, 0),

@@ -11,6 +11,7 @@ refunds, and a refund whose outcome is unknown then stays unknown.
 
 from urllib.parse import quote
 
+from payments.capabilities import CAPABILITIES
 from payments.providers.base import (
     Modification,
     Movement,
@@ -42,9 +43,8 @@ CANCELLED_STATES = {"Canceled", "Voided"}
 
 
 class Bambora(PaymentProvider):
-    code = "bambora"
-    name = "Bambora"
-    cancels_after_capture = False
+    capabilities = CAPABILITIES["bambora"]
+    code, name = capabilities.code, capabilities.name
     secret_settings = ("merchant_token", "merchant_secret")
 
     def send(self, kind, modification: Modification, *, deadline):

@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from payments.money import currency_exponent
+from payments.capabilities import Capabilities
 
 
 class Outcome(StrEnum):
@@ -183,41 +183,10 @@ class PaymentProvider(ABC):
 
     code: ClassVar[str]
     name: ClassVar[str]
-    # Whether a payment can still be cancelled (its uncaptured rest released) once part of it
-    # has been captured.
-    cancels_after_capture: ClassVar[bool]
+    # What the provider can do and takes (payments.capabilities): its entry of the table.
+    capabilities: ClassVar[Capabilities]
     # Names of this provider's settings that are secret: scrubbed from every log line.
     secret_settings: ClassVar[tuple[str, ...]]
-    # The currencies the provider takes, or None when its documentation sets no limit.
-    currencies: ClassVar[frozenset[str] | None] = None
-    # The most decimals its amounts may have, or None when it takes each currency's own.
-    max_decimals: ClassVar[int | None] = None
-    max_reference_length: ClassVar[int] = 2000
-
-    @classmethod
-    def currency_problem(cls, currency):
-        """Why the provider would refuse payments in this (known) currency, in words; None
-        when it takes them. Checked when orders arrive."""
-        if cls.currencies is not None and currency not in cls.currencies:
-            return f"{cls.name} takes only {', '.join(sorted(cls.currencies))}, not {currency}."
-        if cls.max_decimals is not None and currency_exponent(currency) > cls.max_decimals:
-            return (
-                f"{cls.name} takes amounts with at most {cls.max_decimals} decimals; {currency} "
-                f"has {currency_exponent(currency)}."
-            )
-        return None
-
-    @classmethod
-    def reference_problem(cls, reference):
-        """Why the provider would refuse this payment reference, in words; None when it is
-        fine. Checked when orders arrive, so that nothing is stored that cannot be refunded."""
-        if not reference or reference != reference.strip():
-            return "The reference must not be empty or start or end with spaces."
-        if len(reference) > cls.max_reference_length:
-            return f"{cls.name} takes references of at most {cls.max_reference_length:,} characters."
-        if any(ord(character) < 32 or ord(character) == 127 for character in reference):
-            return "The reference must not contain control characters."
-        return None
 
     def __init__(self, *, config, http):
         self.config = config

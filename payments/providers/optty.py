@@ -17,6 +17,7 @@ full refund includes the order's surcharge, as Optty's refund spec asks.
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
+from payments.capabilities import CAPABILITIES
 from payments.money import InvalidAmount, to_major, to_minor
 from payments.providers.base import (
     Modification,
@@ -48,15 +49,9 @@ NOT_VOIDED_ORDER_STATUSES = {
 
 
 class Optty(PaymentProvider):
-    code = "optty"
-    name = "Optty"
-    # Optty voids authorized orders only: once part is captured, nothing is voided.
-    cancels_after_capture = False
+    capabilities = CAPABILITIES["optty"]
+    code, name = capabilities.code, capabilities.name
     secret_settings = ("client_secret",)
-    # Optty's documentation sets no limit on an order reference; 255 is a safe bound.
-    max_reference_length = 255
-    # Its amounts are decimals "with at most 2 decimals" (providers.md).
-    max_decimals = 2
 
     def send(self, kind, modification: Modification, *, deadline):
         reference = modification.payment_reference

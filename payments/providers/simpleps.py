@@ -15,6 +15,7 @@ users: they are turned into plain words here and kept in the record.
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
+from payments.capabilities import CAPABILITIES
 from payments.money import InvalidAmount, to_major, to_minor
 from payments.providers.base import (
     Modification,
@@ -69,12 +70,9 @@ NOT_VOIDED_STATUSES = {
 
 
 class SimplePS(PaymentProvider):
-    code = "simpleps"
-    name = "SimplePS"
-    cancels_after_capture = False  # a void is only possible before any capture
+    capabilities = CAPABILITIES["simpleps"]
+    code, name = capabilities.code, capabilities.name
     secret_settings = ("secret_id",)
-    # SimplePS's documentation sets no limit on an externalPaymentId; 255 is a safe bound.
-    max_reference_length = 255
 
     def send(self, kind, modification: Modification, *, deadline):
         if kind == "cancel":

@@ -17,11 +17,11 @@ refused token, the deadline) says it was not carried out: the outcome is unknown
 changes) never prove a refusal: the event log decides.
 """
 
-import re
 import time
 from datetime import datetime
 from urllib.parse import quote
 
+from payments.capabilities import CAPABILITIES
 from payments.providers.base import (
     Modification,
     Movement,
@@ -96,18 +96,9 @@ MOVEMENT_KINDS = {"CAPTURED": "capture", "REFUNDED": "refund", "CANCELLED": "can
 
 
 class Vipps(PaymentProvider):
-    code = "vipps"
-    name = "Vipps MobilePay"
-    cancels_after_capture = True  # a cancel releases whatever is left uncaptured
+    capabilities = CAPABILITIES["vipps"]
+    code, name = capabilities.code, capabilities.name
     secret_settings = ("client_secret", "subscription_key")
-    currencies = frozenset({"NOK", "DKK", "EUR"})
-    max_reference_length = 50
-
-    @classmethod
-    def reference_problem(cls, reference):
-        if not re.fullmatch(r"[a-zA-Z0-9-]{8,50}", reference or ""):
-            return "Vipps takes references of 8 to 50 letters, digits and hyphens."
-        return None
 
     def send(self, kind, modification: Modification, *, deadline):
         body = None

@@ -113,3 +113,62 @@ def test_a_deadline_already_passed_sends_nothing(slow_server):
     server.stop()
     assert server.sent == []
 
+
+
+class KeepAliveServer:
+    """Answers every request with ANSWER on a connection it keeps open; counts the connections
+    made to it."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self):
+        host, port = self.listener.getsockname()
+        return f"http://{host}:{port}/payments/x/"
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection):
+        with connection:
+            received = b""
+            while True:
+                try:
+                    data = connection.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                received += data
+                while b"\r\n\r\n" in received:
+                    _, received = received.split(b"\r\n\r\n", 1)
+                    connection.sendall(ANSWER)
+
+    def stop(self):
+        self.listener.close()
+
+
+def test_calls_to_one_provider_share_its_connections_in_the_process():
+    # Adapters are made for each call (payments.providers.registry); the provider's session,
+    # and the connection it keeps, outlive them.
+    server = KeepAliveServer()
+    try:
+        for _ in range(3):
+            http = ProviderHttp(provider="test-kept", timeout=5)
+            assert http.send("GET", server.url, deadline=http.deadline()).status == 200
+        assert server.connections == 1
+        # another provider has a session, and connections, of its own
+        other = ProviderHttp(provider="test-kept-other", timeout=5)
+        other.send("GET", server.url, deadline=other.deadline())
+        assert server.connections == 2
+    finally:
+        server.stop()

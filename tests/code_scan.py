@@ -1,0 +1,71 @@
+"""Reading our own code as code (its syntax tree), for the rules that no test of behaviour can
+hold alone: what a module imports."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def python_files(*folders, root=ROOT):
+    """The Python files under `folders` (relative to `root`), migrations left out: they are
+    history, applied once."""
+    return sorted(
+        path
+        for folder in folders
+        for path in (root / folder).rglob("*.py")
+        if "migrations" not in path.relative_to(root).parts
+    )
+
+
+def module_name(path, root=ROOT):
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_type_checking(node):
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def imports_of(source):
+    """The modules `source` imports, wherever (in functions too), except for type checkers
+    only (`if TYPE_CHECKING:`): each as (module, names imported from it)."""
+    imports = []
+
+    def visit(node):
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            imports.extend((alias.name, ()) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imports.append((node.module, tuple(alias.name for alias in node.names)))
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(source))
+    return imports
+
+
+def reachable_modules(start, *, packages=("payments", "backoffice"), root=ROOT):
+    """The modules of `packages` that importing `start` imports, directly or through others
+    (a module's package __init__ included)."""
+    files = {module_name(path, root): path for path in python_files(*packages, root=root)}
+    seen, todo = set(), [start]
+    while todo:
+        module = todo.pop()
+        if module in seen or module not in files:
+            continue
+        seen.add(module)
+        parts = module.split(".")
+        todo += [".".join(parts[:end]) for end in range(1, len(parts))]
+        for imported, names in imports_of(files[module].read_text()):
+            todo.append(imported)
+            todo += [f"{imported}.{name}" for name in names]
+    return seen
