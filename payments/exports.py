@@ -9,7 +9,7 @@ import hashlib
 import unicodedata
 
 from payments.money import format_plain
-from payments.selectors import payment_balances
+from payments.selectors import annotated_balances
 
 # A spreadsheet treats a cell as a formula when its first character that is not blank is one
 # of these, in their full-width forms too ("＝", "＋", "－", "＠", which NFKC folds to these).
@@ -85,18 +85,12 @@ CHUNK = 2_000
 
 
 def payment_rows(payments):
-    """One row per payment (a queryset with the order selected and `reserved_refunds_sum`, as
-    payments_for_export gives), amounts in major units of the currency column; read in
-    chunks, never all at once."""
+    """One row per payment (a queryset with the order selected, annotated by
+    selectors.with_reserved_sums, as payments_for_export gives), amounts in major units of the
+    currency column; read in chunks, never all at once."""
     for payment in payments.iterator(chunk_size=CHUNK):
         order, currency = payment.order, payment.currency
-        balances = payment_balances(
-            payment=payment,
-            reserved_refunds=payment.reserved_refunds_sum,
-            # Only refundable is exported: the reserved cancels, which only cancellable needs,
-            # are not read (reading them per row would break the streaming's fixed queries).
-            reserved_cancels=0,
-        )
+        balances = annotated_balances(payment)
         yield [
             order.number,
             order.created_at.isoformat(),

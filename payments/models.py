@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.db.models.functions import MD5, Upper
 from django.utils import timezone
 
+from payments.balances import money_state
 from payments.statuses import OperationStatus
 
 
@@ -146,17 +147,7 @@ class Payment(models.Model):
     @property
     def status(self):
         """A short word for where the money stands, from the aggregate alone."""
-        if self.refunded and self.refunded == self.captured:
-            return "refunded"
-        if self.refunded:
-            return "partly refunded"
-        if self.captured and self.captured + self.cancelled == self.authorized:
-            return "captured"
-        if self.captured:
-            return "partly captured"
-        if self.cancelled and self.cancelled == self.authorized:
-            return "cancelled"
-        return "authorized"
+        return money_state(self)
 
 
 class OperationKind(models.TextChoices):

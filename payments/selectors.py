@@ -7,12 +7,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, F, Model, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessThan
 from django.db.models.functions import MD5, Coalesce, Upper
 from django.utils import timezone
 
-from payments.capabilities import capabilities_of
+from payments.balances import Balances, balances_of
 from payments.customer_names import name_search_words
 from payments.models import (
     AuditAction,
@@ -28,60 +28,63 @@ from payments.money import format_money, to_minor
 from payments.order_lines import LineOffer, RefundOffer
 from payments.statuses import RESERVING_STATUSES, OperationStatus
 
-
-@dataclass(frozen=True)
-class Balances:
-    """What can still be done with a payment's money. Amounts held by operations that may yet
-    move money (awaiting approval, in flight, pending, unknown) are not available."""
-
-    refundable: int
-    cancellable: int
-    reserved_refunds: int
-    reserved_cancels: int
-    # Refunded plus refunds that may still happen: what counts toward the approval limit.
-    refunds_so_far: int
+# The kinds of operation whose reserved amounts are held back from refunds, and from cancels
+# (a capture under way takes from what could be released too).
+_REFUND_KINDS = (OperationKind.REFUND,)
+_CANCEL_KINDS = (OperationKind.CANCEL, OperationKind.CAPTURE)
 
 
-def _reserved(*kinds):
-    """What the operations of `kinds` hold back, summed over a payment's operations; NULL
-    when none does (one aggregate for both kinds, no COALESCE: fewer expressions for the ORM to
-    build on pages that show payments)."""
-    return Sum(
-        "operations__amount",
-        filter=Q(operations__kind__in=kinds, operations__status__in=RESERVING_STATUSES),
+def payment_balances(*, payment: Payment, excluding: Operation | None = None) -> Balances:
+    """The payment's Balances (payments.balances), with what its operations hold back read
+    from the ledger in one query. `excluding`: an operation whose own amount is not to count,
+    to learn what the payment could do were it not there (approving a refund request, whose
+    amount is among the reserved ones)."""
+    reserving = Operation.objects.filter(payment_id=payment.pk, status__in=RESERVING_STATUSES)
+    if excluding is not None:
+        reserving = reserving.exclude(pk=excluding.pk)
+    sums = reserving.aggregate(
+        refunds=Sum("amount", filter=Q(kind__in=_REFUND_KINDS)),
+        cancels=Sum("amount", filter=Q(kind__in=_CANCEL_KINDS)),
+    )
+    return balances_of(payment, reserved_refunds=sums["refunds"] or 0, reserved_cancels=sums["cancels"] or 0)
+
+
+def _reserved_sum(kinds, payment):
+    return Subquery(
+        Operation.objects.filter(payment=OuterRef(payment), kind__in=kinds, status__in=RESERVING_STATUSES)
+        .order_by()
+        .values("payment")
+        .annotate(total=Sum("amount"))
+        .values("total")
     )
 
 
-def payment_balances(*, payment, reserved_refunds=None, reserved_cancels=None):
-    """The payment's Balances: the one place where refundable and cancellable are computed.
+def with_reserved_sums(queryset: QuerySet, *, payment: str = "pk") -> QuerySet:
+    """`queryset` with what each payment's operations hold back annotated, for
+    annotated_balances(): the one annotation of lists and exports, read in the same query, row
+    by row (rows can stream). A queryset of payments names them by "pk"; one of rows that
+    point to a payment (operations) by the foreign key's name, `payment="payment"`."""
+    return queryset.annotate(
+        reserved_refunds_sum=_reserved_sum(_REFUND_KINDS, payment),
+        reserved_cancels_sum=_reserved_sum(_CANCEL_KINDS, payment),
+    )
 
-    Pass the reserved sums when they are already known (payments_with_balances annotates
-    them); otherwise they are read from the ledger.
-    """
-    if reserved_refunds is None or reserved_cancels is None:
-        sums = Payment.objects.filter(pk=payment.pk).aggregate(
-            refunds=_reserved(OperationKind.REFUND),
-            cancels=_reserved(OperationKind.CANCEL, OperationKind.CAPTURE),
-        )
-        reserved_refunds, reserved_cancels = sums["refunds"] or 0, sums["cancels"] or 0
-    uncaptured = payment.authorized - payment.captured - payment.cancelled
-    if payment.captured and not capabilities_of(payment.provider).cancels_after_capture:
-        uncaptured = 0
-    return Balances(
-        refundable=max(payment.captured - payment.refunded - reserved_refunds, 0),
-        cancellable=max(uncaptured - reserved_cancels, 0),
-        reserved_refunds=reserved_refunds,
-        reserved_cancels=reserved_cancels,
-        refunds_so_far=payment.refunded + reserved_refunds,
+
+def annotated_balances(payment: Payment, *, row: Model | None = None) -> Balances:
+    """The Balances of `payment`, read from `row` (the payment itself by default) annotated by
+    with_reserved_sums()."""
+    row = payment if row is None else row
+    return balances_of(
+        payment,
+        reserved_refunds=row.reserved_refunds_sum or 0,
+        reserved_cancels=row.reserved_cancels_sum or 0,
     )
 
 
 def payments_with_balances(queryset):
     """The payments of `queryset`, each with `.balances` and `.unresolved_count` (operations
     whose outcome is unknown or pending) set, in one query."""
-    payments = queryset.annotate(
-        reserved_refunds_sum=_reserved(OperationKind.REFUND),
-        reserved_cancels_sum=_reserved(OperationKind.CANCEL, OperationKind.CAPTURE),
+    payments = with_reserved_sums(queryset).annotate(
         unresolved_count=Count(
             "operations",
             filter=Q(operations__status__in=[OperationStatus.UNKNOWN, OperationStatus.PENDING]),
@@ -89,11 +92,7 @@ def payments_with_balances(queryset):
     )
     result = list(payments)
     for payment in result:
-        payment.balances = payment_balances(
-            payment=payment,
-            reserved_refunds=payment.reserved_refunds_sum or 0,
-            reserved_cancels=payment.reserved_cancels_sum or 0,
-        )
+        payment.balances = annotated_balances(payment)
     return result
 
 
@@ -610,16 +609,6 @@ def approvals_waiting_for(*, user):
     )
 
 
-def _reserved_of_the_payment(*kinds):
-    """For an Operation queryset: the amount its payment's operations of `kinds` hold back."""
-    return Subquery(
-        Operation.objects.filter(payment=OuterRef("payment"), kind__in=kinds, status__in=RESERVING_STATUSES)
-        .values("payment")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-
-
 # What the approvals queue shows of a request, its payment and order; nothing else is read.
 _QUEUED_FIELDS = (
     "payment_id", "amount", "reason", "note", "created_at", "requested_by_id", "requested_by__username",
@@ -636,12 +625,11 @@ def approval_queue(*, user, cursor=None, per_page=25):
     `.conflict` (why `user` may not approve it: ApprovalConflict, or None): in three queries
     however long the queue."""
     requests = page_of(
-        Operation.objects.filter(kind=OperationKind.REFUND, status=OperationStatus.AWAITING_APPROVAL)
-        .select_related("requested_by", "payment__order")
-        .only(*_QUEUED_FIELDS)
-        .annotate(
-            payment_reserved_refunds=_reserved_of_the_payment(OperationKind.REFUND),
-            payment_reserved_cancels=_reserved_of_the_payment(OperationKind.CANCEL, OperationKind.CAPTURE),
+        with_reserved_sums(
+            Operation.objects.filter(kind=OperationKind.REFUND, status=OperationStatus.AWAITING_APPROVAL)
+            .select_related("requested_by", "payment__order")
+            .only(*_QUEUED_FIELDS),
+            payment="payment",
         ),
         cursor=cursor,
         per_page=per_page,
@@ -653,11 +641,7 @@ def approval_queue(*, user, cursor=None, per_page=25):
     items = _requested_items(operation_ids=[request.pk for request in requests.items])
     standing = ApprovalStanding(approver=user) if requests.items else None
     for request in requests.items:
-        request.payment.balances = payment_balances(
-            payment=request.payment,
-            reserved_refunds=request.payment_reserved_refunds or 0,
-            reserved_cancels=request.payment_reserved_cancels or 0,
-        )
+        request.payment.balances = annotated_balances(request.payment, row=request)
         request.mine = request.requested_by_id == user.pk
         request.expired = request.created_at < cutoff
         request.items = items.get(request.pk, [])
@@ -695,8 +679,8 @@ def _requested_items(*, operation_ids):
 
 def payments_for_export(*, query="", date_from=None, date_to=None):
     """Payments with their orders for a CSV export, oldest first: those of the orders matching
-    `query` (see orders_matching) placed between the dates (inclusive). Each row carries
-    `reserved_refunds_sum`, read by a correlated subquery so that rows can stream."""
+    `query` (see orders_matching) placed between the dates (inclusive), each annotated by
+    with_reserved_sums (read row by row, so that rows can stream)."""
     payments = Payment.objects.select_related("order").order_by("pk")
     if query.strip():
         payments = payments.filter(order__in=orders_matching(query).order_by().values("pk"))
@@ -704,15 +688,7 @@ def payments_for_export(*, query="", date_from=None, date_to=None):
         payments = payments.filter(order__created_at__date__gte=date_from)
     if date_to:
         payments = payments.filter(order__created_at__date__lte=date_to)
-    reserved = (
-        Operation.objects.filter(
-            payment=OuterRef("pk"), kind=OperationKind.REFUND, status__in=RESERVING_STATUSES
-        )
-        .values("payment")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-    return payments.annotate(reserved_refunds_sum=Coalesce(Subquery(reserved), Value(0)))
+    return with_reserved_sums(payments)
 
 
 # Events that made a person able to approve refunds, or that hand their account to someone:

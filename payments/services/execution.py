@@ -54,7 +54,7 @@ def _completes(operation):
     payment = operation.payment
     if operation.kind != OperationKind.REFUND:
         return False
-    others = payment_balances(payment=payment).reserved_refunds - operation.amount
+    others = payment_balances(payment=payment, excluding=operation).reserved_refunds
     return others == 0 and payment.refunded + operation.amount == payment.captured
 
 

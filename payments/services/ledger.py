@@ -8,9 +8,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from payments.balances import aggregate_room
 from payments.exceptions import ActionRefused
 from payments.locks import lock_operation, lock_payment
-from payments.models import AuditAction, Operation, OperationKind, OperationSource
+from payments.models import AuditAction, Operation, OperationKind, OperationSource, Payment
 from payments.services.audit import audit_record
 from payments.statuses import INITIAL_STATUSES, OperationStatus, transition_to
 
@@ -58,16 +59,9 @@ def aggregate_of(payment):
     }
 
 
-def aggregate_fits(payment, kind, amount):
+def aggregate_fits(payment: Payment, kind: str, amount: int) -> bool:
     """Whether booking `amount` of `kind` keeps the payment's aggregate possible."""
-    captured, cancelled, refunded = payment.captured, payment.cancelled, payment.refunded
-    if kind == OperationKind.REFUND:
-        refunded += amount
-    elif kind == OperationKind.CANCEL:
-        cancelled += amount
-    else:
-        captured += amount
-    return refunded <= captured and captured + cancelled <= payment.authorized
+    return amount <= aggregate_room(payment, kind)
 
 
 def _apply(payment, kind, amount):

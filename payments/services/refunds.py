@@ -219,14 +219,9 @@ def refund_approve(*, operation_id, actor):
             _expire(operation=operation, actor=Actor.system("expiry"))
         elif forbidden is None:
             payment = operation.payment
-            balances = payment_balances(payment=payment)
             # What the payment could refund were this request not there: its own amount is
             # among the reserved ones.
-            available = payment_balances(
-                payment=payment,
-                reserved_refunds=balances.reserved_refunds - operation.amount,
-                reserved_cancels=balances.reserved_cancels,
-            ).refundable
+            available = payment_balances(payment=payment, excluding=operation).refundable
             if operation.amount > available:
                 raise ActionRefused(
                     "The payment can no longer refund this amount: at most "
