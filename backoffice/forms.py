@@ -152,8 +152,8 @@ class RefundForm(RenewableForm):
 
     def __init__(self, *args, payment, approval_above, offer=None, **kwargs):
         """`approval_above`: refunds of more than this (minor units) on the payment need a
-        manager's approval (selectors.refund_without_approval). `offer`: the RefundOffer of
-        the payment's order when it has lines."""
+        manager's approval (payments.approval_limits.refund_without_approval). `offer`: the
+        RefundOffer of the payment's order when it has lines."""
         self.payment = payment
         self.approval_above = approval_above
         self.offer = offer
@@ -284,6 +284,8 @@ class RefundForm(RenewableForm):
 
     @property
     def needs_approval(self):
+        """Whether the amount in the form is above the approval limit it was given (desk.js
+        makes the same comparison as the agent types)."""
         amount = self.typed_amount
         return amount is not None and amount > self.approval_above
 
@@ -291,9 +293,9 @@ class RefundForm(RenewableForm):
     def submit_label(self):
         """"Refund 40.00 EUR" once there is an amount, "Request approval" when it needs a
         manager's approval."""
-        amount = self.typed_amount
-        if amount is not None and amount > self.approval_above:
+        if self.needs_approval:
             return "Request approval"
+        amount = self.typed_amount
         return f"Refund {format_money(amount, self.payment.currency)}" if amount else "Refund"
 
     def whole_amount(self):

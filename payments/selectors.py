@@ -4,7 +4,6 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Count, F, Model, OuterRef, Q, QuerySet, Subquery, Sum, Value
@@ -24,7 +23,7 @@ from payments.models import (
     Payment,
     RefundLine,
 )
-from payments.money import format_money, to_minor
+from payments.money import format_money
 from payments.order_lines import LineOffer, RefundOffer
 from payments.statuses import RESERVING_STATUSES, OperationStatus
 
@@ -127,22 +126,6 @@ def ledger_mismatches():
         .select_related("order")
         .order_by("pk")
     )
-
-
-def refund_approval_limit(*, currency):
-    """The currency's approval limit in minor units, or None when the currency has none (then
-    every refund needs approval). From settings.REFUND_APPROVAL_LIMITS, in major units."""
-    limit = settings.REFUND_APPROVAL_LIMITS.get(currency)
-    return None if limit is None else to_minor(Decimal(str(limit).strip()), currency)
-
-
-def refund_without_approval(*, payment, balances):
-    """How much more can be refunded on the payment without a manager's approval: approval is
-    cumulative per payment, so refunds so far (and those under way) count against the limit."""
-    limit = refund_approval_limit(currency=payment.currency)
-    if limit is None:
-        return 0
-    return max(0, min(limit - balances.refunds_so_far, balances.refundable))
 
 
 def order_refund_offer(*, order):

@@ -17,6 +17,7 @@ from django_htmx.http import trigger_client_event
 
 from backoffice.auth import permission_required
 from backoffice.forms import CancelForm, RefundForm, SearchForm
+from payments.approval_limits import refund_without_approval
 from payments.exceptions import ActionRefused
 from payments.models import Order, Payment
 from payments.money import format_money, format_typed
@@ -28,7 +29,6 @@ from payments.selectors import (
     order_view,
     payment_view,
     recent_orders,
-    refund_without_approval,
 )
 from payments.services.audit import Actor
 from payments.services.cancels import payment_cancel

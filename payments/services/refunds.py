@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from payments.approval_limits import refund_without_approval
 from payments.exceptions import ActionForbidden, ActionRefused
 from payments.locks import lock_operation, lock_order, lock_payment
 from payments.models import AuditAction, Operation, OperationKind, RefundLine, RefundReason
@@ -15,7 +16,6 @@ from payments.selectors import (
     order_refund_offer,
     payment_balances,
     refund_request_expiry_cutoff,
-    refund_without_approval,
 )
 from payments.services.audit import Actor, audit_record, audit_refusal
 from payments.services.decision_notices import decision_notice_add
