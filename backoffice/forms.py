@@ -150,11 +150,13 @@ class RefundForm(RenewableForm):
     )
     idempotency_key = SubmissionKeyField()
 
-    def __init__(self, *args, payment, approval_above, offer=None, **kwargs):
-        """`approval_above`: refunds of more than this (minor units) on the payment need a
-        manager's approval (payments.approval_limits.refund_without_approval). `offer`: the
-        RefundOffer of the payment's order when it has lines."""
+    def __init__(self, *args, payment, refundable, approval_above, offer=None, **kwargs):
+        """`refundable`: what can be refunded of the payment now (minor units);
+        `approval_above`: refunds of more than this on the payment need a manager's approval
+        (payments.approval_limits.refund_without_approval, worked out by the card); `offer`:
+        the RefundOffer of the payment's order when it has lines."""
         self.payment = payment
+        self.refundable = refundable
         self.approval_above = approval_above
         self.offer = offer
         kwargs.setdefault("prefix", f"refund-{payment.pk}")
@@ -269,7 +271,11 @@ class RefundForm(RenewableForm):
         initial = {name: self.cleaned_data.get(name) for name in self.fields}
         initial["amount"] = format_typed(self.cleaned_data["items_amount"], self.payment.currency)
         return RefundForm(
-            payment=self.payment, approval_above=self.approval_above, offer=self.offer, initial=initial
+            payment=self.payment,
+            refundable=self.refundable,
+            approval_above=self.approval_above,
+            offer=self.offer,
+            initial=initial,
         )
 
     @property
@@ -300,7 +306,7 @@ class RefundForm(RenewableForm):
 
     def whole_amount(self):
         """The whole refundable amount as the agent would type it."""
-        return format_typed(self.payment.balances.refundable, self.payment.currency)
+        return format_typed(self.refundable, self.payment.currency)
 
 
 class CancelForm(RenewableForm):
@@ -315,16 +321,15 @@ class CancelForm(RenewableForm):
     )
     idempotency_key = SubmissionKeyField()
 
-    def __init__(self, *args, payment, **kwargs):
+    def __init__(self, *args, payment, cancellable=None, **kwargs):
+        """`cancellable`: what the cancel would release now, which the agent confirms (the
+        form shown; one sent back carries it)."""
         self.payment = payment
         kwargs.setdefault("prefix", f"cancel-{payment.pk}")
         if not args and "data" not in kwargs:
             kwargs.setdefault(
                 "initial",
-                {
-                    "expected_amount": payment.balances.cancellable,
-                    "idempotency_key": new_idempotency_key(),
-                },
+                {"expected_amount": cancellable, "idempotency_key": new_idempotency_key()},
             )
         super().__init__(*args, **kwargs)
 

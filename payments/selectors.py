@@ -80,19 +80,75 @@ def annotated_balances(payment: Payment, *, row: Model | None = None) -> Balance
     )
 
 
-def payments_with_balances(queryset):
-    """The payments of `queryset`, each with `.balances` and `.unresolved_count` (operations
-    whose outcome is unknown or pending) set, in one query."""
-    payments = with_reserved_sums(queryset).annotate(
-        unresolved_count=Count(
-            "operations",
-            filter=Q(operations__status__in=[OperationStatus.UNKNOWN, OperationStatus.PENDING]),
-        ),
+@dataclass(frozen=True)
+class PaymentDetail:
+    """A payment as its card shows it: its figures, and its history."""
+
+    payment: Payment
+    balances: Balances
+    # Its operations whose outcome is unknown or pending: "Check with provider" is offered.
+    unresolved_count: int
+    timeline: list  # of AuditEvent, oldest first
+    needing_person: list  # of Operation: those no machine can prove, for a manager
+
+    @property
+    def waiting_requests(self) -> list:
+        """The events that asked for its refunds still waiting for a manager's approval (their
+        operations with them): found in the timeline, no query of their own."""
+        return [
+            event
+            for event in self.timeline
+            if event.action == AuditAction.REFUND_REQUESTED
+            and event.operation is not None
+            and event.operation.status == OperationStatus.AWAITING_APPROVAL
+        ]
+
+
+# What a timeline shows of an event and its operation, and what the card's "Needs a person"
+# says of the operation; the rest (the provider's answers, kept as JSON, and the like) is not
+# read.
+_TIMELINE_FIELDS = (
+    "created_at", "actor_label", "action", "order_id", "payment_id", "operation_id", "amount", "currency",
+    "after", "message", "operation__kind", "operation__amount", "operation__status", "operation__reason",
+    "operation__note", "operation__requested_by__username", "operation__provider_code", "operation__failure_message",
+    "operation__needs_person_since", "operation__last_check", "operation__payment_id",
+)  # fmt: skip
+
+
+def _payments_in_detail(queryset, events):
+    """PaymentDetails of the payments of `queryset`, in its order, with their timelines from
+    `events`, in two queries whatever the number of payments and events; and the events that
+    belong to none of them."""
+    awaiting_outcome = (
+        Operation.objects.filter(payment=OuterRef("pk"), status__in=[OperationStatus.UNKNOWN, OperationStatus.PENDING])
+        .order_by()
+        .values("payment")
+        .annotate(count=Count("pk"))
+        .values("count")
     )
-    result = list(payments)
-    for payment in result:
-        payment.balances = annotated_balances(payment)
-    return result
+    payments = list(with_reserved_sums(queryset).annotate(unresolved_count=Subquery(awaiting_outcome)))
+    timelines = {payment.pk: [] for payment in payments}
+    needing_person = {payment.pk: {} for payment in payments}
+    others = []
+    events = events.select_related("operation__requested_by").only(*_TIMELINE_FIELDS)
+    for event in events.order_by("created_at", "pk"):
+        if event.payment_id in timelines:
+            timelines[event.payment_id].append(event)
+            if event.operation is not None and needs_person(event.operation):
+                needing_person[event.payment_id][event.operation_id] = event.operation
+        else:
+            others.append(event)
+    details = [
+        PaymentDetail(
+            payment=payment,
+            balances=annotated_balances(payment),
+            unresolved_count=payment.unresolved_count or 0,
+            timeline=timelines[payment.pk],
+            needing_person=sorted(needing_person[payment.pk].values(), key=lambda operation: operation.pk),
+        )
+        for payment in payments
+    ]
+    return details, others
 
 
 def _settled_sum(kind):
@@ -396,57 +452,19 @@ def recent_orders(*, cursor=None, per_page=50):
 @dataclass(frozen=True)
 class OrderView:
     order: Order
-    payments: list  # each with .balances, .unresolved_count and .timeline (AuditEvents)
+    payments: list  # of PaymentDetail, oldest first
     order_events: list  # events about the order itself, not one payment
 
 
-def order_view(*, order_id):
-    """An order with its payments, their balances and timelines, in a fixed number of queries
-    whatever the number of payments and events."""
-    payments = payments_with_balances(
-        Payment.objects.filter(order_id=order_id).select_related("order").order_by("pk")
+def order_view(*, order_id: int) -> OrderView:
+    """An order with its payments in detail (PaymentDetail), in a fixed number of queries
+    whatever the number of payments and events; Order.DoesNotExist."""
+    payments, order_events = _payments_in_detail(
+        Payment.objects.filter(order_id=order_id).select_related("order").order_by("pk"),
+        AuditEvent.objects.filter(order_id=order_id),
     )
-    if not payments:
-        order = Order.objects.get(pk=order_id)
-    else:
-        order = payments[0].order
-    order_events = _attach_timelines(payments, AuditEvent.objects.filter(order_id=order_id))
+    order = payments[0].payment.order if payments else Order.objects.get(pk=order_id)
     return OrderView(order=order, payments=payments, order_events=order_events)
-
-
-# What a timeline shows of an event and its operation, and what the card's "Needs a person"
-# says of the operation; the rest (the provider's answers, kept as JSON, and the like) is not
-# read.
-_TIMELINE_FIELDS = (
-    "created_at", "actor_label", "action", "order_id", "payment_id", "operation_id", "amount", "currency",
-    "after", "message", "operation__kind", "operation__amount", "operation__status", "operation__reason",
-    "operation__note", "operation__requested_by__username", "operation__provider_code", "operation__failure_message",
-    "operation__needs_person_since", "operation__last_check", "operation__payment_id",
-)  # fmt: skip
-
-
-def _attach_timelines(payments, events):
-    """Set each payment's `.timeline` (its audit events, oldest first) and `.needing_person`
-    (its operations that need a person, read from the same events: every operation has
-    some); returns the events that belong to none of them."""
-    by_payment = {payment.pk: payment for payment in payments}
-    for payment in payments:
-        payment.timeline = []
-        payment.needing_person = {}
-    others = []
-    for event in events.select_related("operation__requested_by").only(*_TIMELINE_FIELDS).order_by("created_at", "pk"):
-        if event.payment_id in by_payment:
-            payment = by_payment[event.payment_id]
-            payment.timeline.append(event)
-            if event.operation is not None and needs_person(event.operation):
-                # Shown with the payment's currency: the payment at hand, not read again.
-                event.operation.payment = payment
-                payment.needing_person[event.operation_id] = event.operation
-        else:
-            others.append(event)
-    for payment in payments:
-        payment.needing_person = sorted(payment.needing_person.values(), key=lambda op: op.pk)
-    return others
 
 
 def needs_person(operation):
@@ -454,30 +472,43 @@ def needs_person(operation):
     return operation.needs_person_since is not None and operation.status in NEEDING_PERSON_STATUSES
 
 
-def needs_attention_queue(*, user, cursor=None, per_page=25):
-    """A Page of the operations that need a person, longest waiting first, each with
-    `.payment` (and its order) and `.mine` (asked for by `user`, who may not resolve it)."""
+# Operations marked as needing a person stay so while their outcome is open.
+NEEDING_PERSON_STATUSES = (OperationStatus.UNKNOWN, OperationStatus.PENDING)
+
+
+@dataclass(frozen=True)
+class AttentionItem:
+    """An operation on the "Needs attention" list (with its payment and order)."""
+
+    operation: Operation
+    mine: bool  # asked for by the person looking, who may not resolve it
+
+
+def attention_item(*, operation: Operation, user) -> AttentionItem:
+    return AttentionItem(operation=operation, mine=operation.requested_by_id == user.pk)
+
+
+def needs_attention_queue(*, user, cursor: "Cursor | None" = None, per_page: int = 25) -> "Page":
+    """A Page of AttentionItems: the operations that need a person, longest waiting first."""
     operations = page_of(
-        Operation.objects.filter(
-            needs_person_since__isnull=False, status__in=NEEDING_PERSON_STATUSES
-        )
+        Operation.objects.filter(needs_person_since__isnull=False, status__in=NEEDING_PERSON_STATUSES)
         .select_related("payment__order", "requested_by"),
         cursor=cursor,
         per_page=per_page,
         newest_first=False,
         by="needs_person_since",
     )
-    for operation in operations.items:
-        operation.mine = operation.requested_by_id == user.pk
-    return operations
+    return replace(operations, items=[attention_item(operation=op, user=user) for op in operations.items])
 
 
-def payment_view(*, payment_id):
-    """One payment with its balances and timeline (see order_view); Payment.DoesNotExist."""
-    payments = payments_with_balances(Payment.objects.filter(pk=payment_id).select_related("order"))
+def payment_view(*, payment_id: int) -> PaymentDetail:
+    """One payment in detail (see order_view); Payment.DoesNotExist."""
+    payments, _ = _payments_in_detail(
+        Payment.objects.filter(pk=payment_id).select_related("order"),
+        AuditEvent.objects.filter(payment_id=payment_id),
+    )
     if not payments:
         raise Payment.DoesNotExist(payment_id)
-    _attach_timelines(payments, AuditEvent.objects.filter(payment_id=payment_id))
     return payments[0]
 
 
@@ -601,12 +632,24 @@ _QUEUED_FIELDS = (
 )  # fmt: skip
 
 
-def approval_queue(*, user, cursor=None, per_page=25):
-    """A Page of the refund requests waiting for approval, oldest first, each with `.payment`
-    (with its balances and order), `.mine` (requested by `user`), `.expired` (past
-    REFUND_APPROVAL_EXPIRY_DAYS), `.items` (RequestedItem, for a refund by line) and
-    `.conflict` (why `user` may not approve it: ApprovalConflict, or None): in three queries
-    however long the queue."""
+@dataclass(frozen=True)
+class QueuedRequest:
+    """A refund request on the approvals page: the operation (with its payment, order and
+    requester), its payment's balances, whether `user` asked for it (and may not decide it),
+    whether it has waited too long to be approved, its items (RequestedItem, for a refund by
+    line) and why `user` may not approve it (ApprovalConflict, or None)."""
+
+    operation: Operation
+    balances: Balances
+    mine: bool
+    expired: bool
+    items: list
+    conflict: "ApprovalConflict | None"
+
+
+def approval_queue(*, user, cursor: "Cursor | None" = None, per_page: int = 25) -> "Page":
+    """A Page of QueuedRequests: the refund requests waiting for approval, oldest first, in
+    three queries however long the queue."""
     requests = page_of(
         with_reserved_sums(
             Operation.objects.filter(kind=OperationKind.REFUND, status=OperationStatus.AWAITING_APPROVAL)
@@ -623,13 +666,22 @@ def approval_queue(*, user, cursor=None, per_page=25):
     cutoff = refund_request_expiry_cutoff()
     items = _requested_items(operation_ids=[request.pk for request in requests.items])
     standing = ApprovalStanding(approver=user) if requests.items else None
-    for request in requests.items:
-        request.payment.balances = annotated_balances(request.payment, row=request)
-        request.mine = request.requested_by_id == user.pk
-        request.expired = request.created_at < cutoff
-        request.items = items.get(request.pk, [])
-        request.conflict = None if request.mine else standing.conflict(requester=request.requested_by)
-    return requests
+    return replace(
+        requests,
+        items=[
+            QueuedRequest(
+                operation=request,
+                balances=annotated_balances(request.payment, row=request),
+                mine=request.requested_by_id == user.pk,
+                expired=request.created_at < cutoff,
+                items=items.get(request.pk, []),
+                conflict=(
+                    None if request.requested_by_id == user.pk else standing.conflict(requester=request.requested_by)
+                ),
+            )
+            for request in requests.items
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -660,7 +712,7 @@ def _requested_items(*, operation_ids):
     return items
 
 
-def payments_for_export(*, query="", date_from=None, date_to=None):
+def payments_for_export(*, query: str = "", date_from=None, date_to=None) -> QuerySet:
     """Payments with their orders for a CSV export, oldest first: those of the orders matching
     `query` (see orders_matching) placed between the dates (inclusive), each annotated by
     with_reserved_sums (read row by row, so that rows can stream)."""

@@ -1,5 +1,6 @@
 """Reading our own code as code (its syntax tree), for the rules that no test of behaviour can
-hold alone: what a module imports."""
+hold alone: what a module imports, whether views and selectors hang attributes on model
+instances."""
 
 import ast
 from pathlib import Path
@@ -16,6 +17,37 @@ def python_files(*folders, root=ROOT):
         for path in (root / folder).rglob("*.py")
         if "migrations" not in path.relative_to(root).parts
     )
+
+
+def _targets(node):
+    """What an assignment assigns to, tuples unpacked (not what a subscript's key reads)."""
+    if isinstance(node, ast.Assign):
+        targets = list(node.targets)
+    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        targets = [node.target]
+    else:
+        return
+    while targets:
+        target = targets.pop()
+        if isinstance(target, (ast.Tuple, ast.List)):
+            targets += target.elts
+        elif isinstance(target, ast.Starred):
+            targets.append(target.value)
+        else:
+            yield target
+
+
+def attribute_assignments(source):
+    """(line, "object.attribute") for every assignment to an attribute of anything but `self`
+    in `source`: what a module hangs on objects it was given or read."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        for target in _targets(node):
+            if isinstance(target, ast.Attribute) and not (
+                isinstance(target.value, ast.Name) and target.value.id == "self"
+            ):
+                found.append((node.lineno, f"{ast.unparse(target.value)}.{target.attr}"))
+    return found
 
 
 def module_name(path, root=ROOT):

@@ -97,22 +97,22 @@ def _waiting_since(moment):
     return f'<time datetime="{local.isoformat()}" title="{title}">{timesince(moment)}</time>'
 
 
-def _decision_forms(request, pk, context, expiry_days):
-    if request.mine:
+def _decision_forms(queued, pk, context, expiry_days):
+    if queued.mine:
         return '<p class="hint">This is your own request: another manager has to decide on it.</p>'
     swap = f'hx-target="#request-{pk}" hx-swap="outerHTML" hx-disabled-elt="find button"'
     csrf = _csrf_input(context)
     parts = []
-    if request.expired:
+    if queued.expired:
         parts.append(
             f'<p class="notice notice-warning">Expired: this request waited more than {expiry_days} days, so it '
             "can no longer be approved. Its amount is released at the next expiry run, or now if you reject it.</p>"
         )
-    elif request.conflict:
+    elif queued.conflict:
         # The approval would be refused (four eyes): say why rather than offer it.
-        parts.append(f'<p class="hint">You cannot approve this request: {escape(request.conflict.reason)}</p>')
+        parts.append(f'<p class="hint">You cannot approve this request: {escape(queued.conflict.reason)}</p>')
     parts.append('<div class="decide">')
-    if not request.expired and not request.conflict:
+    if not queued.expired and not queued.conflict:
         approve = pk_path("approve", pk)
         parts.append(
             f'<form method="post" action="{approve}" hx-post="{approve}" {swap}>{csrf}'
@@ -130,9 +130,9 @@ def _decision_forms(request, pk, context, expiry_days):
     return "".join(parts)
 
 
-def _requested_items(request, currency):
+def _requested_items(queued, currency):
     """The items of a refund by line: units and name of each line, or the shipping."""
-    if not request.items:
+    if not queued.items:
         return ""
     entries = "".join(
         f"<li>{item.quantity} × <bdi>{escape(item.line.name)}</bdi>"
@@ -140,15 +140,16 @@ def _requested_items(request, currency):
         + f": {format_money(item.amount, currency)}</li>"
         if item.line is not None
         else f"<li>Shipping: {format_money(item.amount, currency)}</li>"
-        for item in request.items
+        for item in queued.items
     )
     return f'<div><dt>Items</dt><dd><ul class="requested-items">{entries}</ul></dd></div>'
 
 
-def _approval_card(request, context, expiry_days):
+def _approval_card(queued, context, expiry_days):
+    request = queued.operation
     payment, pk = request.payment, request.pk
     currency = payment.currency
-    refundable = payment.balances.refundable
+    refundable = queued.balances.refundable
     reason = escape(_REASONS.get(request.reason, request.reason))
     if request.note:
         reason += f": <bdi>{escape(request.note)}</bdi>"
@@ -162,23 +163,23 @@ def _approval_card(request, context, expiry_days):
         f"<code><bdi>{escape(Truncator(payment.reference).chars(50))}</bdi></code></dd></div>"
         f"<div><dt>Requested by</dt><dd><bdi>{requester}</bdi></dd></div>"
         f"<div><dt>Reason</dt><dd>{reason}</dd></div>"
-        f"{_requested_items(request, currency)}"
+        f"{_requested_items(queued, currency)}"
         f"<div><dt>Waiting</dt><dd>{_waiting_since(request.created_at)}</dd></div>"
         # This request's amount is already held back: approving it leaves what is refundable
         # now as it is, rejecting it adds the amount back.
         f"<div><dt>Refundable now</dt><dd>{format_money(refundable, currency)}</dd></div>"
         f"<div><dt>Refundable if rejected</dt><dd>{format_money(refundable + request.amount, currency)}</dd></div>"
         "</dl>"
-        f"{_decision_forms(request, pk, context, expiry_days)}</li>\n"
+        f"{_decision_forms(queued, pk, context, expiry_days)}</li>\n"
     )
 
 
 @register.simple_tag(takes_context=True)
 def approval_cards(context, requests, expiry_days):
-    """The approval queue's requests (selectors.approval_queue), each with its payment and the
-    forms to approve or reject it: none for the manager's own requests, no approval once
-    expired (after `expiry_days`)."""
-    return mark_safe("".join(_approval_card(request, context, expiry_days) for request in requests))
+    """The approval queue's requests (selectors.QueuedRequest, from approval_queue), each with
+    its payment and the forms to approve or reject it: none for the manager's own requests, no
+    approval once expired (after `expiry_days`)."""
+    return mark_safe("".join(_approval_card(queued, context, expiry_days) for queued in requests))
 
 
 # A requester's "My requests" -----------------------------------------------------------------
@@ -193,10 +194,10 @@ def _request_card(context, refund_request, notice=None):
         f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order <bdi>{escape(payment.order.number)}</bdi></a></h2>'
     ]
     if notice:
-        role = "alert" if notice[0] == "error" else "status"
+        role = "alert" if notice.level == "error" else "status"
         parts.append(
-            f'<p class="notice notice-{escape(notice[0])}" role="{role}" tabindex="-1">'
-            f"<bdi>{escape(typographic(notice[1]))}</bdi></p>"
+            f'<p class="notice notice-{escape(notice.level)}" role="{role}" tabindex="-1">'
+            f"<bdi>{escape(typographic(notice.text))}</bdi></p>"
         )
     reason = escape(_REASONS.get(operation.reason, operation.reason))
     if operation.note:
@@ -235,15 +236,15 @@ def request_cards(context, refund_requests):
 
 @register.simple_tag(takes_context=True)
 def request_card(context, refund_request, notice=None):
-    """One request as request_cards() writes it, with a `notice` (kind, words) on what was just
-    done to it."""
+    """One request as request_cards() writes it, with a `notice` (backoffice.cards.Notice) on
+    what was just done to it."""
     return mark_safe(_request_card(context, refund_request, notice))
 
 
 # The managers' "Needs attention" ---------------------------------------------------------
 
 
-def _resolve_form(context, operation, return_to, target):
+def _resolve_form(context, operation, currency, return_to, target):
     pk = operation.pk
     action = pk_path("resolve", pk)
     booked = "refunded" if operation.kind == OperationKind.REFUND else "cancelled"
@@ -257,20 +258,22 @@ def _resolve_form(context, operation, return_to, target):
         f'<button type="submit" name="resolve-{pk}-decision" value="carried_out">Carried out at the provider</button> '
         f'<button type="submit" name="resolve-{pk}-decision" value="did_not_happen" class="secondary">Did not happen</button>'
         f'<p class="hint" id="resolve-{pk}-hint">Check the payment in the provider’s portal first. “Carried out” books '
-        f"{format_money(operation.amount, operation.payment.currency)} as {booked}; “Did not happen” releases it.</p>"
+        f"{format_money(operation.amount, currency)} as {booked}; “Did not happen” releases it.</p>"
         "</form>"
     )
 
 
 @register.simple_tag(takes_context=True)
-def resolve_form(context, operation, return_to, target):
+def resolve_form(context, operation, currency, return_to, target):
     """A manager's decision on an operation that needs a person ("Carried out at the provider" or
-    "Did not happen", with a note), answered into `target` (an htmx selector) of the page
-    `return_to` ("attention" or "order")."""
-    return mark_safe(_resolve_form(context, operation, return_to, target))
+    "Did not happen", with a note), its amount in `currency` (its payment's, which the page has
+    at hand), answered into `target` (an htmx selector) of the page `return_to` ("attention" or
+    "order")."""
+    return mark_safe(_resolve_form(context, operation, currency, return_to, target))
 
 
-def _attention_card(context, operation, notice=None):
+def _attention_card(context, item, notice=None):
+    operation = item.operation
     payment, pk = operation.payment, operation.pk
     kind = _KINDS.get(operation.kind, operation.kind)
     parts = [
@@ -280,8 +283,8 @@ def _attention_card(context, operation, notice=None):
     ]
     if notice:
         parts.append(
-            f'<p class="notice notice-{escape(notice[0])}" role="alert" tabindex="-1">'
-            f"<bdi>{escape(typographic(notice[1]))}</bdi></p>"
+            f'<p class="notice notice-{escape(notice.level)}" role="alert" tabindex="-1">'
+            f"<bdi>{escape(typographic(notice.text))}</bdi></p>"
         )
     said = operation.last_check or operation.failure_message or "—"
     code = f' <span class="muted">(code {escape(operation.provider_code)})</span>' if operation.provider_code else ""
@@ -299,23 +302,24 @@ def _attention_card(context, operation, notice=None):
         f"<div><dt>Waiting</dt><dd>{_waiting_since(operation.needs_person_since)}</dd></div>"
         f"<div><dt>The provider last said</dt><dd><bdi>{escape(typographic(said))}</bdi>{code}</dd></div>{checks}</dl>"
     )
-    if operation.mine:
+    if item.mine:
         parts.append(f'<p class="hint">You asked for this {kind.lower()}: another manager has to resolve it.</p>')
     else:
-        parts.append(_resolve_form(context, operation, "attention", "closest li"))
+        parts.append(_resolve_form(context, operation, payment.currency, "attention", "closest li"))
     parts.append("</li>\n")
     return "".join(parts)
 
 
 @register.simple_tag(takes_context=True)
-def attention_cards(context, operations):
-    """The operations that need a person (selectors.needs_attention_queue), each with its
-    payment, what the provider last said, and the decision's form unless the manager asked for
-    the operation."""
-    return mark_safe("".join(_attention_card(context, operation) for operation in operations))
+def attention_cards(context, items):
+    """The operations that need a person (selectors.AttentionItem, from needs_attention_queue),
+    each with its payment, what the provider last said, and the decision's form unless the
+    manager asked for the operation."""
+    return mark_safe("".join(_attention_card(context, item) for item in items))
 
 
 @register.simple_tag(takes_context=True)
-def attention_card(context, operation, notice=None):
-    """One operation as attention_cards() writes it, with a `notice` (kind, words)."""
-    return mark_safe(_attention_card(context, operation, notice))
+def attention_card(context, item, notice=None):
+    """One operation (selectors.AttentionItem) as attention_cards() writes it, with a `notice`
+    (backoffice.cards.Notice)."""
+    return mark_safe(_attention_card(context, item, notice))

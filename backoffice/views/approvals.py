@@ -2,7 +2,6 @@
 the service refuses it (403, audited) whatever the buttons showed."""
 
 from django.conf import settings
-from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -11,8 +10,9 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from backoffice.auth import permission_required
+from backoffice.cards import Notice, card_load, card_response, outcome_notice
 from backoffice.forms import RejectForm, WithdrawForm
-from backoffice.views.orders import _card, _load, outcome_notice, page_cursor
+from backoffice.paging import page_cursor
 from payments.exceptions import ActionForbidden, ActionRefused
 from payments.models import Operation
 from payments.selectors import approval_queue, approvals_waiting_for, refund_request_of
@@ -53,15 +53,14 @@ def _decided(request, operation_id, notice):
         )
         trigger_client_event(response, "payment-changed", {"operation": operation_id})
         return response
-    level = {"success": 25, "error": 40, "warning": 30}.get(notice[0], 20)
-    messages.add_message(request, level, notice[1])
+    notice.flash(request)
     return redirect("approvals")
 
 
 def _refused(request, operation_id, refusal):
     if isinstance(refusal, ActionForbidden):
         raise PermissionDenied(refusal.message) from refusal
-    return _decided(request, operation_id, ("error", refusal.message))
+    return _decided(request, operation_id, Notice("error", refusal.message))
 
 
 @require_POST
@@ -73,9 +72,9 @@ def approve(request, pk):
         operation = refund_approve(operation_id=pk, actor=Actor.of_request(request))
     except ActionRefused as refusal:
         return _refused(request, pk, refusal)
-    kind, text = outcome_notice(operation)
+    outcome = outcome_notice(operation)
     order = operation.payment.order.number
-    return _decided(request, pk, (kind, f"Order {order}: approved. {text}"))
+    return _decided(request, pk, Notice(outcome.level, f"Order {order}: approved. {outcome.text}"))
 
 
 @require_POST
@@ -89,7 +88,7 @@ def reject(request, pk):
         operation = refund_reject(operation_id=pk, actor=Actor.of_request(request), note=note)
     except ActionRefused as refusal:
         return _refused(request, pk, refusal)
-    return _decided(request, pk, ("info", f"Order {operation.payment.order.number}: rejected."))
+    return _decided(request, pk, Notice("info", f"Order {operation.payment.order.number}: rejected."))
 
 
 @require_POST
@@ -109,14 +108,14 @@ def withdraw(request, pk):
         operation = Operation.objects.filter(pk=pk).first()
         if operation is None:
             raise Http404("No such refund request.") from refusal
-        notice = ("error", refusal.message)
+        notice = Notice("error", refusal.message)
     else:
-        notice = ("info", "Your refund request was withdrawn; its amount is available again.")
+        notice = Notice("info", "Your refund request was withdrawn; its amount is available again.")
     if back_to_my_requests:
         return _back_to_my_requests(request, operation, notice)
     if request.htmx:
-        return _card(request, _load(operation.payment_id), changed=True, notice=notice)
-    messages.add_message(request, 20 if notice[0] == "info" else 40, notice[1])
+        return card_response(request, card_load(operation.payment_id), changed=True, notice=notice)
+    notice.flash(request)
     order_url = reverse("order", args=[operation.payment.order_id])
     return redirect(f"{order_url}?acted={operation.payment_id}#payment-{operation.payment_id}")
 
@@ -132,5 +131,5 @@ def _back_to_my_requests(request, operation, notice):
         )
         trigger_client_event(response, "payment-changed", {"operation": operation.pk})
         return response
-    messages.add_message(request, 20 if notice[0] == "info" else 40, notice[1])
+    notice.flash(request)
     return redirect(reverse("my_requests") + f"#request-{operation.pk}")

@@ -3,7 +3,6 @@ each ("Carried out at the provider" / "Did not happen", with a note), taken from
 from the payment's card. Nobody resolves an operation they asked for: the service refuses it
 (403, audited) whatever the buttons showed."""
 
-from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -12,12 +11,13 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from backoffice.auth import permission_required
+from backoffice.cards import Notice, card_load, card_response
 from backoffice.forms import ResolveForm
-from backoffice.views.orders import _card, _load, page_cursor
+from backoffice.paging import page_cursor
 from payments.exceptions import ActionForbidden, ActionRefused
 from payments.models import Operation
 from payments.money import format_money
-from payments.selectors import needs_attention_queue, needs_person
+from payments.selectors import attention_item, needs_attention_queue, needs_person
 from payments.services.attention import operation_resolve
 from payments.services.audit import Actor
 from payments.statuses import OperationStatus
@@ -43,7 +43,7 @@ def resolve(request, pk):
     return_to = data.get("return_to") or "attention"
     if note_errors := form.errors.get("note"):
         # A note that would read otherwise than it is (or is too long): nothing is decided.
-        return _answer(request, pk, return_to, ("error", f"The note was not taken: {note_errors[0]}"), status=422)
+        return _answer(request, pk, return_to, Notice("error", f"The note was not taken: {note_errors[0]}"), status=422)
     try:
         operation = operation_resolve(
             operation_id=pk,
@@ -54,14 +54,14 @@ def resolve(request, pk):
     except ActionForbidden as refusal:
         raise PermissionDenied(refusal.message) from refusal
     except ActionRefused as refusal:
-        return _answer(request, pk, return_to, ("error", refusal.message), status=422)
+        return _answer(request, pk, return_to, Notice("error", refusal.message), status=422)
     amount = format_money(operation.amount, operation.payment.currency)
     kind = operation.get_kind_display().lower()
     if operation.status == OperationStatus.SUCCEEDED:
         text = f"Order {operation.payment.order.number}: the {kind} of {amount} is booked as carried out."
     else:
         text = f"Order {operation.payment.order.number}: the {kind} of {amount} is booked as not done; its amount is released."
-    return _answer(request, pk, return_to, ("success", text), changed=True)
+    return _answer(request, pk, return_to, Notice("success", text), changed=True)
 
 
 def _answer(request, pk, return_to, notice, *, status=200, changed=False):
@@ -71,17 +71,18 @@ def _answer(request, pk, return_to, notice, *, status=200, changed=False):
         raise Http404("No such operation.")
     if return_to == "order":
         if request.htmx:
-            return _card(request, _load(operation.payment_id), status=status, changed=changed, notice=notice)
+            return card_response(
+                request, card_load(operation.payment_id), status=status, changed=changed, notice=notice
+            )
         destination = reverse("order", args=[operation.payment.order_id]) + f"#payment-{operation.payment_id}"
     else:
         if request.htmx:
             if status != 200 and needs_person(operation):
                 # Refused: the same row again, with why, so that it can be sent again.
-                operation.mine = operation.requested_by_id == request.user.pk
                 return render(
                     request,
                     "backoffice/needs_attention.html#attention-row",
-                    {"operation": operation, "notice": notice},
+                    {"item": attention_item(operation=operation, user=request.user), "notice": notice},
                     status=status,
                 )
             response = render(
@@ -91,5 +92,5 @@ def _answer(request, pk, return_to, notice, *, status=200, changed=False):
                 trigger_client_event(response, "payment-changed", {"operation": pk})
             return response
         destination = reverse("needs_attention")
-    messages.add_message(request, messages.SUCCESS if notice[0] == "success" else messages.ERROR, notice[1])
+    notice.flash(request)
     return redirect(destination)

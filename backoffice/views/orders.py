@@ -13,41 +13,20 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import trigger_client_event
 
 from backoffice.auth import permission_required
-from backoffice.forms import CancelForm, RefundForm, SearchForm
-from payments.approval_limits import refund_without_approval
+from backoffice.cards import Notice, build_card, card_load, card_response, outcome_notice, refund_form_for
+from backoffice.forms import CancelForm, SearchForm
+from backoffice.paging import page_cursor
 from payments.exceptions import ActionRefused
 from payments.models import Order, Payment
-from payments.money import format_money, format_typed
-from payments.roles import may
-from payments.selectors import (
-    Cursor,
-    order_refund_offer,
-    order_search,
-    order_view,
-    payment_view,
-    recent_orders,
-)
+from payments.selectors import order_refund_offer, order_search, order_view, recent_orders
 from payments.services.audit import Actor
 from payments.services.cancels import payment_cancel
 from payments.services.reconcile import payment_reconcile
 from payments.services.refunds import refund_request
-from payments.statuses import OperationStatus
 
 PER_PAGE = 50
-
-
-def page_cursor(request):
-    """Where the page asked for starts (?after= or ?before=, a row's id, see
-    selectors.page_of); anything else is the first page."""
-    bounds = {}
-    for name in ("after", "before"):
-        value = request.GET.get(name, "")
-        if value.isascii() and value.isdigit() and len(value) <= 18:
-            bounds[name] = int(value)
-    return Cursor(after=bounds.get("after"), before=None if "after" in bounds else bounds.get("before"))
 
 
 @require_GET
@@ -88,12 +67,18 @@ def order_detail(request, pk):
     offer = order_refund_offer(order=view.order)
     # "Whole refundable amount" without JavaScript: the order again, that form filled in.
     whole = request.GET.get("whole")
-    for payment in view.payments:
-        _prepare_card(request, payment, offer=offer, whole=whole == str(payment.pk))
+    cards = [
+        build_card(detail, user=request.user, offer=offer, whole=whole == str(detail.payment.pk))
+        for detail in view.payments
+    ]
     search = SearchForm(request.GET)
     query = search.cleaned_data["q"].strip() if search.is_valid() else ""
-    context = {"view": view, "order": view.order, "offer": offer, "query": query, "from_search": bool(query)}
-    return render(request, "backoffice/order_detail.html", {**context, "acted_payment_id": _acted(request)})
+    context = {"view": view, "cards": cards, "order": view.order, "offer": offer, "query": query}
+    return render(
+        request,
+        "backoffice/order_detail.html",
+        {**context, "from_search": bool(query), "acted_payment_id": _acted(request)},
+    )
 
 
 def _acted(request):
@@ -104,130 +89,45 @@ def _acted(request):
         return None
 
 
-def _load(pk):
-    try:
-        return payment_view(payment_id=pk)
-    except Payment.DoesNotExist:
-        raise Http404("No such payment.") from None
-
-
-def _refund_form(payment, offer, *args, **kwargs):
-    """The payment's refund form (RefundForm's arguments after the payment's own)."""
-    return RefundForm(
-        *args,
-        payment=payment,
-        approval_above=refund_without_approval(payment=payment, balances=payment.balances),
-        offer=offer,
-        **kwargs,
-    )
-
-
-def _prepare_card(
-    request,
-    payment,
-    *,
-    offer=None,
-    refund_form=None,
-    cancel_form=None,
-    confirm_cancel=False,
-    notice=None,
-    whole=False,
-):
-    """Give the card what it shows: the forms of the actions that make sense now and that
-    this person may take (`offer`: the RefundOffer of an order with lines; `whole`: the refund
-    form filled with the whole refundable amount), whether it asks to confirm a cancel, and a
-    notice."""
-    balances = payment.balances
-    payment.refund_form = payment.cancel_form = None
-    # A refused form is shown with its errors even when nothing is left to do: the agent must
-    # see why.
-    if refund_form or (balances.refundable and may(request.user, "payments.request_refund")):
-        initial = {"amount": format_typed(balances.refundable, payment.currency)} if whole else {}
-        payment.refund_form = refund_form or _refund_form(payment, offer, initial=initial)
-    if cancel_form or (balances.cancellable and may(request.user, "payments.cancel_payment")):
-        payment.cancel_form = cancel_form or CancelForm(payment=payment)
-    payment.confirm_cancel = confirm_cancel and payment.cancel_form is not None
-    payment.notice = notice
-
-
-def _card(request, payment, *, status=200, changed=False, **card):
-    """The payment's card alone. `changed`: an action changed the payment, so the regions
-    that listen for `payment-changed` (the approvals count, the order's items) refresh
-    themselves."""
-    card.setdefault("offer", order_refund_offer(order=payment.order))
-    _prepare_card(request, payment, **card)
-    response = render(
-        request, "backoffice/order_detail.html#payment-card", {"payment": payment}, status=status
-    )
-    if changed:
-        trigger_client_event(response, "payment-changed", {"payment": payment.pk})
-    return response
-
-
-def _done(request, payment, notice):
+def _done(request, detail, notice):
     """The answer to a successful action: the fresh card for htmx, else back to the order."""
-    fresh = _load(payment.pk)
+    fresh = card_load(detail.payment.pk)
     if request.htmx:
-        return _card(request, fresh, changed=True, notice=notice)
-    level = {"success": messages.SUCCESS, "error": messages.ERROR}.get(notice[0], messages.INFO)
-    messages.add_message(request, level, notice[1])
+        return card_response(request, fresh, changed=True, notice=notice)
+    notice.flash(request)
     # ?acted: the card's history stays open on what just happened.
-    return redirect(reverse("order", args=[fresh.order_id]) + f"?acted={fresh.pk}#payment-{fresh.pk}")
+    payment = fresh.payment
+    return redirect(reverse("order", args=[payment.order_id]) + f"?acted={payment.pk}#payment-{payment.pk}")
 
 
-def _invalid(request, payment, **card):
+def _invalid(request, detail, **card):
     """Invalid input: the card (htmx) or the whole order page (no JavaScript) again, with the
     errors, and status 422. The refused form comes back renewed (see RenewableForm), so that
     the agent can correct it and send it again."""
     if card.get("refund_form"):
         card["refund_form"].renew()
     if card.get("cancel_form"):
-        card["cancel_form"].renew(expected_amount=payment.balances.cancellable)
-    return _order_with_card(request, payment, status=422, **card)
+        card["cancel_form"].renew(expected_amount=detail.balances.cancellable)
+    return _order_with_card(request, detail, status=422, **card)
 
 
-def _order_with_card(request, payment, *, status, **card):
+def _order_with_card(request, detail, *, status, **card):
     """The card alone (htmx), or the whole order page (no JavaScript) with this card as
-    `card` says."""
+    `card` says (build_card's keywords)."""
     if request.htmx:
-        return _card(request, payment, status=status, **card)
-    view = order_view(order_id=payment.order_id)
+        return card_response(request, detail, status=status, **card)
+    view = order_view(order_id=detail.payment.order_id)
     offer = card.pop("offer", None) or order_refund_offer(order=view.order)
-    for other in view.payments:
-        _prepare_card(request, other, offer=offer, **(card if other.pk == payment.pk else {}))
+    cards = [
+        build_card(other, user=request.user, offer=offer, **(card if other.payment.pk == detail.payment.pk else {}))
+        for other in view.payments
+    ]
     return render(
         request,
         "backoffice/order_detail.html",
-        {"view": view, "order": view.order, "offer": offer},
+        {"view": view, "cards": cards, "order": view.order, "offer": offer},
         status=status,
     )
-
-
-def outcome_notice(operation):
-    """What the agent is told about an operation they just started: (kind, words)."""
-    currency = operation.payment.currency
-    amount = format_money(operation.settled_amount or operation.amount, currency)
-    refund = operation.kind == "refund"
-    match operation.status:
-        case OperationStatus.SUCCEEDED:
-            text = f"Refunded {amount}." if refund else f"Cancelled: {amount} released."
-            return ("success", text)
-        case OperationStatus.AWAITING_APPROVAL:
-            return (
-                "info",
-                f"Waiting for approval: the refund of {amount} is sent once a manager approves it.",
-            )
-        case OperationStatus.FAILED:
-            return ("error", ("Not refunded: " if refund else "Not cancelled: ") + operation.failure_message)
-        case OperationStatus.PENDING:
-            return (
-                "info",
-                f"The provider accepted the {operation.kind} of {amount} and will confirm it "
-                "later; the amount stays reserved meanwhile.",
-            )
-        case OperationStatus.UNKNOWN:
-            return ("warning", f"Outcome unknown. {operation.failure_message}")
-    return ("info", f"This {operation.kind} of {amount} is already being sent to the provider.")
 
 
 @require_POST
@@ -237,16 +137,16 @@ def outcome_notice(operation):
 def refund(request, pk):
     """Refund, or (asked to compute, or sent with items and no amount) show the form again
     with the amount its items come to: nothing is refunded that the agent has not seen."""
-    payment = _load(pk)
-    offer = order_refund_offer(order=payment.order)
-    form = _refund_form(payment, offer, request.POST)
+    detail = card_load(pk)
+    offer = order_refund_offer(order=detail.payment.order)
+    form = refund_form_for(detail, offer, request.POST)
     if not form.is_valid():
-        return _invalid(request, payment, refund_form=form, offer=offer)
+        return _invalid(request, detail, refund_form=form, offer=offer)
     if form.wants_amount_computed:
-        return _order_with_card(request, payment, status=200, refund_form=form.computed(), offer=offer)
+        return _order_with_card(request, detail, status=200, refund_form=form.computed(), offer=offer)
     try:
         operation = refund_request(
-            payment_id=payment.pk,
+            payment_id=pk,
             amount=form.cleaned_data["amount"],
             reason=form.cleaned_data["reason"],
             note=form.cleaned_data["note"],
@@ -257,12 +157,12 @@ def refund(request, pk):
     except ActionRefused as refusal:
         # Shown again as the payment and its order's lines are now (another agent may have
         # just refunded them), with what was sent and why it was refused.
-        fresh = _load(pk)
-        form = _refund_form(fresh, order_refund_offer(order=fresh.order), request.POST)
+        fresh = card_load(pk)
+        form = refund_form_for(fresh, order_refund_offer(order=fresh.payment.order), request.POST)
         if form.is_valid():
             form.add_error("amount", refusal.message)
         return _invalid(request, fresh, refund_form=form, offer=form.offer)
-    return _done(request, payment, outcome_notice(operation))
+    return _done(request, detail, outcome_notice(operation))
 
 
 @require_http_methods(["GET", "POST"])
@@ -271,23 +171,24 @@ def refund(request, pk):
 )
 def cancel(request, pk):
     """GET: the confirmation, showing the amount to be released. POST: cancel."""
-    payment = _load(pk)
+    detail = card_load(pk)
+    payment = detail.payment
     if request.method == "GET":
-        if not payment.balances.cancellable:
+        if not detail.balances.cancellable:
             # A card shown before the payment changed: say so in the card itself (htmx would
             # swap a redirect's whole order page into it).
-            nothing = ("info", "Nothing can be cancelled on this payment now.")
+            nothing = Notice("info", "Nothing can be cancelled on this payment now.")
             if request.htmx:
-                return _card(request, payment, notice=nothing)
-            messages.info(request, nothing[1])
+                return card_response(request, detail, notice=nothing)
+            nothing.flash(request)
             return redirect(reverse("order", args=[payment.order_id]) + f"#payment-{payment.pk}")
         if request.htmx:
-            return _card(request, payment, confirm_cancel=True)
-        _prepare_card(request, payment, confirm_cancel=True)
-        return render(request, "backoffice/cancel_confirm.html", {"payment": payment})
+            return card_response(request, detail, confirm_cancel=True)
+        card = build_card(detail, user=request.user, confirm_cancel=True)
+        return render(request, "backoffice/cancel_confirm.html", {"card": card})
     form = CancelForm(request.POST, payment=payment)
     if not form.is_valid():
-        return _invalid(request, payment, cancel_form=form, confirm_cancel=True)
+        return _invalid(request, detail, cancel_form=form, confirm_cancel=True)
     try:
         operation = payment_cancel(
             payment_id=payment.pk,
@@ -296,13 +197,13 @@ def cancel(request, pk):
             idempotency_key=form.cleaned_data["idempotency_key"],
         )
     except ActionRefused as refusal:
-        fresh = _load(pk)
+        fresh = card_load(pk)
         if not fresh.balances.cancellable:
             # Nothing left to confirm: say why on the card instead of asking again.
-            return _invalid(request, fresh, notice=("error", refusal.message))
+            return _invalid(request, fresh, notice=Notice("error", refusal.message))
         form.add_error(None, refusal.message)
         return _invalid(request, fresh, cancel_form=form, confirm_cancel=True)
-    return _done(request, payment, outcome_notice(operation))
+    return _done(request, detail, outcome_notice(operation))
 
 
 @require_POST
@@ -313,25 +214,22 @@ def cancel(request, pk):
 )
 def check_with_provider(request, pk):
     """Resolve the payment's operations of unknown outcome by asking the provider."""
-    payment = _load(pk)
+    detail = card_load(pk)
     # One read and one re-send at most: the request ends within twice PROVIDER_TIMEOUT.
-    findings = payment_reconcile(payment_id=payment.pk, actor=Actor.of_request(request), resends=1)
+    findings = payment_reconcile(payment_id=pk, actor=Actor.of_request(request), resends=1)
     if not findings:
-        notice = ("info", "Nothing to check: no operation on this payment is unresolved.")
+        notice = Notice("info", "Nothing to check: no operation on this payment is unresolved.")
     else:
         resolved = all(finding.resolved for finding in findings)
-        notice = (
-            "success" if resolved else "warning",
-            " ".join(finding.message for finding in findings),
-        )
-    return _done(request, payment, notice)
+        notice = Notice("success" if resolved else "warning", " ".join(finding.message for finding in findings))
+    return _done(request, detail, notice)
 
 
 @require_GET
 @permission_required("payments.view_order")
 def payment_card(request, pk):
     """The payment's card alone, for refreshing it in place."""
-    return _card(request, _load(pk))
+    return card_response(request, card_load(pk))
 
 
 @require_GET

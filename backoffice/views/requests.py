@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from backoffice.auth import permission_required
-from backoffice.views.orders import page_cursor
+from backoffice.paging import page_cursor
 from payments.selectors import refund_requests_of
 from payments.services.decision_notices import decision_notices_take
 

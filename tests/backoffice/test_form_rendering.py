@@ -7,7 +7,8 @@ from django.forms.renderers import Jinja2
 
 from backoffice.form_rendering import DeskFormRenderer
 from backoffice.forms import CancelForm, RefundForm
-from payments.selectors import order_refund_offer, payment_balances, refund_without_approval
+from payments.approval_limits import refund_without_approval
+from payments.selectors import order_refund_offer, payment_balances
 from payments.services.orders import NewLine
 
 pytestmark = pytest.mark.django_db
@@ -46,14 +47,14 @@ def test_every_widget_is_written_as_jinja2_writes_it(data):
 def test_the_refund_and_cancel_forms_are_written_as_jinja2_writes_them(make_payment):
     payment = make_payment("vipps", currency="NOK", amount=100_000, captured=60_000, at_provider=False,
                            lines=[NewLine(sku="A", name=HOSTILE, quantity=3, unit_price=20_000)])
-    payment.balances = payment_balances(payment=payment)
+    balances = payment_balances(payment=payment)
     offer = order_refund_offer(order=payment.order)
     forms_ = [
-        RefundForm(payment=payment, approval_above=refund_without_approval(payment=payment, balances=payment.balances),
-                   offer=offer),
+        RefundForm(payment=payment, refundable=balances.refundable,
+                   approval_above=refund_without_approval(payment=payment, balances=balances), offer=offer),
         RefundForm({f"refund-{payment.pk}-amount": "<b>", f"refund-{payment.pk}-reason": "other"}, payment=payment,
-                   approval_above=0, offer=offer),
-        CancelForm(payment=payment),
+                   refundable=balances.refundable, approval_above=0, offer=offer),
+        CancelForm(payment=payment, cancellable=balances.cancellable),
     ]
     for form in forms_:
         form.is_valid()

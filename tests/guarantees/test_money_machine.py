@@ -63,7 +63,13 @@ from hypothesis.stateful import (
 from payments.exceptions import ActionForbidden, ActionRefused
 from payments.models import AuditAction, AuditEvent, Operation, OperationKind, Payment
 from payments.providers.tokens import tokens
-from payments.selectors import ledger_mismatches, needs_person, payment_balances, payments_with_balances
+from payments.selectors import (
+    annotated_balances,
+    ledger_mismatches,
+    needs_person,
+    payment_balances,
+    with_reserved_sums,
+)
 from payments.services.attention import operation_resolve
 from payments.services.audit import Actor
 from payments.services.cancels import payment_cancel
@@ -672,8 +678,8 @@ class MoneyMachine(RuleBasedStateMachine):
 
     def having(self, available):
         """The run's payments of which `available(balances)` is more than nothing."""
-        payments = payments_with_balances(Payment.objects.filter(pk__in=self.tracked).order_by("pk"))
-        return [self.tracked[payment.pk] for payment in payments if available(payment.balances)]
+        payments = with_reserved_sums(Payment.objects.filter(pk__in=self.tracked).order_by("pk"))
+        return [self.tracked[payment.pk] for payment in payments if available(annotated_balances(payment))]
 
     def draw_payment(self, data, available, *, anywhere):
         """A payment of the run of which `available(balances)` is more than nothing, or, when

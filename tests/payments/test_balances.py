@@ -55,7 +55,7 @@ def test_one_payment_read_alone_in_a_page_in_the_queue_and_in_an_export_has_the_
     [queued] = approval_queue(user=manager).items
     [exported] = payments_for_export()
 
-    assert alone == annotated == on_its_card == queued.payment.balances == annotated_balances(exported) == EXPECTED
+    assert alone == annotated == on_its_card == queued.balances == annotated_balances(exported) == EXPECTED
     [row] = payment_rows(payments_for_export())
     assert row[-1] == "45.00"  # refundable
 

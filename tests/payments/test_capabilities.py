@@ -12,7 +12,8 @@ HTTP_LAYER = "payments.providers"
 
 @pytest.mark.parametrize(
     "module",
-    ["payments.capabilities", "payments.balances", "payments.selectors", "backoffice.forms"],
+    ["payments.capabilities", "payments.balances", "payments.selectors", "payments.approval_limits",
+     "backoffice.forms", "backoffice.cards"],
 )
 def test_reads_of_capabilities_import_no_adapter_and_no_http(module):
     reached = reachable_modules(module)

@@ -28,7 +28,7 @@ def test_the_demo_covers_every_provider_currency_and_state(seeded, sandbox):
     }
     statuses = {op.status for p in payments for op in p.operations.all()}
     assert {OperationStatus.UNKNOWN, OperationStatus.AWAITING_APPROVAL} <= statuses
-    assert [op.payment.order.number for op in needs_attention_queue(user=User(pk=0)).items] == ["DEMO-1021"]
+    assert [item.operation.payment.order.number for item in needs_attention_queue(user=User(pk=0)).items] == ["DEMO-1021"]
     for payment in payments:
         at_provider = sandbox.payment(provider=payment.provider, reference=payment.reference)
         assert at_provider["captured"] == payment.captured, payment.order.number

@@ -135,9 +135,9 @@ def test_an_operation_that_needs_no_person_cannot_be_resolved(make_payment, sand
 def test_the_queue_lists_what_needs_a_person_with_what_the_provider_last_said(operation, manager):
     [row] = needs_attention_queue(user=manager).items
 
-    assert row == operation
+    assert row.operation == operation
     assert not row.mine
-    assert row.last_check.startswith("The provider's answer does not show its refunds")
+    assert row.operation.last_check.startswith("The provider's answer does not show its refunds")
 
 
 def test_the_system_itself_resolves_nothing(operation):
