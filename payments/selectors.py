@@ -25,7 +25,13 @@ from payments.models import (
 )
 from payments.money import format_money
 from payments.order_lines import LineOffer, RefundOffer
-from payments.statuses import RESERVING_STATUSES, OperationStatus
+from payments.statuses import (
+    AWAITING_OUTCOME_STATUSES,
+    BEING_SENT_STATUSES,
+    NEEDING_PERSON_STATUSES,
+    RESERVING_STATUSES,
+    OperationStatus,
+)
 
 # The kinds of operation whose reserved amounts are held back from refunds, and from cancels
 # (a capture under way takes from what could be released too).
@@ -120,7 +126,7 @@ def _payments_in_detail(queryset, events):
     `events`, in two queries whatever the number of payments and events; and the events that
     belong to none of them."""
     awaiting_outcome = (
-        Operation.objects.filter(payment=OuterRef("pk"), status__in=[OperationStatus.UNKNOWN, OperationStatus.PENDING])
+        Operation.objects.filter(payment=OuterRef("pk"), status__in=AWAITING_OUTCOME_STATUSES)
         .order_by()
         .values("payment")
         .annotate(count=Count("pk"))
@@ -321,14 +327,11 @@ class ListedOrder:
     payments: tuple  # of ListedPayment, oldest first
 
 
-# Operations marked as needing a person stay so while their outcome is open.
-NEEDING_PERSON_STATUSES = (OperationStatus.UNKNOWN, OperationStatus.PENDING)
-
 # What a list says about a payment's operations that have not settled: (state, which ones).
 # One that needs a person is counted there only, not also as pending or unknown.
 UNSETTLED_STATES = (
     ("waiting for approval", Q(operations__status=OperationStatus.AWAITING_APPROVAL)),
-    ("in progress", Q(operations__status__in=[OperationStatus.APPROVED, OperationStatus.IN_FLIGHT])),
+    ("in progress", Q(operations__status__in=BEING_SENT_STATUSES)),
     ("pending", Q(operations__status=OperationStatus.PENDING, operations__needs_person_since__isnull=True)),
     ("outcome unknown", Q(operations__status=OperationStatus.UNKNOWN, operations__needs_person_since__isnull=True)),
     (
@@ -470,10 +473,6 @@ def order_view(*, order_id: int) -> OrderView:
 def needs_person(operation):
     """Whether no machine can prove what became of the operation: a manager resolves it."""
     return operation.needs_person_since is not None and operation.status in NEEDING_PERSON_STATUSES
-
-
-# Operations marked as needing a person stay so while their outcome is open.
-NEEDING_PERSON_STATUSES = (OperationStatus.UNKNOWN, OperationStatus.PENDING)
 
 
 @dataclass(frozen=True)

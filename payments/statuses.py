@@ -13,7 +13,12 @@ never happened. Operations found at a provider (money moved outside the back off
 recorded `succeeded` from the start.
 """
 
+from typing import TYPE_CHECKING
+
 from django.db import models
+
+if TYPE_CHECKING:
+    from payments.models import Operation
 
 
 class OperationStatus(models.TextChoices):
@@ -41,19 +46,34 @@ ALLOWED_TRANSITIONS = {
     S.UNKNOWN: frozenset({S.SUCCEEDED, S.FAILED, S.PENDING, S.IN_FLIGHT}),
 }
 
-# Operations whose amount is held back from what can still be refunded or cancelled: they may
-# yet move money.
-RESERVING_STATUSES = frozenset({S.AWAITING_APPROVAL, S.APPROVED, S.IN_FLIGHT, S.PENDING, S.UNKNOWN})
+# The sets of statuses the rest of the code asks about, named once here: nothing else lists
+# statuses. Every status is either final or reserving.
+
+# Nothing moves an operation out of these again.
+FINAL_STATUSES = frozenset({S.SUCCEEDED, S.FAILED, S.REJECTED, S.WITHDRAWN, S.EXPIRED})
+
+# Approved, or sent and its call still running: on its way to the provider.
+BEING_SENT_STATUSES = frozenset({S.APPROVED, S.IN_FLIGHT})
+
+# Sent, no call running, and what became of it not known yet: the provider said it is pending,
+# or no answer proved anything. "Check with provider" is offered for these; those marked as
+# needing a person stay so while they are in one of these.
+AWAITING_OUTCOME_STATUSES = frozenset({S.PENDING, S.UNKNOWN})
+NEEDING_PERSON_STATUSES = AWAITING_OUTCOME_STATUSES
 
 # Operations whose outcome at the provider is not known yet; reconciliation looks at these.
-UNRESOLVED_STATUSES = frozenset({S.IN_FLIGHT, S.PENDING, S.UNKNOWN})
+UNRESOLVED_STATUSES = frozenset({S.IN_FLIGHT}) | AWAITING_OUTCOME_STATUSES
+
+# Operations whose amount is held back from what can still be refunded or cancelled: they may
+# yet move money.
+RESERVING_STATUSES = frozenset({S.AWAITING_APPROVAL}) | BEING_SENT_STATUSES | AWAITING_OUTCOME_STATUSES
 
 
 class IllegalTransition(Exception):
     """A status move that the table does not allow; always a bug or a lost race."""
 
 
-def transition_to(operation, status):
+def transition_to(operation: "Operation", status: str) -> None:
     """Move `operation` to `status` (unsaved), or raise IllegalTransition."""
     status = OperationStatus(status)
     if status not in ALLOWED_TRANSITIONS.get(operation.status, ()):

@@ -203,7 +203,7 @@ def _request_card(context, refund_request, notice=None):
     if operation.note:
         reason += f": “<bdi>{escape(operation.note)}</bdi>”"
     decided = ""
-    if operation.decided_at and operation.status != OperationStatus.AWAITING_APPROVAL:
+    if operation.decided_at and not state.waiting:
         decided = f"<div><dt>Decided</dt><dd>{local_time(operation.decided_at)}</dd></div>"
     parts.append(
         f'<p class="state" id="request-{pk}-state"><span class="badge badge-tone-{state.tone}">{escape(state.label)}</span> '

@@ -13,24 +13,13 @@ from payments.exceptions import ActionRefused
 from payments.locks import lock_operation, lock_payment
 from payments.models import AuditAction, Operation, OperationKind, OperationSource, Payment
 from payments.services.audit import audit_record
-from payments.statuses import INITIAL_STATUSES, OperationStatus, transition_to
+from payments.statuses import FINAL_STATUSES, INITIAL_STATUSES, OperationStatus, transition_to
 
 AGGREGATE_FIELD = {
     OperationKind.CAPTURE: "captured",
     OperationKind.CANCEL: "cancelled",
     OperationKind.REFUND: "refunded",
 }
-
-FINAL_STATUSES = frozenset(
-    {
-        OperationStatus.SUCCEEDED,
-        OperationStatus.FAILED,
-        OperationStatus.REJECTED,
-        OperationStatus.WITHDRAWN,
-        OperationStatus.EXPIRED,
-    }
-)
-
 
 def new_idempotency_key():
     """A fresh operation key: short enough for every provider (Vipps allows 50 characters)."""

@@ -52,7 +52,13 @@ from payments.services.ledger import (
     operation_put_in_flight,
     operation_settle,
 )
-from payments.statuses import UNRESOLVED_STATUSES, OperationStatus, transition_to
+from payments.statuses import (
+    AWAITING_OUTCOME_STATUSES,
+    FINAL_STATUSES,
+    UNRESOLVED_STATUSES,
+    OperationStatus,
+    transition_to,
+)
 
 # Beyond this many unresolved operations of one kind on one payment, totals cannot tell them
 # apart in reasonable time; a person has to.
@@ -104,7 +110,7 @@ def unresolved_operations(*, margin=None):
     margin = settings.RECONCILE_IN_FLIGHT_MARGIN if margin is None else margin
     abandoned_before = timezone.now() - timedelta(seconds=margin)
     return Operation.objects.filter(
-        Q(status__in=[OperationStatus.UNKNOWN, OperationStatus.PENDING])
+        Q(status__in=AWAITING_OUTCOME_STATUSES)
         | Q(status=OperationStatus.IN_FLIGHT, deadline__lt=abandoned_before)
         | Q(
             status=OperationStatus.IN_FLIGHT,
@@ -318,7 +324,7 @@ def _apply(*, operation, judgement, actor, read_at, margin, may_resend):
                 retried,
                 f"The provider never received the {kind}; it was sent again: "
                 f"{retried.get_status_display().lower()}.",
-                retried.status in (OperationStatus.SUCCEEDED, OperationStatus.FAILED),
+                retried.status in FINAL_STATUSES,
                 resent=True,
             )
     message = judgement.message or (
