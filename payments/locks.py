@@ -51,8 +51,9 @@ _local_locks_guard = threading.Lock()
 @contextmanager
 def payment_check_lock(*, payment_id: int) -> Iterator[bool]:
     """Hold, while the block runs, the right to check the payment with its provider and settle
-    what the check finds (payments.services.reconcile, a person resolving an operation); yields
-    whether it was had: False when somebody else holds it now. It does not wait.
+    what the check finds (payments.services.reconcile, payments.services.sync, a person
+    resolving an operation); yields whether it was had: False when somebody else holds it
+    now. It does not wait.
 
     On PostgreSQL it is a session advisory lock, which lives outside any transaction: the block
     may call the provider with no transaction open, and a process that dies lets go of it with

@@ -3,7 +3,7 @@
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, F, Model, OuterRef, Q, QuerySet, Subquery, Sum, Value
@@ -30,6 +30,7 @@ from payments.statuses import (
     BEING_SENT_STATUSES,
     NEEDING_PERSON_STATUSES,
     RESERVING_STATUSES,
+    UNRESOLVED_STATUSES,
     OperationStatus,
 )
 
@@ -155,6 +156,27 @@ def _payments_in_detail(queryset, events):
         for payment in payments
     ]
     return details, others
+
+
+def currency_mismatch(*, payment: Payment, seen) -> str | None:
+    """Why the provider's view `seen` (a ProviderPayment) of `payment` cannot be compared with
+    ours, in words, when it is in another currency; None when the currencies agree."""
+    if seen.currency == payment.currency:
+        return None
+    return (
+        f"The provider holds this payment in {seen.currency or 'no currency'}, the back office "
+        f"in {payment.currency}"
+    )
+
+
+def operations_under_way(*, payment_id: int, since: datetime) -> QuerySet:
+    """The payment's operations whose money may be at the provider but not yet in our
+    aggregate, or the other way round, for a provider read at `since`: every unresolved one,
+    whatever its age (one in flight may have been carried out already, its answer not yet
+    back), and every one settled since the provider was read."""
+    return Operation.objects.filter(payment_id=payment_id).filter(
+        Q(status__in=UNRESOLVED_STATUSES) | Q(status=OperationStatus.SUCCEEDED, updated_at__gte=since)
+    )
 
 
 def _settled_sum(kind):

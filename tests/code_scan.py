@@ -1,11 +1,14 @@
 """Reading our own code as code (its syntax tree), for the rules that no test of behaviour can
-hold alone: what a module imports, whether views and selectors hang attributes on model
-instances."""
+hold alone: which code writes a payment's aggregate, what a module imports, whether views and
+selectors hang attributes on model instances."""
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+AGGREGATE_FIELDS = frozenset({"authorized", "captured", "cancelled", "refunded"})
+# Calls whose keywords write model fields.
+_WRITING_CALLS = frozenset({"create", "get_or_create", "update", "update_or_create"})
 
 
 def python_files(*folders, root=ROOT):
@@ -17,6 +20,13 @@ def python_files(*folders, root=ROOT):
         for path in (root / folder).rglob("*.py")
         if "migrations" not in path.relative_to(root).parts
     )
+
+
+def _names_in(node):
+    """The constant strings of a list, tuple or set literal (update_fields=[...])."""
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return {element.value for element in node.elts if isinstance(element, ast.Constant)}
+    return set()
 
 
 def _targets(node):
@@ -35,6 +45,43 @@ def _targets(node):
             targets.append(target.value)
         else:
             yield target
+
+
+def aggregate_writes(source, fields=AGGREGATE_FIELDS):
+    """Where `source` (Python code) writes one of `fields`: (line, what) for every assignment
+    to such an attribute, setattr() of it (or of a name only known when it runs), a
+    create/update call or a model's constructor given it as a keyword (or in `defaults`), and
+    a save() or bulk_update() naming it."""
+    writes = []
+    for node in ast.walk(ast.parse(source)):
+        for target in _targets(node):
+            if isinstance(target, ast.Attribute) and target.attr in fields:
+                writes.append((node.lineno, f"assigns .{target.attr}"))
+        if not isinstance(node, ast.Call):
+            continue
+        function = node.func
+        name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+        if name == "setattr" and len(node.args) >= 2:
+            field = node.args[1]
+            if not isinstance(field, ast.Constant):
+                writes.append((node.lineno, "setattr() of a field named when it runs"))
+            elif field.value in fields:
+                writes.append((node.lineno, f"setattr() of {field.value}"))
+        written = set()
+        if name in _WRITING_CALLS or name == "Payment":
+            written |= {keyword.arg for keyword in node.keywords if keyword.arg in fields}
+            for keyword in node.keywords:
+                if keyword.arg == "defaults" and isinstance(keyword.value, ast.Dict):
+                    written |= {
+                        key.value for key in keyword.value.keys if isinstance(key, ast.Constant)
+                    } & fields
+        for keyword in node.keywords:
+            if keyword.arg in ("update_fields", "fields"):
+                written |= _names_in(keyword.value) & fields
+        if name == "bulk_update" and len(node.args) >= 2:
+            written |= _names_in(node.args[1]) & fields
+        writes += [(node.lineno, f"{name}() writes {field}") for field in sorted(written)]
+    return writes
 
 
 def attribute_assignments(source):

@@ -1,8 +1,11 @@
-"""The ledger: opening operations and settling them, with the payment's aggregate moved in the
-same transaction, under the payment's row lock. Nothing else writes the aggregate."""
+"""The ledger: opening payments and operations and settling them, with the payment's aggregate
+(`authorized`, `captured`, `cancelled`, `refunded`) moved in the same transaction, under the
+payment's row lock. Nothing else writes the aggregate (tests/payments/services/test_ledger.py
+scans the code for any other writer)."""
 
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -11,7 +14,8 @@ from django.utils import timezone
 from payments.balances import aggregate_room
 from payments.exceptions import ActionRefused
 from payments.locks import lock_operation, lock_payment
-from payments.models import AuditAction, Operation, OperationKind, OperationSource, Payment
+from payments.models import AuditAction, Operation, OperationKind, OperationSource, Order, Payment
+from payments.money import format_money
 from payments.services.audit import audit_record
 from payments.statuses import FINAL_STATUSES, INITIAL_STATUSES, OperationStatus, transition_to
 
@@ -21,17 +25,17 @@ AGGREGATE_FIELD = {
     OperationKind.REFUND: "refunded",
 }
 
-def new_idempotency_key():
+def new_idempotency_key() -> str:
     """A fresh operation key: short enough for every provider (Vipps allows 50 characters)."""
     return f"bo-{uuid.uuid4().hex}"
 
 
-def call_deadline(now=None):
+def call_deadline(now: datetime | None = None) -> datetime:
     """When a call to a provider that starts now ends at the latest (PROVIDER_TIMEOUT)."""
     return (now or timezone.now()) + timedelta(seconds=settings.PROVIDER_TIMEOUT)
 
 
-def operation_put_in_flight(operation):
+def operation_put_in_flight(operation: Operation) -> None:
     """Move `operation` (locked, unsaved) in flight, with its call's deadline: until that has
     passed, and a margin after, nobody may take the call for abandoned."""
     transition_to(operation, OperationStatus.IN_FLIGHT)
@@ -39,7 +43,7 @@ def operation_put_in_flight(operation):
     operation.retry_not_before = None
 
 
-def aggregate_of(payment):
+def aggregate_of(payment: Payment) -> dict[str, int]:
     return {
         "authorized": payment.authorized,
         "captured": payment.captured,
@@ -259,3 +263,105 @@ def operation_record_external(
         message=message,
     )
     return operation
+
+
+def payment_open(
+    *, order: Order, provider: str, reference: str, currency: str, authorized: int, captured: int, actor
+) -> Payment:
+    """Store a payment of `order` (in the caller's transaction) with its authorized amount, and
+    what the shop has captured of it already as a succeeded capture of source "shop": the
+    aggregate equals the ledger from the first moment."""
+    payment = Payment.objects.create(
+        order=order, provider=provider, reference=reference, currency=currency, authorized=authorized
+    )
+    if captured:
+        operation_open(
+            payment=payment,
+            kind=OperationKind.CAPTURE,
+            amount=captured,
+            status=OperationStatus.SUCCEEDED,
+            actor=actor,
+            source=OperationSource.SHOP,
+        )
+    return payment
+
+
+@dataclass
+class ProviderViewBooking:
+    """What payment_book_provider_view did, in words: `notes` on what was booked or not
+    compared, and `disagreements`: what the provider shows that nobody may book silently."""
+
+    notes: list[str] = field(default_factory=list)
+    disagreements: list[str] = field(default_factory=list)
+
+
+def payment_book_provider_view(*, payment: Payment, seen, busy_kinds, actor) -> ProviderViewBooking:
+    """Bring `payment` (locked by the caller's transaction) up to what its provider shows:
+    `seen`, a ProviderPayment in the payment's currency. A larger authorization is taken;
+    money the provider shows moved beyond our ledger (in its own portal, say) is booked as a
+    succeeded operation of source "provider" (operation_record_external), captures first, so
+    that a refund found there has its capture booked before it. Both are audited.
+
+    A total the provider does not show, or of a kind in `busy_kinds` (operations under way:
+    their outcome must be known first), is not compared. Less than our ledger, or more than
+    the payment can hold, is never booked: it comes back among the disagreements, for a
+    person to check."""
+    booking = ProviderViewBooking()
+    currency = payment.currency
+    if seen.authorized is None:
+        booking.notes.append("The provider's answer does not show the authorized amount; not compared.")
+    elif seen.authorized > payment.authorized:
+        before = aggregate_of(payment)
+        payment.authorized = seen.authorized
+        payment.save(update_fields=["authorized"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.PAYMENT_SYNCED,
+            payment=payment,
+            before=before,
+            after=aggregate_of(payment),
+            message="Authorized amount taken from the provider.",
+        )
+    elif seen.authorized < payment.authorized:
+        amount = format_money(payment.authorized - seen.authorized, currency)
+        booking.disagreements.append(
+            f"The provider shows {amount} less authorized than our ledger; left unchanged "
+            "for a person to check."
+        )
+    for kind in (OperationKind.CAPTURE, OperationKind.CANCEL, OperationKind.REFUND):
+        name = AGGREGATE_FIELD[kind]
+        total = seen.total(kind)
+        if total is None:
+            # Bambora's published read shows no refunds, for one: nothing to compare.
+            booking.notes.append(f"The provider's answer does not show what was {name}; not compared.")
+            continue
+        difference = total - getattr(payment, name)
+        if difference == 0:
+            continue
+        if kind in busy_kinds:
+            booking.notes.append(f"{kind.label}s under way; their outcome must be known before comparing.")
+            continue
+        if difference > 0 and aggregate_fits(payment, kind, difference):
+            operation_record_external(
+                payment=payment,
+                kind=kind,
+                amount=difference,
+                actor=actor,
+                provider_response={"state": seen.state, name: total},
+                message=f"The provider shows {format_money(difference, currency)} more {name} than the "
+                "back office did.",
+            )
+            booking.notes.append(
+                f"{kind.label} of {format_money(difference, currency)} made outside the back office recorded."
+            )
+        else:
+            amount = format_money(abs(difference), currency)
+            booking.disagreements.append(
+                (
+                    f"The provider shows {amount} less {name} than our ledger"
+                    if difference < 0
+                    else f"The provider shows {amount} more {name}, more than the payment holds"
+                )
+                + "; left unchanged for a person to check."
+            )
+    return booking

@@ -7,13 +7,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from payments.customer_names import folded_name
-from payments.models import AuditAction, OperationKind, OperationSource, Order, OrderLine, Payment
+from payments.models import AuditAction, Order, OrderLine
 from payments.money import format_money
 from payments.selectors import payments_by_reference
 from payments.services.audit import audit_record
-from payments.services.ledger import aggregate_of, operation_open
+from payments.services.ledger import aggregate_of, payment_open
 from payments.services.sync import payment_sync
-from payments.statuses import OperationStatus
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,22 +143,15 @@ def order_create(
             for position, line in enumerate(lines)
         )
         for new in payments:
-            payment = Payment.objects.create(
+            payment = payment_open(
                 order=order,
                 provider=new.provider,
                 reference=new.reference,
                 currency=currency,
                 authorized=new.amount,
+                captured=new.captured,
+                actor=actor,
             )
-            if new.captured:
-                operation_open(
-                    payment=payment,
-                    kind=OperationKind.CAPTURE,
-                    amount=new.captured,
-                    status=OperationStatus.SUCCEEDED,
-                    actor=actor,
-                    source=OperationSource.SHOP,
-                )
             audit_record(
                 actor=actor,
                 action=AuditAction.ORDER_RECEIVED,

@@ -33,7 +33,7 @@ a time (payments.locks.payment_check_lock).
 import itertools
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -42,9 +42,10 @@ from django.utils import timezone
 
 from payments.locks import lock_operation, lock_payment, payment_check_lock
 from payments.models import AuditAction, Operation, OperationKind, Payment
-from payments.providers.base import Outcome, ProviderError
+from payments.providers.base import Outcome, ProviderError, ProviderPayment
 from payments.providers.registry import provider_for
-from payments.services.audit import audit_record
+from payments.selectors import currency_mismatch, operations_under_way
+from payments.services.audit import Actor, audit_record
 from payments.services.execution import operation_execute
 from payments.services.ledger import (
     AGGREGATE_FIELD,
@@ -270,13 +271,13 @@ def _apply(*, operation, judgement, actor, read_at, margin, may_resend):
     kind = operation.get_kind_display().lower()
     match judgement.verdict:
         case Verdict.HAPPENED:
-            operation_settle(
+            settled = operation_settle(
                 **settle,
                 status=OperationStatus.SUCCEEDED,
                 settled_amount=judgement.amount,
                 message="Confirmed by the provider.",
             )
-            return Finding(operation, f"The provider confirms the {kind}.", True)
+            return Finding(settled, f"The provider confirms the {kind}.", True)
         case Verdict.FAILED:
             operation_settle(
                 **settle,
@@ -385,28 +386,41 @@ def _unproven(operation, message, *, actor, pending=False):
     return Finding(current, message + (NEEDS_PERSON if marked else ""), False)
 
 
-def currency_mismatch(*, payment, seen):
-    """Why the provider's view `seen` of `payment` cannot be compared with ours, in words, when
-    it is in another currency; None when the currencies agree."""
-    if seen.currency == payment.currency:
-        return None
-    return (
-        f"The provider holds this payment in {seen.currency or 'no currency'}, the back office "
-        f"in {payment.currency}"
-    )
+@dataclass(frozen=True)
+class ProviderRead:
+    """One read of a payment at its provider: what it showed (`seen`, a ProviderPayment), or
+    why it could not be read (`error`); `at`: when the read began."""
+
+    at: datetime
+    seen: ProviderPayment | None = None
+    error: ProviderError | None = None
 
 
-def operations_under_way(*, payment_id, since):
-    """The payment's operations whose money may be at the provider but not yet in our
-    aggregate, or the other way round, for a provider read at `since`: every unresolved one,
-    whatever its age (one in flight may have been carried out already, its answer not yet
-    back), and every one settled since the provider was read."""
-    return Operation.objects.filter(payment_id=payment_id).filter(
-        Q(status__in=UNRESOLVED_STATUSES) | Q(status=OperationStatus.SUCCEEDED, updated_at__gte=since)
-    )
+def provider_read(*, payment: Payment) -> ProviderRead:
+    """Read `payment` at its provider, once."""
+    at = timezone.now()
+    try:
+        return ProviderRead(at=at, seen=provider_for(payment.provider).fetch(payment.reference))
+    except ProviderError as error:
+        return ProviderRead(at=at, error=error)
 
 
-def payment_reconcile(*, payment_id, actor, margin=None, resends=None):
+@dataclass(frozen=True)
+class Check:
+    """What a check of one payment with its provider found: a Finding per unresolved
+    operation, and the read that judged them (None when nothing needed checking), so that a
+    sync goes on from the same read rather than asking again. `booked_from_read`: the ids of
+    the operations the read showed carried out, now succeeded: their money is in the read and
+    in our aggregate alike."""
+
+    findings: list[Finding]
+    read: ProviderRead | None = None
+    booked_from_read: frozenset[int] = frozenset()
+
+
+def payment_reconcile(
+    *, payment_id: int, actor: Actor, margin: float | None = None, resends: int | None = None
+) -> list[Finding]:
     """Resolve the payment's unresolved operations by reading the provider ("Check with
     provider"). Returns a Finding per operation; an empty list when there was nothing to
     check. When the provider cannot be read, nothing is settled and each finding says so.
@@ -420,18 +434,20 @@ def payment_reconcile(*, payment_id, actor, margin=None, resends=None):
     nothing is asked or changed, and each finding says so. `margin`: see unresolved_operations.
     """
     with payment_check_lock(payment_id=payment_id) as acquired:
-        operations = list(unresolved_operations(margin=margin).filter(payment_id=payment_id))
         if not acquired:
+            operations = unresolved_operations(margin=margin).filter(payment_id=payment_id)
             return [Finding(operation, BUSY, False) for operation in operations]
-        if not operations:
-            return []
-        margin = settings.RECONCILE_IN_FLIGHT_MARGIN if margin is None else margin
-        findings = _reconcile(
-            payment_id=payment_id, operations=operations, actor=actor, margin=margin, resends=resends
-        )
+        check = payment_check(payment_id=payment_id, actor=actor, margin=margin, resends=resends)
+    background_check_for(check.findings)
+    return check.findings
+
+
+def background_check_for(findings: list[Finding]) -> None:
+    """Queue the background reconcile task (once the transaction, if any, commits) when one of
+    `findings` left an operation to it. Called once the payment's check lock is let go: the
+    task checks the payment itself."""
     if any(finding.queued for finding in findings):
         transaction.on_commit(_queue_background_check)
-    return findings
 
 
 def _queue_background_check():
@@ -440,37 +456,45 @@ def _queue_background_check():
     reconcile.enqueue()
 
 
-def _reconcile(*, payment_id, operations, actor, margin, resends):
-    read_at = timezone.now()
+def payment_check(
+    *, payment_id: int, actor: Actor, margin: float | None = None, resends: int | None = None
+) -> Check:
+    """payment_reconcile for a caller that holds the payment's payment_check_lock, returning
+    the whole Check: the findings and the provider's read they were judged by. The caller
+    hands the findings to background_check_for once it has let go of the lock."""
+    operations = list(unresolved_operations(margin=margin).filter(payment_id=payment_id))
+    if not operations:
+        return Check(findings=[])
+    margin = settings.RECONCILE_IN_FLIGHT_MARGIN if margin is None else margin
     payment = Payment.objects.get(pk=payment_id)
-    try:
-        seen = provider_for(payment.provider).fetch(payment.reference)
-    except ProviderError as error:
-        message = f"The provider could not be asked: {error.message}"
-        return [_unproven(operation, message, actor=actor) for operation in operations]
-    if mismatch := currency_mismatch(payment=payment, seen=seen):
+    read = provider_read(payment=payment)
+    if read.error is not None:
+        message = f"The provider could not be asked: {read.error.message}"
+        return Check(findings=[_unproven(op, message, actor=actor) for op in operations], read=read)
+    if mismatch := currency_mismatch(payment=payment, seen=read.seen):
         message = f"{mismatch}; check the payment in the provider's portal."
-        return [_unproven(operation, message, actor=actor) for operation in operations]
-    under_way = operations_under_way(payment_id=payment_id, since=read_at).exclude(
+        return Check(findings=[_unproven(op, message, actor=actor) for op in operations], read=read)
+    under_way = operations_under_way(payment_id=payment_id, since=read.at).exclude(
         pk__in=[operation.pk for operation in operations]
     )
-    judgements = judge(
-        payment=payment, operations=operations, seen=seen, under_way=list(under_way)
-    )
+    judgements = judge(payment=payment, operations=operations, seen=read.seen, under_way=list(under_way))
     findings = []
+    booked = set()
     for operation in operations:
         may_resend = resends is None or sum(finding.resent for finding in findings) < resends
-        findings.append(
-            _apply(
-                operation=operation,
-                judgement=judgements[operation],
-                actor=actor,
-                read_at=read_at,
-                margin=margin,
-                may_resend=may_resend,
-            )
+        finding = _apply(
+            operation=operation,
+            judgement=judgements[operation],
+            actor=actor,
+            read_at=read.at,
+            margin=margin,
+            may_resend=may_resend,
         )
-    return findings
+        happened = judgements[operation].verdict == Verdict.HAPPENED
+        if happened and finding.operation.status == OperationStatus.SUCCEEDED:
+            booked.add(operation.pk)
+        findings.append(finding)
+    return Check(findings=findings, read=read, booked_from_read=frozenset(booked))
 
 
 def reconcile_all(*, actor, margin=None):

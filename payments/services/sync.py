@@ -9,19 +9,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from payments.locks import lock_payment
-from payments.models import AuditAction, OperationKind, Payment
-from payments.money import format_money
-from payments.providers.base import ProviderError
-from payments.providers.registry import provider_for
-from payments.services.audit import audit_record
-from payments.services.ledger import (
-    AGGREGATE_FIELD,
-    aggregate_fits,
-    aggregate_of,
-    operation_record_external,
-)
-from payments.services.reconcile import currency_mismatch, operations_under_way, payment_reconcile
+from payments.locks import lock_payment, payment_check_lock
+from payments.models import AuditAction, Payment
+from payments.selectors import currency_mismatch, operations_under_way
+from payments.services.audit import Actor, audit_record
+from payments.services.ledger import aggregate_of, payment_book_provider_view
+from payments.services.reconcile import background_check_for, payment_check, provider_read
 
 
 class SyncOutcome(StrEnum):
@@ -33,6 +26,15 @@ class SyncOutcome(StrEnum):
     DISAGREES = "disagrees"
     # The provider could not be read: nothing changed.
     UNREADABLE = "unreadable"
+    # Another process is checking the payment with its provider right now: nothing was read or
+    # changed; the next sync takes it up.
+    BUSY = "busy"
+
+
+BUSY_NOTE = (
+    "The payment is being checked with the provider by another process right now; nothing was "
+    "read or changed."
+)
 
 
 @dataclass
@@ -51,31 +53,45 @@ class SyncReport:
         return self.outcome == SyncOutcome.DISAGREES
 
 
-def payment_sync(*, payment_id, actor, resends=None):
+def payment_sync(*, payment_id: int, actor: Actor, resends: int | None = None) -> SyncReport:
     """Read the payment at its provider and bring our record in line: unresolved operations
-    are reconciled first (sending at most `resends` of them again: payment_reconcile); money the provider shows moved beyond our ledger (in its own portal,
-    say) is booked as an external operation and audited. Kinds of operation still under way
-    are not compared: their outcome must be known first.
+    are reconciled first (sending at most `resends` of them again: payment_reconcile), and
+    what the provider shows beyond our ledger is booked by the ledger
+    (payment_book_provider_view: a larger authorization, money moved in its own portal, say,
+    as external operations, audited), all from one read of the provider. Kinds of operation
+    still under way are not compared: their outcome must be known first.
+
+    The payment is checked with its provider by one process at a time (payment_check_lock,
+    as reconciliation): while another holds it, nothing is read or changed (BUSY).
 
     A provider that holds the payment in another currency, or shows less than our ledger (or
     more than the payment can hold), is never corrected silently: the difference is audited
     and noted, and the payment is marked not synced (synced_at cleared) until a sync finds it
-    in step. Returns a SyncReport: its outcome is SYNCED, DISAGREES or UNREADABLE (the
-    provider could not be read; nothing changed)."""
-    payment_reconcile(payment_id=payment_id, actor=actor, resends=resends)
+    in step. Returns a SyncReport: its outcome is SYNCED, DISAGREES, UNREADABLE (the provider
+    could not be read; nothing changed) or BUSY."""
+    with payment_check_lock(payment_id=payment_id) as acquired:
+        if not acquired:
+            return SyncReport(
+                payment=Payment.objects.get(pk=payment_id),
+                outcome=SyncOutcome.BUSY,
+                notes=[BUSY_NOTE],
+            )
+        check = payment_check(payment_id=payment_id, actor=actor, resends=resends)
+        report = _book_the_read(payment_id=payment_id, check=check, actor=actor)
+    background_check_for(check.findings)
+    return report
+
+
+def _book_the_read(*, payment_id, check, actor):
+    """The rest of payment_sync, under the payment's check lock, from the read its check
+    made (or a read of its own when nothing needed checking)."""
     payment = Payment.objects.get(pk=payment_id)
+    read = check.read or provider_read(payment=payment)
     report = SyncReport(payment=payment)
-    read_at = timezone.now()
-    try:
-        seen = provider_for(payment.provider).fetch(payment.reference)
-    except ProviderError as error:
-        report.notes.append(f"The provider could not be read: {error.message}")
+    if read.error is not None:
+        report.notes.append(f"The provider could not be read: {read.error.message}")
         return report
-    seen_totals = {
-        OperationKind.CAPTURE: seen.captured,
-        OperationKind.CANCEL: seen.cancelled,
-        OperationKind.REFUND: seen.refunded,
-    }
+    seen = read.seen
     with transaction.atomic(durable=True):
         payment = lock_payment(payment_id=payment_id)
         report.payment = payment
@@ -88,75 +104,17 @@ def payment_sync(*, payment_id, actor, resends=None):
                 message=f"{mismatch}; nothing compared or changed, for a person to check.",
             )
             return report
-        # The kinds whose outcome must be known before their totals can be compared.
+        # The kinds whose outcome must be known before their totals can be compared: those
+        # the check booked from this very read are in it and in our aggregate alike.
         busy_kinds = set(
-            operations_under_way(payment_id=payment.pk, since=read_at).values_list("kind", flat=True)
+            operations_under_way(payment_id=payment.pk, since=read.at)
+            .exclude(pk__in=check.booked_from_read)
+            .values_list("kind", flat=True)
         )
-        disagreements = []
-        if seen.authorized is None:
-            report.notes.append("The provider's answer does not show the authorized amount; not compared.")
-        elif seen.authorized > payment.authorized:
-            before = aggregate_of(payment)
-            payment.authorized = seen.authorized
-            payment.save(update_fields=["authorized"])
-            audit_record(
-                actor=actor,
-                action=AuditAction.PAYMENT_SYNCED,
-                payment=payment,
-                before=before,
-                after=aggregate_of(payment),
-                message="Authorized amount taken from the provider.",
-            )
-        elif seen.authorized < payment.authorized:
-            amount = format_money(payment.authorized - seen.authorized, payment.currency)
-            disagreements.append(
-                f"The provider shows {amount} less authorized than our ledger; left unchanged "
-                "for a person to check."
-            )
-        # Captures first: a refund found at the provider needs its capture booked before it.
-        for kind in (OperationKind.CAPTURE, OperationKind.CANCEL, OperationKind.REFUND):
-            name = AGGREGATE_FIELD[kind]
-            if seen_totals[kind] is None:
-                # Bambora's published read shows no refunds, for one: nothing to compare.
-                report.notes.append(f"The provider's answer does not show what was {name}; not compared.")
-                continue
-            difference = seen_totals[kind] - getattr(payment, name)
-            if difference == 0:
-                continue
-            if kind in busy_kinds:
-                report.notes.append(
-                    f"{kind.label}s under way; their outcome must be known before comparing."
-                )
-                continue
-            if difference > 0 and aggregate_fits(payment, kind, difference):
-                operation_record_external(
-                    payment=payment,
-                    kind=kind,
-                    amount=difference,
-                    actor=actor,
-                    provider_response={"state": seen.state, name: seen_totals[kind]},
-                    message=(
-                        f"The provider shows {format_money(difference, payment.currency)} more "
-                        f"{name} than the back office did."
-                    ),
-                )
-                report.notes.append(
-                    f"{kind.label} of {format_money(difference, payment.currency)} made outside "
-                    "the back office recorded."
-                )
-            else:
-                amount = format_money(abs(difference), payment.currency)
-                disagreements.append(
-                    (
-                        f"The provider shows {amount} less {name} than our ledger"
-                        if difference < 0
-                        else f"The provider shows {amount} more {name}, more than the payment "
-                        "holds"
-                    )
-                    + "; left unchanged for a person to check."
-                )
-        if disagreements:
-            _disagree(report, actor=actor, state=seen.state, message=" ".join(disagreements))
+        booking = payment_book_provider_view(payment=payment, seen=seen, busy_kinds=busy_kinds, actor=actor)
+        report.notes += booking.notes
+        if booking.disagreements:
+            _disagree(report, actor=actor, state=seen.state, message=" ".join(booking.disagreements))
             return report
         payment.provider_state = seen.state[:40]
         payment.synced_at = timezone.now()

@@ -27,7 +27,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"payment {sync_report.payment.pk}: {note}")
 
         counts = payments_sync(days=days, actor=Actor.system("sync_payments"), payment_ids=payment, report=report)
+        busy = counts[SyncOutcome.BUSY]
         self.stdout.write(
             f"{counts[SyncOutcome.SYNCED]} payment(s) synced, {counts[SyncOutcome.UNREADABLE]} could not be "
             f"read, {counts[SyncOutcome.DISAGREES]} disagree with their provider."
+            + (f" {busy} were being checked by another process, for the next sync." if busy else "")
         )

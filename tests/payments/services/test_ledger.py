@@ -3,6 +3,8 @@ transaction; and whatever agents, managers, providers and reconciliation do, in 
 order, every aggregate equals the sum of its settled operations, nothing more is reserved than
 the payment holds, and the provider never holds more than we booked or held back."""
 
+from pathlib import Path
+
 import hypothesis
 import pytest
 from hypothesis import strategies as st
@@ -21,6 +23,7 @@ from payments.services.ledger import (
 from payments.services.reconcile import payment_reconcile
 from payments.services.refunds import refund_approve, refund_reject, refund_request, refund_withdraw
 from payments.statuses import RESERVING_STATUSES, UNRESOLVED_STATUSES, OperationStatus
+from tests.code_scan import ROOT, aggregate_writes, python_files
 
 pytestmark = pytest.mark.django_db
 
@@ -249,3 +252,61 @@ def test_aggregates_equal_the_ledger_after_any_sequence_of_operations(
     if not payment.operations.filter(status__in=UNRESOLVED_STATUSES).exists():
         seen = sandbox.payment(provider=provider, reference=payment.reference)
         assert (seen["refunded"], seen["cancelled"]) == (payment.refunded, payment.cancelled)
+
+
+# Only the ledger writes an aggregate ---------------------------------------------------------
+
+LEDGER = Path("payments/services/ledger.py")
+
+
+def aggregate_writers(root):
+    """Every place under `root`'s payments/ and backoffice/ (migrations aside) that writes a
+    payment's aggregate, outside the ledger: {file: [(line, what)]}."""
+    writers = {}
+    for path in python_files("payments", "backoffice", root=root):
+        relative = path.relative_to(root)
+        if relative != LEDGER and (writes := aggregate_writes(path.read_text())):
+            writers[str(relative)] = writes
+    return writers
+
+
+def test_only_the_ledger_writes_a_payments_aggregate():
+    assert aggregate_writers(ROOT) == {}
+
+
+PLANTED = '''
+from django.db.models import F
+
+def sneak(payment, Payment, kind):
+    payment.captured = 5
+    payment.refunded += 1
+    payment.cancelled, other = 1, 2
+    setattr(payment, "authorized", 7)
+    setattr(payment, kind, 8)
+    Payment.objects.filter(pk=1).update(refunded=F("refunded") + 1)
+    Payment.objects.create(order=None, authorized=100)
+    Payment.objects.update_or_create(pk=1, defaults={"captured": 3})
+    Payment(authorized=1)
+    payment.save(update_fields=["cancelled"])
+    Payment.objects.bulk_update([payment], ["refunded"])
+
+def innocent(payment, ProviderPayment, Q):
+    seen = ProviderPayment(captured=1, refunded=2)
+    total = payment.captured + payment.refunded
+    return Q(refunded=F("captured")), seen, total
+'''
+
+
+def test_the_scan_finds_an_aggregate_written_outside_the_ledger_in_any_way(tmp_path):
+    # given: a module planted among the services, writing the aggregate every way there is
+    for folder in ("payments/services", "backoffice"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "payments/services/planted.py").write_text(PLANTED)
+    (tmp_path / LEDGER).write_text(PLANTED)  # the ledger may
+
+    # when
+    writers = aggregate_writers(tmp_path)
+
+    # then: every write in sneak() is found, nothing in innocent()
+    assert list(writers) == ["payments/services/planted.py"]
+    assert sorted({line for line, _ in writers["payments/services/planted.py"]}) == list(range(5, 16))

@@ -7,7 +7,7 @@ from payments.models import AuditAction, AuditEvent, OperationSource
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
-from payments.services.sync import payment_sync
+from payments.services.sync import SyncOutcome, payment_sync
 from payments.statuses import OperationStatus
 from tests.payments.sandbox.calls import in_background
 
@@ -181,3 +181,76 @@ def test_a_sync_during_a_refund_in_flight_books_it_once(
     assert [op["kind"] for op in at_provider["operations"]] == ["refund"]
     assert not payment.operations.filter(source=OperationSource.PROVIDER).exists()
     call_command("check_ledger")
+
+
+def test_a_larger_authorization_at_the_provider_is_taken_and_audited(make_payment, sandbox):
+    # given: the provider holds more authorized than we do (an authorization raised after the
+    # order reached us)
+    payment = make_payment("vipps", currency="NOK", amount=100_000, at_provider=False)
+    sandbox.create_payment(provider="vipps", reference=payment.reference, currency="NOK", amount=120_000)
+
+    # when
+    report = payment_sync(payment_id=payment.pk, actor=Actor.system("tests"))
+
+    # then: it is taken, in the open
+    payment.refresh_from_db()
+    assert (report.synced, report.notes) == (True, [])
+    assert payment.authorized == 120_000
+    event = AuditEvent.objects.get(action=AuditAction.PAYMENT_SYNCED, payment=payment)
+    assert event.message == "Authorized amount taken from the provider."
+    assert (event.before["authorized"], event.after["authorized"]) == (100_000, 120_000)
+    call_command("check_ledger")
+
+
+def test_a_sync_goes_on_from_the_read_its_check_made(make_payment, sandbox):
+    # given: a refund carried out at the provider whose answer was lost, and a refund made in
+    # the provider's portal since
+    payment = make_payment("vipps", currency="NOK", amount=10_000, captured=10_000)
+    sandbox.inject_fault(provider="vipps", endpoint="refund", mode="lost_answer")
+    operation = refund_request(payment_id=payment.pk, amount=2_500, reason="goodwill",
+                               actor=Actor.system("tests"), idempotency_key=new_idempotency_key())
+    assert operation.status == OperationStatus.UNKNOWN
+    sandbox.portal(provider="vipps", reference=payment.reference, kind="refund", amount=1_000)
+    sandbox.clear_requests()
+
+    # when
+    report = payment_sync(payment_id=payment.pk, actor=Actor.system("tests"))
+
+    # then: the provider was read once; our refund is settled from that read, and the same
+    # read books the portal's, the refund just settled being no refund under way
+    reads = [r["endpoint"] for r in sandbox.requests("vipps") if r["endpoint"] != "token"]
+    operation.refresh_from_db()
+    payment.refresh_from_db()
+    assert operation.status == OperationStatus.SUCCEEDED
+    [external] = payment.operations.filter(source=OperationSource.PROVIDER)
+    assert (external.kind, external.settled_amount) == ("refund", 1_000)
+    assert report.synced
+    assert report.notes == ["Refund of 10.00\xa0NOK made outside the back office recorded."]
+    assert payment.refunded == 3_500
+    assert reads == ["fetch", "events"]  # one read of a Vipps payment: its aggregate and its events
+    call_command("check_ledger")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_sync_of_a_payment_at_a_time(make_payment, sandbox, sandbox_server):
+    # given: a sync under way, reading the payment, which the provider shows refunded in its
+    # portal
+    payment = make_payment("vipps", currency="NOK", amount=100_000, captured=100_000)
+    sandbox.portal(provider="vipps", reference=payment.reference, kind="refund", amount=25_000)
+    sandbox.clear_requests()
+    sandbox.inject_fault(provider="vipps", endpoint="fetch", mode="held")
+    first = in_background(lambda: payment_sync(payment_id=payment.pk, actor=Actor.system("worker 1")))
+    assert sandbox_server.sandbox.wait_for_held(1, provider="vipps", endpoint="fetch")
+
+    # when: another sync of it starts meanwhile (a notification, say)
+    second = payment_sync(payment_id=payment.pk, actor=Actor.system("notification"))
+
+    # then: it reads and books nothing
+    assert second.outcome == SyncOutcome.BUSY
+    assert [r["endpoint"] for r in sandbox.requests("vipps") if r["endpoint"] != "token"] == ["fetch"]
+    # and the first books the portal's refund, once
+    sandbox.release()
+    assert first().synced
+    assert payment.operations.filter(source=OperationSource.PROVIDER).count() == 1
+    assert payment_sync(payment_id=payment.pk, actor=Actor.system("worker 2")).synced
+    assert payment.operations.filter(source=OperationSource.PROVIDER).count() == 1
