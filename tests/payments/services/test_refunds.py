@@ -302,3 +302,39 @@ def test_an_approved_refund_is_sent_with_its_calls_deadline_on_record(make_payme
     assert approved.status == OperationStatus.SUCCEEDED
     sent_within = (approved.deadline - approved.decided_at).total_seconds()
     assert settings.PROVIDER_TIMEOUT - 1 < sent_within <= settings.PROVIDER_TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("reason", "note", "refusal"),
+    [
+        (RefundReason.OTHER, "", "Describe the reason when it is “Other”."),
+        (RefundReason.OTHER, " \t ", "Describe the reason when it is “Other”."),
+        ("", "A note", "Choose a reason for the refund."),
+        ("because", "A note", "Choose a reason for the refund."),
+    ],
+    ids=["other without a note", "other with blanks", "no reason", "no such reason"],
+)
+def test_a_refund_needs_a_reason_and_other_needs_a_note_whatever_sent_it(
+    make_payment, agent, sandbox, reason, note, refusal
+):
+    # The service holds the rule itself: a form is not the only way in (a script, a test).
+    payment = make_payment("bambora", currency="EUR", amount=20_000, captured=20_000)
+    sandbox.clear_requests()
+
+    with pytest.raises(ActionRefused) as refused:
+        refund_request(payment_id=payment.pk, amount=5_000, reason=reason, note=note,
+                       actor=Actor.of_user(agent), idempotency_key=new_idempotency_key())
+
+    assert refused.value.message == refusal
+    assert not payment.operations.filter(kind="refund").exists()
+    assert sandbox.requests("bambora") == []
+
+
+def test_other_with_a_note_is_a_reason(make_payment, agent):
+    payment = make_payment("bambora", currency="EUR", amount=20_000, captured=20_000)
+
+    operation = refund_request(payment_id=payment.pk, amount=5_000, reason=RefundReason.OTHER,
+                               note="  Sent the wrong size  ", actor=Actor.of_user(agent),
+                               idempotency_key=new_idempotency_key())
+
+    assert (operation.status, operation.note) == (OperationStatus.SUCCEEDED, "Sent the wrong size")
