@@ -8,8 +8,10 @@ refusal) are a small type of their own, shown on the card or, after a plain form
 of Django's messages."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_htmx.http import trigger_client_event
@@ -41,7 +43,7 @@ class Notice:
     level: str
     text: str
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.level not in MESSAGE_LEVELS:
             raise ValueError(f"A notice is one of {', '.join(MESSAGE_LEVELS)}, not {self.level!r}.")
 
@@ -74,7 +76,7 @@ class PaymentCard:
         return self.detail.balances
 
 
-def refund_form_for(detail: PaymentDetail, offer: RefundOffer | None, *args, **kwargs) -> RefundForm:
+def refund_form_for(detail: PaymentDetail, offer: RefundOffer | None, *args: Any, **kwargs: Any) -> RefundForm:
     """The payment's refund form (RefundForm's arguments after the payment's own), with the
     approval limit worked out once, here: the form and the page compare amounts with it."""
     return RefundForm(
@@ -90,7 +92,7 @@ def refund_form_for(detail: PaymentDetail, offer: RefundOffer | None, *args, **k
 def build_card(
     detail: PaymentDetail,
     *,
-    user,
+    user: User | AnonymousUser,
     offer: RefundOffer | None = None,
     refund_form: RefundForm | None = None,
     cancel_form: CancelForm | None = None,
@@ -129,7 +131,7 @@ def card_load(payment_id: int) -> PaymentDetail:
 
 
 def card_response(
-    request: HttpRequest, detail: PaymentDetail, *, status: int = 200, changed: bool = False, **card
+    request: HttpRequest, detail: PaymentDetail, *, status: int = 200, changed: bool = False, **card: Any
 ) -> HttpResponse:
     """The payment's card alone (build_card's keywords in `card`). `changed`: an action
     changed the payment, so the regions that listen for `payment-changed` (the approvals

@@ -4,9 +4,10 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Model, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessThan
 from django.db.models.functions import MD5, Coalesce, Upper
 from django.utils import timezone
@@ -76,14 +77,15 @@ def with_reserved_sums(queryset: QuerySet, *, payment: str = "pk") -> QuerySet:
     )
 
 
-def annotated_balances(payment: Payment, *, row: Model | None = None) -> Balances:
+def annotated_balances(payment: Payment, *, row: Payment | Operation | None = None) -> Balances:
     """The Balances of `payment`, read from `row` (the payment itself by default) annotated by
     with_reserved_sums()."""
-    row = payment if row is None else row
+    # The annotation's names are given to the rows when they are read: no type declares them.
+    annotated: Any = payment if row is None else row
     return balances_of(
         payment,
-        reserved_refunds=row.reserved_refunds_sum or 0,
-        reserved_cancels=row.reserved_cancels_sum or 0,
+        reserved_refunds=annotated.reserved_refunds_sum or 0,
+        reserved_cancels=annotated.reserved_cancels_sum or 0,
     )
 
 
@@ -697,7 +699,9 @@ def approval_queue(*, user, cursor: "Cursor | None" = None, per_page: int = 25) 
                 expired=request.created_at < cutoff,
                 items=items.get(request.pk, []),
                 conflict=(
-                    None if request.requested_by_id == user.pk else standing.conflict(requester=request.requested_by)
+                    standing.conflict(requester=request.requested_by)
+                    if standing is not None and request.requested_by_id != user.pk
+                    else None
                 ),
             )
             for request in requests.items

@@ -76,7 +76,7 @@ class IllegalTransition(Exception):
 def transition_to(operation: "Operation", status: str) -> None:
     """Move `operation` to `status` (unsaved), or raise IllegalTransition."""
     status = OperationStatus(status)
-    if status not in ALLOWED_TRANSITIONS.get(operation.status, ()):
+    if status not in ALLOWED_TRANSITIONS.get(OperationStatus(operation.status), frozenset()):
         raise IllegalTransition(
             f"Operation {operation.pk} cannot move from {operation.status} to {status}."
         )

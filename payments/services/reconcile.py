@@ -478,7 +478,7 @@ def payment_check(
         pk__in=[operation.pk for operation in operations]
     )
     judgements = judge(payment=payment, operations=operations, seen=read.seen, under_way=list(under_way))
-    findings = []
+    findings: list[Finding] = []
     booked = set()
     for operation in operations:
         may_resend = resends is None or sum(finding.resent for finding in findings) < resends
