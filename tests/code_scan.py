@@ -53,7 +53,17 @@ def aggregate_writes(source, fields=AGGREGATE_FIELDS):
     create/update call or a model's constructor given it as a keyword (or in `defaults`), and
     a save() or bulk_update() naming it."""
     writes = []
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    # Names the module gives to text once (setattr(user, _CACHE, ...)): what a setattr() of
+    # one of them writes is known.
+    constants = {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    for node in ast.walk(tree):
         for target in _targets(node):
             if isinstance(target, ast.Attribute) and target.attr in fields:
                 writes.append((node.lineno, f"assigns .{target.attr}"))
@@ -63,6 +73,8 @@ def aggregate_writes(source, fields=AGGREGATE_FIELDS):
         name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
         if name == "setattr" and len(node.args) >= 2:
             field = node.args[1]
+            if isinstance(field, ast.Name) and field.id in constants:
+                field = ast.Constant(constants[field.id])
             if not isinstance(field, ast.Constant):
                 writes.append((node.lineno, "setattr() of a field named when it runs"))
             elif field.value in fields:

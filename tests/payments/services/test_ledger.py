@@ -289,11 +289,16 @@ def sneak(payment, Payment, kind):
     Payment(authorized=1)
     payment.save(update_fields=["cancelled"])
     Payment.objects.bulk_update([payment], ["refunded"])
+    setattr(payment, FIELD, 9)
 
 def innocent(payment, ProviderPayment, Q):
     seen = ProviderPayment(captured=1, refunded=2)
     total = payment.captured + payment.refunded
+    setattr(payment, _TOTAL_CACHE, total)
     return Q(refunded=F("captured")), seen, total
+
+FIELD = "refunded"
+_TOTAL_CACHE = "_total"
 '''
 
 
@@ -309,4 +314,4 @@ def test_the_scan_finds_an_aggregate_written_outside_the_ledger_in_any_way(tmp_p
 
     # then: every write in sneak() is found, nothing in innocent()
     assert list(writers) == ["payments/services/planted.py"]
-    assert sorted({line for line, _ in writers["payments/services/planted.py"]}) == list(range(5, 16))
+    assert sorted({line for line, _ in writers["payments/services/planted.py"]}) == list(range(5, 17))
