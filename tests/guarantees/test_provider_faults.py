@@ -13,24 +13,15 @@ from payments.selectors import payment_balances
 from payments.services.audit import Actor
 from payments.services.cancels import payment_cancel
 from payments.services.ledger import new_idempotency_key
-from payments.services.refunds import refund_request
 from payments.statuses import OperationStatus
+from tests.helpers import CURRENCY, SECRET_SETTINGS, WRONG_SECRET, break_credentials, refund
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_is_consistent")]
 
-CURRENCY = {"bambora": "EUR", "optty": "AUD", "simpleps": "USD", "vipps": "NOK"}
 UNKNOWN, FAILED, SUCCEEDED = OperationStatus.UNKNOWN, OperationStatus.FAILED, OperationStatus.SUCCEEDED
 # The sandbox's name of each provider's cancel endpoint (Optty and SimplePS call it a void).
 CANCEL_ENDPOINT = {"bambora": "cancel", "optty": "void", "simpleps": "void", "vipps": "cancel"}
-# What tests/settings.py configures as secrets, and what the bad-credentials tests put instead.
-SECRET_SETTINGS = {
-    "bambora": ("merchant_token", "merchant_secret"),
-    "optty": ("client_secret",),
-    "simpleps": ("secret_id",),
-    "vipps": ("client_secret", "subscription_key"),
-}
 WEBHOOK_SECRETS = ("VIPPS_WEBHOOK_SECRET", "SIMPLEPS_WEBHOOK_SECRET", "OPTTY_WEBHOOK_SECRET")
-WRONG_SECRET = "wrong-secret-4711"
 
 FAULTS = {
     # fault: (mode, status, the provider's error code, the operation's state before
@@ -75,13 +66,6 @@ def inject(sandbox, provider, fault, endpoint):
     sandbox.inject_fault(
         provider=provider, endpoint=endpoint, mode=mode, status=status,
         code=code.format(endpoint=endpoint) if code else None,
-    )
-
-
-def refund(payment, amount=2_500):
-    return refund_request(
-        payment_id=payment.pk, amount=amount, reason="customer_request",
-        actor=Actor.system("tests"), idempotency_key=new_idempotency_key(),
     )
 
 
@@ -162,46 +146,6 @@ def test_a_success_that_names_no_money_is_not_booked_as_the_full_amount(make_pay
     call_command("reconcile")
     assert_settled_once(operation, payment, sandbox, "refund", "refunded")
     assert (operation.status, operation.settled_amount, payment.refunded) == (SUCCEEDED, 2_500, 2_500)
-
-
-def break_credentials(settings, provider):
-    for name in SECRET_SETTINGS[provider]:
-        settings.PROVIDERS[provider][name] = WRONG_SECRET
-
-
-def configuration_errors(caplog, provider):
-    return [
-        record
-        for record in caplog.records
-        if record.name == "payments"
-        and record.levelno == logging.ERROR
-        and record.getMessage().startswith(f"provider_configuration_error provider={provider} ")
-    ]
-
-
-@pytest.mark.parametrize("provider", list(CURRENCY))
-@pytest.mark.parametrize("refusal", ["bad credentials", "401 on every call"])
-def test_refused_credentials_fail_the_refund_and_log_a_configuration_error(
-    provider, refusal, make_payment, sandbox, settings, caplog
-):
-    payment = make_payment(provider, currency=CURRENCY[provider], amount=10_000, captured=10_000)
-    if refusal == "bad credentials":
-        break_credentials(settings, provider)
-    else:
-        # Twice: a token provider fetches a new token once and tries again.
-        sandbox.inject_fault(provider=provider, endpoint="refund", mode="status", status=401, times=2)
-
-    with caplog.at_level(logging.INFO):
-        operation = refund(payment)
-
-    payment.refresh_from_db()
-    assert operation.status == FAILED
-    assert operation.failure_message == "The provider rejected our credentials."
-    [logged] = configuration_errors(caplog, provider)
-    assert f"operation={operation.pk}" in logged.getMessage()
-    assert payment.refunded == 0
-    assert payment_balances(payment=payment).refundable == 10_000
-    assert sandbox.payment(provider=provider, reference=payment.reference)["refunded"] == 0
 
 
 def secret_values(settings, sandbox_server, sandbox):
