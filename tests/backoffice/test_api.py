@@ -5,7 +5,7 @@ import threading
 import time
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
@@ -200,30 +200,6 @@ def test_a_revoked_token_is_refused_and_the_revocation_audited(client, token, su
     [event] = AuditEvent.objects.filter(action=AuditAction.API_TOKEN_REVOKED)
     assert (event.actor, event.ip) == (superuser, "127.0.0.1")
     assert event.message == f"API token webshop ({api_token.prefix}…) revoked."
-
-
-def test_create_api_token_prints_it_once_stores_a_hash_and_audits_it(capsys):
-    call_command("create_api_token", "pos")
-
-    token = capsys.readouterr().out.splitlines()[-1]
-    api_token = ApiToken.objects.get(name="pos")
-    assert token.startswith("bo_") and len(token) > 40
-    assert token not in api_token.token_hash and api_token.token_hash != token
-    assert api_token.prefix == token[:10]
-    [event] = AuditEvent.objects.filter(action=AuditAction.API_TOKEN_CREATED)
-    assert event.actor_label.startswith("system: create_api_token (run by ")
-    assert event.message == f"API token pos ({api_token.prefix}…) created."
-    assert token not in event.message
-
-
-def test_create_api_token_refuses_a_name_in_use(capsys):
-    call_command("create_api_token", "pos")
-
-    with pytest.raises(CommandError, match="A token named 'pos' exists already"):
-        call_command("create_api_token", "pos")
-
-    assert ApiToken.objects.count() == 1
-    assert AuditEvent.objects.filter(action=AuditAction.API_TOKEN_CREATED).count() == 1
 
 
 def test_malformed_bodies_are_400(client, token):
