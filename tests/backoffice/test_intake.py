@@ -1,7 +1,7 @@
-"""Order lines and shipping at the intake API (backoffice/intake.py): given lines, they and the
-shipping add up to the total; anything else is a 400 per field that stores nothing."""
-
-import json
+"""What the intake API takes (backoffice/intake.py), sent through the API: each field of the order
+checked, its payments' in their provider's terms; given lines, they and the shipping add up to
+the total; anything else is a 400 per field that stores nothing. What the API does with a valid
+order (stored once, read at the provider, a token needed) is tested in test_api.py."""
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -9,40 +9,17 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from payments.models import Order, OrderLine, Payment
-from payments.services.api_tokens import api_token_create
-from payments.services.audit import Actor
+from tests.backoffice.helpers import body, send, stored
 
 pytestmark = pytest.mark.django_db
 
-URL = "/api/v1/orders"
 TENT = {"sku": "TENT-2P", "name": "Tent, 2 persons", "quantity": 1, "unit_price": "1000.00"}
 PEGS = {"sku": "PEG-10", "name": "Tent pegs, 10", "quantity": 2, "unit_price": "80.00", "tax": "40.00"}
 
 
-@pytest.fixture
-def token():
-    return api_token_create(name="webshop", actor=Actor.system("tests"))[1]
-
-
-def body(**changes):
+def itemized(**changes):
     """The README's order, with lines: 1,000.00 + 2 × 80.00 + 40.00 tax + 50.00 shipping."""
-    order = {
-        "order_number": "100045",
-        "customer": {"name": "Kari Nordmann", "email": "kari@example.com"},
-        "currency": "NOK",
-        "total": "1250.00",
-        "lines": [TENT, PEGS],
-        "shipping": "50.00",
-        "payments": [{"provider": "vipps", "reference": "acme-100045-1", "amount": "1250.00",
-                      "captured": "1250.00"}],
-    }
-    order.update(changes)
-    return order
-
-
-def send(client, token, data):
-    return client.post(URL, json.dumps(data), content_type="application/json",
-                       headers={"Authorization": f"Bearer {token}"})
+    return body(**{"lines": [TENT, PEGS], "shipping": "50.00", **changes})
 
 
 def nothing_stored():
@@ -50,7 +27,7 @@ def nothing_stored():
 
 
 def test_an_order_with_lines_and_shipping_is_stored_with_them(client, token, sandbox):
-    response = send(client, token, body())
+    response = send(client, token, itemized())
 
     assert response.status_code == 201
     order = Order.objects.get(number="100045")
@@ -64,7 +41,7 @@ def test_an_order_with_lines_and_shipping_is_stored_with_them(client, token, san
 def test_lines_without_sku_tax_or_shipping_are_fine(client, token, sandbox):
     lines = [{"name": "Gift card", "quantity": 5, "unit_price": "250.00"}]
 
-    response = send(client, token, body(lines=lines, shipping=None))
+    response = send(client, token, itemized(lines=lines, shipping=None))
 
     assert response.status_code == 201
     line = Order.objects.get().lines.get()
@@ -72,7 +49,7 @@ def test_lines_without_sku_tax_or_shipping_are_fine(client, token, sandbox):
 
 
 def test_an_order_without_lines_is_not_itemized(client, token, sandbox):
-    data = body()
+    data = itemized()
     del data["lines"], data["shipping"]
 
     assert send(client, token, data).status_code == 201
@@ -90,7 +67,7 @@ def test_an_order_without_lines_is_not_itemized(client, token, sandbox):
     ],
 )
 def test_lines_and_shipping_must_add_up_to_the_total(client, token, sandbox, changes, field, message):
-    response = send(client, token, body(**changes))
+    response = send(client, token, itemized(**changes))
 
     assert response.status_code == 400
     assert response.json() == {"errors": {field: [message]}}
@@ -130,7 +107,7 @@ WHOLE = "Send the quantity as a whole number from 1 to 1,000,000."
     ],
 )
 def test_a_bad_line_is_refused_per_field_and_nothing_is_stored(client, token, sandbox, line, field, message):
-    response = send(client, token, body(lines=[TENT, line]))
+    response = send(client, token, itemized(lines=[TENT, line]))
 
     assert response.status_code == 400
     assert response.json() == {"errors": {f"lines[1].{field}": [message]}}
@@ -153,7 +130,7 @@ def test_a_bad_line_is_refused_per_field_and_nothing_is_stored(client, token, sa
     ],
 )
 def test_bad_lines_or_shipping_are_refused_and_nothing_is_stored(client, token, sandbox, changes, field, message):
-    response = send(client, token, body(**changes))
+    response = send(client, token, itemized(**changes))
 
     assert response.status_code == 400
     assert response.json()["errors"][field] == [message]
@@ -161,7 +138,7 @@ def test_bad_lines_or_shipping_are_refused_and_nothing_is_stored(client, token, 
 
 
 def test_every_bad_line_is_reported_at_once(client, token, sandbox):
-    response = send(client, token, body(lines=[{**TENT, "quantity": 0}, {**PEGS, "name": None}]))
+    response = send(client, token, itemized(lines=[{**TENT, "quantity": 0}, {**PEGS, "name": None}]))
 
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"lines[0].quantity", "lines[1].name"}
@@ -178,8 +155,47 @@ JSON = st.recursive(
                      suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=JSON, shipping=JSON)
 def test_hostile_lines_and_shipping_never_give_a_500_nor_store_anything(client, token, lines, shipping):
-    response = send(client, token, body(lines=lines, shipping=shipping, payments=[]))
+    response = send(client, token, itemized(lines=lines, shipping=shipping, payments=[]))
 
     assert response.status_code == 400  # "payments" is empty: whatever the lines, nothing is stored
     assert isinstance(response.json()["errors"], dict)
     assert nothing_stored()
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"payments": [{"provider": "paypal", "reference": "acme-100045-1", "amount": "1.00"}]}, "payments[0].provider", "Unknown provider"),
+        ({"payments": [{"provider": "vipps", "reference": "short", "amount": "1.00"}]}, "payments[0].reference", "8 to 50 letters"),
+        ({"payments": [{"provider": "vipps", "reference": "acme/100045/1", "amount": "1.00"}]}, "payments[0].reference", "8 to 50 letters"),
+        ({"payments": [{"provider": "bambora", "reference": "r" * 2001, "amount": "1.00"}]}, "payments[0].reference", "at most 2,000"),
+        ({"total": "12.345"}, "total", "at most 2 decimals"),
+        ({"currency": "JPY", "total": "100.5", "payments": [{"provider": "bambora", "reference": "b-1", "amount": "100"}]}, "total", "JPY amounts have no decimals"),
+        ({"total": 1250.0}, "total", "Send the amount as text"),
+        ({"payments": [{"provider": "vipps", "reference": "acme-100045-1", "amount": "100.00", "captured": "100.01"}]}, "payments[0].captured", "cannot be more than the amount"),
+        ({"currency": "SEK"}, "payments[0].provider", "takes only DKK, EUR, NOK"),
+        ({"currency": "KWD", "total": "1.000", "payments": [{"provider": "optty", "reference": "o-1", "amount": "1.000"}]}, "payments[0].provider", "Optty takes amounts with at most 2 decimals; KWD has 3."),
+        ({"payments": [{"provider": "vipps", "reference": "acme-100045-1", "amount": "1250.00", "currency": "EUR"}]}, "payments[0].currency", "the order's currency (NOK)"),
+        ({"payments": [{"provider": "vipps", "reference": "acme-100045-1", "amount": "1250.00", "currency": None}]}, "payments[0].currency", "the order's currency (NOK)"),
+        ({"currency": "XYZ"}, "currency", "not a known currency"),
+        ({"customer": {"name": "Kari", "email": "not-an-email"}}, "customer.email", "valid email"),
+        ({"order_number": ""}, "order_number", "required"),
+        ({"payments": []}, "payments", "at least one payment"),
+    ],
+)
+def test_invalid_orders_are_refused_per_field_and_store_nothing(client, token, sandbox, change, field, message):
+    response = send(client, token, body(**change))
+
+    assert response.status_code == 400
+    assert any(message in text for text in response.json()["errors"][field]), response.json()
+    assert stored() == (0, 0, 0)
+    assert sandbox.requests() == []
+
+
+def test_a_payment_in_the_order_s_currency_may_say_so(client, token, sandbox):
+    data = body(payments=[{"provider": "vipps", "reference": "acme-100045-1", "amount": "1250.00", "currency": "NOK"}])
+
+    response = send(client, token, data)
+
+    assert response.status_code == 201
+    assert Payment.objects.get().currency == "NOK"
