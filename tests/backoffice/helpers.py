@@ -3,6 +3,7 @@
 import json
 
 from payments.models import Operation, Order, Payment
+from payments.services.ledger import new_idempotency_key
 
 INTAKE_URL = "/api/v1/orders"
 
@@ -29,3 +30,13 @@ def send(client, token, data, **headers):
 def stored():
     return (Order.objects.count(), Payment.objects.count(), Operation.objects.count())
 
+
+def refund_data(payment, amount, *, reason="customer_request", note="", key=None):
+    """What the refund form of `payment`'s card sends."""
+    prefix = f"refund-{payment.pk}"
+    return {
+        f"{prefix}-amount": amount,
+        f"{prefix}-reason": reason,
+        f"{prefix}-note": note,
+        f"{prefix}-idempotency_key": key or new_idempotency_key(),
+    }

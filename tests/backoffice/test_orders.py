@@ -14,6 +14,7 @@ from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
 from payments.services.sync import payment_sync
 from payments.statuses import OperationStatus
+from tests.backoffice.helpers import refund_data
 
 pytestmark = pytest.mark.django_db
 
@@ -22,16 +23,6 @@ pytestmark = pytest.mark.django_db
 def agent_client(client, agent):
     client.force_login(agent)
     return client
-
-
-def refund_data(payment, amount, *, reason="customer_request", note="", key=None):
-    prefix = f"refund-{payment.pk}"
-    return {
-        f"{prefix}-amount": amount,
-        f"{prefix}-reason": reason,
-        f"{prefix}-note": note,
-        f"{prefix}-idempotency_key": key or new_idempotency_key(),
-    }
 
 
 def test_login_is_required(client):

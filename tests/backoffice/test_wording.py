@@ -9,7 +9,7 @@ from django.urls import reverse
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
-from tests.backoffice.test_orders import refund_data
+from tests.backoffice.helpers import refund_data
 
 pytestmark = pytest.mark.django_db
 
