@@ -18,6 +18,7 @@ from payments.sandbox.client import SandboxClient
 from payments.sandbox.server import Sandbox, SandboxServer, provider_urls
 from payments.services.audit import Actor
 from payments.services.orders import NewPayment, order_create
+from tests.helpers import bambora_read_without_refunds
 from tests.specs.conformance import assert_exchanges_follow_specs
 
 
@@ -201,14 +202,6 @@ def clock(monkeypatch):
             offset[0] += timedelta(seconds=seconds)
 
     return Clock()
-
-
-# Bambora's published GET a payment (PaymentResponse): no `refunds` list.
-def bambora_read_without_refunds(payment):
-    return {
-        "payment": payment.reference, "state": "Captured", "currency": payment.currency,
-        "amount": payment.authorized, "captures": [{"amount": payment.captured}],
-    }
 
 
 @pytest.fixture

@@ -27,3 +27,11 @@ def refund(payment, amount=2_500):
         payment_id=payment.pk, amount=amount, reason="customer_request",
         actor=Actor.system("tests"), idempotency_key=new_idempotency_key(),
     )
+
+
+def bambora_read_without_refunds(payment):
+    """Bambora's published GET of a payment (PaymentResponse): no `refunds` list."""
+    return {
+        "payment": payment.reference, "state": "Captured", "currency": payment.currency,
+        "amount": payment.authorized, "captures": [{"amount": payment.captured}],
+    }

@@ -2,12 +2,7 @@
 spreadsheet. Asked for in a request, made by the task (here run as it is queued: see
 tests/settings.py; the worker itself in tests/payments/test_tasks.py), downloaded later."""
 
-import csv
-import hashlib
-import io
-import itertools
 from datetime import timedelta
-from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
@@ -17,35 +12,19 @@ from django.urls import reverse
 from django.utils import timezone
 
 from payments.exports import safe_cell
-from payments.models import AuditAction, AuditEvent, Export, Operation, OperationKind, Order, Payment
+from payments.models import AuditAction, AuditEvent, Export, Order
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
-from payments.statuses import OperationStatus
+from tests.backoffice.helpers import (
+    CURRENCIES,
+    checked_rows,
+    expected_rows,
+    make_orders,
+    make_varied_payments,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def make_orders(count, *, start=0):
-    orders = Order.objects.bulk_create(
-        Order(number=f"EXP-{start + i:05d}", customer_name=f"Customer {i}", customer_email=f"c{i}@example.com",
-              currency="EUR", total=1_000 + i)
-        for i in range(count)
-    )
-    Payment.objects.bulk_create(
-        Payment(order=order, provider="bambora", reference=f"exp-ref-{order.number}", currency="EUR",
-                authorized=order.total)
-        for order in orders
-    )
-
-
-def checked_rows(body):
-    """The rows of an export's file, once its last line has been checked: the number of rows,
-    and the SHA-256 of everything above it."""
-    above, check = body[: body.rindex(b"# rows=")], body[body.rindex(b"# rows="):]
-    rows = list(csv.DictReader(io.StringIO(above.decode())))
-    assert check.decode() == f"# rows={len(rows)} sha256={hashlib.sha256(above).hexdigest()}\r\n"
-    return rows
 
 
 def downloaded(client, export):
@@ -71,92 +50,6 @@ def exported(client, django_capture_on_commit_callbacks):
         return downloaded(client, Export.objects.latest("pk"))
 
     return export
-
-
-# Each currency with its exponent; the providers that take it.
-CURRENCIES = [("EUR", 2, "bambora"), ("NOK", 2, "vipps"), ("AUD", 2, "optty"), ("USD", 2, "simpleps"),
-              ("JPY", 0, "bambora"), ("KWD", 3, "bambora")]
-STATES = ["", "Captured", "AUTHORIZED", "PARTIALLY_REFUNDED", "Canceled"]
-# Operations that hold a refund's amount back, and one that does not (failed).
-RESERVING = [OperationStatus.AWAITING_APPROVAL, OperationStatus.UNKNOWN, OperationStatus.PENDING,
-             OperationStatus.IN_FLIGHT, OperationStatus.APPROVED]
-
-
-def major(amount, exponent):
-    return f"{Decimal(amount).scaleb(-exponent):.{exponent}f}"
-
-
-def inert(text):
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def make_varied_payments(count):
-    """`count` orders of one payment each, whose aggregates, reserved refunds, currencies,
-    providers, states, dates and names all vary, with a ledger that adds up. Returns the
-    refundable amount each payment should show, by reference."""
-    now = timezone.now()
-    orders = Order.objects.bulk_create(
-        Order(number=f"VAR-{i:05d}", customer_name=["Kari Nordmann", "=1+1", "Åse Ødegård", "-Anne", "Li, Wei \"W\""][i % 5] + f" {i}",
-              customer_email=f"c{i}@example.com", currency=CURRENCIES[i % 6][0], total=10_000 + 7 * i,
-              created_at=now - timedelta(days=i % 400, minutes=i))
-        for i in range(count)
-    )
-    payments, refundable = [], {}
-    for i, order in enumerate(orders):
-        authorized = order.total
-        captured = authorized * (i % 4) // 4
-        cancelled = (authorized - captured) // 2 if i % 5 == 0 else 0
-        refunded = captured // 3 if i % 3 == 0 else 0
-        payments.append(Payment(order=order, provider=CURRENCIES[i % 6][2], reference=f"var-ref-{i:05d}",
-                                currency=order.currency, authorized=authorized, captured=captured,
-                                cancelled=cancelled, refunded=refunded, provider_state=STATES[i % 5]))
-    payments = Payment.objects.bulk_create(payments)
-    keys = itertools.count()
-    operations = []
-
-    def operation(payment, kind, amount, status):
-        operations.append(Operation(
-            payment=payment, kind=kind, amount=amount, status=status, idempotency_key=f"var-{next(keys)}",
-            settled_amount=amount if status == OperationStatus.SUCCEEDED else None))
-
-    for i, payment in enumerate(payments):
-        for kind, amount in ((OperationKind.CAPTURE, payment.captured), (OperationKind.CANCEL, payment.cancelled),
-                             (OperationKind.REFUND, payment.refunded)):
-            if amount:
-                operation(payment, kind, amount, OperationStatus.SUCCEEDED)
-        reserved = (payment.captured - payment.refunded) // 2 if i % 7 < 3 else 0
-        if reserved:
-            operation(payment, OperationKind.REFUND, reserved, RESERVING[i % len(RESERVING)])
-        if i % 2 and payment.captured > payment.refunded:
-            operation(payment, OperationKind.REFUND, 1, OperationStatus.FAILED)  # holds nothing back
-        refundable[payment.reference] = payment.captured - payment.refunded - reserved
-    Operation.objects.bulk_create(operations)
-    return refundable
-
-
-def expected_rows(refundable):
-    """The rows an export of every payment must hold, from the database and `refundable`."""
-    exponents = {currency: exponent for currency, exponent, _ in CURRENCIES}
-    expected = []
-    for payment in Payment.objects.select_related("order").order_by("pk"):
-        order, exponent = payment.order, exponents[payment.currency]
-        expected.append({
-            "order_number": order.number,
-            "order_date": order.created_at.isoformat(),
-            "customer_name": inert(order.customer_name),
-            "customer_email": order.customer_email,
-            "order_total": major(order.total, exponent),
-            "currency": payment.currency,
-            "provider": payment.provider,
-            "reference": payment.reference,
-            "provider_state": payment.provider_state,
-            "authorized": major(payment.authorized, exponent),
-            "captured": major(payment.captured, exponent),
-            "cancelled": major(payment.cancelled, exponent),
-            "refunded": major(payment.refunded, exponent),
-            "refundable": major(refundable[payment.reference], exponent),
-        })
-    return expected
 
 
 def test_a_thousand_varied_rows_come_back_equal_to_the_database(client, exported, manager, ledger_is_consistent):

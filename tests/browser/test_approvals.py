@@ -10,17 +10,9 @@ from payments.models import Operation
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
-from tests.browser.test_desk import card, open_order, refund_button
+from tests.browser.helpers import card, open_order, request_refund
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def request_refund(page, amount, reason="Returned goods"):
-    bambora = card(page, "Bambora")
-    bambora.get_by_label("Amount").fill(amount)
-    bambora.get_by_label("Reason").select_option(label=reason)
-    refund_button(bambora).click()
-    return bambora
 
 
 def test_a_manager_approves_an_agents_large_refund(page, new_page, log_in, agent, manager, make_payment, sandbox, screenshot):

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from payments.statuses import OperationStatus
-from tests.browser.test_desk import card, open_order
+from tests.browser.helpers import card, open_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

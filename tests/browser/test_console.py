@@ -4,7 +4,7 @@ the page: nothing refused by the Content Security Policy, no htmx complaint, no 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_desk import card, open_order, refund_button
+from tests.browser.helpers import card, open_order, refund_button
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,24 +6,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.helpers import card, open_order, refund_button
+
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def card(page, provider_name):
-    return page.get_by_role("region", name=provider_name)
-
-
-def refund_button(region):
-    """The refund form's button, named for what it does: "Refund", "Refund 40.00 EUR", or
-    "Request approval"."""
-    return region.get_by_role("button", name=re.compile(r"^(Refund\b|Request approval$)"))
-
-
-def open_order(page, number):
-    page.goto("/")
-    page.get_by_label("Search").fill(number)
-    page.get_by_label("Search").press("Enter")
-    expect(page.get_by_role("heading", name=f"Order {number}")).to_be_visible()
 
 
 def test_log_in_and_out(page, agent):

@@ -8,7 +8,7 @@ from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.orders import NewPayment, order_create
 from payments.services.refunds import refund_request
-from tests.browser.test_desk import card
+from tests.browser.helpers import card
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,8 +7,7 @@ from playwright.sync_api import expect
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
-from tests.browser.test_approvals import request_refund
-from tests.browser.test_desk import open_order
+from tests.browser.helpers import open_order, request_refund
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

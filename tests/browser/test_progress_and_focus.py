@@ -4,7 +4,7 @@ happening, and focus lands on the answer, not at the top of the page."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_desk import card, open_order, refund_button
+from tests.browser.helpers import card, open_order, refund_button
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from backoffice.models import Preferences
 from payments.models import RefundLine
 from payments.services.orders import NewLine
-from tests.browser.test_desk import card, open_order, refund_button
+from tests.browser.helpers import card, open_order, refund_button
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

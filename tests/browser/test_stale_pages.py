@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from payments.services.audit import Actor
 from payments.services.cancels import payment_cancel
 from payments.services.ledger import new_idempotency_key
-from tests.browser.test_desk import card, open_order, refund_button
+from tests.browser.helpers import card, open_order, refund_button
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

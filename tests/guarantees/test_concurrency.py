@@ -13,7 +13,7 @@ from payments.services.ledger import new_idempotency_key
 from payments.services.orders import NewLine, NewPayment, order_create
 from payments.services.refunds import refund_request
 from payments.statuses import OperationStatus
-from tests.guarantees.conftest import at_once, form_value, refund_forms
+from tests.guarantees.helpers import at_once, form_value, refund_forms
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("ledger_is_consistent")]
 

@@ -16,7 +16,7 @@ from payments.services.cancels import payment_cancel
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
 from payments.statuses import OperationStatus
-from tests.conftest import bambora_read_without_refunds
+from tests.helpers import bambora_read_without_refunds
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_is_consistent")]
 

@@ -13,7 +13,7 @@ from django.db import connection
 from django.urls import reverse
 
 from payments.sandbox.server import provider_urls
-from tests.guarantees.conftest import Person, at_once, refund_forms
+from tests.guarantees.helpers import Person, at_once, refund_forms
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("ledger_is_consistent")]
 

@@ -26,7 +26,7 @@ from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
 from payments.tasks import reconcile
-from tests.backoffice.test_exports import checked_rows, expected_rows, make_orders, make_varied_payments
+from tests.backoffice.helpers import checked_rows, expected_rows, make_orders, make_varied_payments
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,7 +15,7 @@ from payments.services.ledger import new_idempotency_key, operation_open
 from payments.services.reconcile import BUSY, Verdict, judge, payment_reconcile
 from payments.services.refunds import refund_request
 from payments.statuses import OperationStatus
-from tests.conftest import bambora_read_without_refunds
+from tests.helpers import bambora_read_without_refunds
 from tests.payments.sandbox.calls import in_background
 
 
