@@ -85,17 +85,6 @@ def test_unknown_payment(bambora):
     assert refused.message == "Bambora does not know this payment reference."
 
 
-def test_bad_credentials(settings, sandbox):
-    sandbox.create_payment(provider="bambora", reference="ord-7", currency="EUR", amount=5000, captured=5000)
-    settings.PROVIDERS["bambora"]["merchant_secret"] = "wrong"
-
-    refused = provider_for("bambora").refund(modification("ord-7", 100))
-
-    assert (refused.outcome, refused.credentials_rejected) == (Outcome.FAILED, True)
-    assert refused.message == "The provider rejected our credentials."
-    assert sandbox.payment(provider="bambora", reference="ord-7")["refunded"] == 0
-
-
 def test_the_exact_request_bambora_receives(bambora, sandbox, settings):
     reference = "shop/2026 #17?x=1"
     sandbox.create_payment(provider="bambora", reference=reference, currency="EUR", amount=5000, captured=5000)
@@ -122,28 +111,6 @@ def test_fetch_reads_the_totals(bambora, sandbox):
     assert (payment.state, payment.authorized, payment.captured, payment.refunded) == ("Captured", 5000, 4000, 1500)
     assert [(m.kind, m.amount) for m in payment.movements] == [("capture", 4000), ("refund", 1500)]
     assert payment.keys_recorded is False
-
-
-@pytest.mark.parametrize(
-    ("mode", "status", "carried_out"),
-    [
-        ("timeout", None, False),
-        ("error", 503, False),
-        ("drop", None, False),
-        ("garbage", None, False),
-        ("lost_answer", None, True),
-        ("status", 409, False),
-        ("status", 429, False),
-    ],
-)
-def test_faults_leave_the_outcome_unknown(bambora, sandbox, settings, mode, status, carried_out):
-    settings.PROVIDER_TIMEOUT = 0.5
-    sandbox.create_payment(provider="bambora", reference="ord-9", currency="EUR", amount=5000, captured=5000)
-    sandbox.inject_fault(provider="bambora", endpoint="refund", mode=mode, status=status)
-
-    assert provider_for("bambora").refund(modification("ord-9", 1000)).outcome == Outcome.UNKNOWN
-
-    assert sandbox.payment(provider="bambora", reference="ord-9")["refunded"] == (1000 if carried_out else 0)
 
 
 def test_a_refund_answer_is_confirmed_by_its_own_amount_not_the_last_listed(bambora, sandbox):

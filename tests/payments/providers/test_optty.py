@@ -101,17 +101,6 @@ def test_unknown_order(optty):
     assert (refused.outcome, refused.message) == (Outcome.FAILED, "Optty does not know this order.")
 
 
-def test_bad_credentials(settings, sandbox):
-    order(sandbox, "o-8")
-    settings.PROVIDERS["optty"]["client_secret"] = "wrong"
-
-    refused = provider_for("optty").refund(modification("o-8", 100))
-
-    assert (refused.outcome, refused.credentials_rejected) == (Outcome.FAILED, True)
-
-    assert sandbox.payment(provider="optty", reference="o-8")["refunded"] == 0
-
-
 def test_the_token_is_cached_and_fetched_again_once_when_refused(optty, sandbox):
     order(sandbox, "o-9")
     optty.refund(modification("o-9", 100, key="bo-a"))
@@ -187,22 +176,6 @@ def test_fetch_reads_the_details(optty, sandbox):
 
     assert (payment.authorized, payment.captured, payment.refunded, payment.cancelled) == (5_000, 4_000, 1_500, 0)
     assert [(m.kind, m.amount) for m in payment.movements] == [("capture", 4_000), ("refund", 1_500)]
-
-
-@pytest.mark.parametrize(
-    ("mode", "status", "carried_out"),
-    [("timeout", None, False), ("error", 503, False), ("drop", None, False),
-     ("garbage", None, False), ("lost_answer", None, True), ("status", 429, False),
-     ("status", 409, False)],
-)
-def test_faults_leave_the_outcome_unknown(sandbox, settings, mode, status, carried_out):
-    settings.PROVIDER_TIMEOUT = 0.5
-    order(sandbox, "o-13")
-    sandbox.inject_fault(provider="optty", endpoint="refund", mode=mode, status=status)
-
-    assert provider_for("optty").refund(modification("o-13", 1_000)).outcome == Outcome.UNKNOWN
-
-    assert sandbox.payment(provider="optty", reference="o-13")["refunded"] == (1_000 if carried_out else 0)
 
 
 @pytest.mark.parametrize("status", ["INITIATED", "PROCESSING", "REQUESTED", "PENDING", "SOMETHING_NEW"])

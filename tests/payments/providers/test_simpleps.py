@@ -81,16 +81,6 @@ def test_void_of_a_captured_payment_is_refused(simpleps, sandbox):
     assert sandbox.payment(provider="simpleps", reference="s-6")["cancelled"] == 0
 
 
-def test_bad_credentials(settings, sandbox):
-    payment(sandbox, "s-7")
-    settings.PROVIDERS["simpleps"]["secret_id"] = "wrong"
-
-    refused = provider_for("simpleps").refund(modification("s-7", 100))
-
-    assert (refused.outcome, refused.credentials_rejected, refused.code) == (Outcome.FAILED, True, "SE_001")
-    assert sandbox.payment(provider="simpleps", reference="s-7")["refunded"] == 0
-
-
 def test_the_token_is_cached_and_fetched_again_once_when_refused(simpleps, sandbox):
     payment(sandbox, "s-8")
     simpleps.refund(modification("s-8", 100))
@@ -197,18 +187,3 @@ def test_fetch_reads_totals_and_history(simpleps, sandbox):
 
     assert (seen.state, seen.authorized, seen.captured, seen.refunded) == ("PARTIALLY_REFUNDED", 10_000, 8_000, 1_500)
     assert [(m.kind, m.amount) for m in seen.movements] == [("capture", 8_000), ("refund", 1_500)]
-
-
-@pytest.mark.parametrize(
-    ("mode", "status", "carried_out"),
-    [("timeout", None, False), ("error", 503, False), ("drop", None, False),
-     ("garbage", None, False), ("lost_answer", None, True), ("status", 429, False)],
-)
-def test_faults_leave_the_outcome_unknown(sandbox, settings, mode, status, carried_out):
-    settings.PROVIDER_TIMEOUT = 0.5
-    payment(sandbox, "s-11")
-    sandbox.inject_fault(provider="simpleps", endpoint="refund", mode=mode, status=status)
-
-    assert provider_for("simpleps").refund(modification("s-11", 1_000)).outcome == Outcome.UNKNOWN
-
-    assert sandbox.payment(provider="simpleps", reference="s-11")["refunded"] == (1_000 if carried_out else 0)
