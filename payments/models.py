@@ -14,7 +14,7 @@ from django.db.models.functions import MD5, Upper
 from django.utils import timezone
 
 from payments.balances import money_state
-from payments.statuses import OperationStatus
+from payments.statuses import NEEDING_PERSON_STATUSES, OperationStatus
 
 
 class Provider(models.TextChoices):
@@ -260,10 +260,14 @@ class Operation(models.Model):
                 condition=Q(approval_required=True),
                 name="operation_requests_idx",
             ),
-            # The "Needs attention" list: the few operations a person has to resolve.
+            # The "Needs attention" list: the operations a person has to resolve, longest
+            # waiting first. Its condition is the list's own, so that PostgreSQL reads a page in
+            # the index's order: with only `needs_person_since` in it, it mis-estimated the
+            # rows both conditions leave and read and sorted every one (80 ms at ten million
+            # orders, and growing with them).
             models.Index(
                 fields=["needs_person_since", "id"],
-                condition=Q(needs_person_since__isnull=False),
+                condition=Q(needs_person_since__isnull=False, status__in=sorted(NEEDING_PERSON_STATUSES)),
                 name="operation_needs_person_idx",
             ),
         ]
