@@ -2,12 +2,14 @@
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.contrib.auth.models import User
+from django.db.models import Count, F, Field, Model, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessThan
 from django.db.models.functions import MD5, Coalesce, Upper
 from django.utils import timezone
@@ -35,6 +37,13 @@ from payments.statuses import (
     OperationStatus,
 )
 
+if TYPE_CHECKING:
+    # For its type only: the selectors do not import the provider layer (README, "How it is
+    # built").
+    from payments.providers.base import ProviderPayment
+
+_Row = TypeVar("_Row", bound=Model)
+
 # The kinds of operation whose reserved amounts are held back from refunds, and from cancels
 # (a capture under way takes from what could be released too).
 _REFUND_KINDS = (OperationKind.REFUND,)
@@ -56,7 +65,7 @@ def payment_balances(*, payment: Payment, excluding: Operation | None = None) ->
     return balances_of(payment, reserved_refunds=sums["refunds"] or 0, reserved_cancels=sums["cancels"] or 0)
 
 
-def _reserved_sum(kinds, payment):
+def _reserved_sum(kinds: tuple[OperationKind, ...], payment: str) -> Subquery:
     return Subquery(
         Operation.objects.filter(payment=OuterRef(payment), kind__in=kinds, status__in=RESERVING_STATUSES)
         .order_by()
@@ -66,7 +75,7 @@ def _reserved_sum(kinds, payment):
     )
 
 
-def with_reserved_sums(queryset: QuerySet, *, payment: str = "pk") -> QuerySet:
+def with_reserved_sums(queryset: QuerySet[_Row], *, payment: str = "pk") -> QuerySet[_Row]:
     """`queryset` with what each payment's operations hold back annotated, for
     annotated_balances(): the one annotation of lists and exports, read in the same query, row
     by row (rows can stream). A queryset of payments names them by "pk"; one of rows that
@@ -97,11 +106,11 @@ class PaymentDetail:
     balances: Balances
     # Its operations whose outcome is unknown or pending: "Check with provider" is offered.
     unresolved_count: int
-    timeline: list  # of AuditEvent, oldest first
-    needing_person: list  # of Operation: those no machine can prove, for a manager
+    timeline: list[AuditEvent]  # oldest first
+    needing_person: list[Operation]  # those no machine can prove, for a manager
 
     @property
-    def waiting_requests(self) -> list:
+    def waiting_requests(self) -> list[AuditEvent]:
         """The events that asked for its refunds still waiting for a manager's approval (their
         operations with them): found in the timeline, no query of their own."""
         return [
@@ -124,7 +133,9 @@ _TIMELINE_FIELDS = (
 )  # fmt: skip
 
 
-def _payments_in_detail(queryset, events):
+def _payments_in_detail(
+    queryset: QuerySet[Payment], events: QuerySet[AuditEvent]
+) -> tuple[list[PaymentDetail], list[AuditEvent]]:
     """PaymentDetails of the payments of `queryset`, in its order, with their timelines from
     `events`, in two queries whatever the number of payments and events; and the events that
     belong to none of them."""
@@ -136,15 +147,15 @@ def _payments_in_detail(queryset, events):
         .values("count")
     )
     payments = list(with_reserved_sums(queryset).annotate(unresolved_count=Subquery(awaiting_outcome)))
-    timelines = {payment.pk: [] for payment in payments}
-    needing_person = {payment.pk: {} for payment in payments}
-    others = []
+    timelines: dict[int, list[AuditEvent]] = {payment.pk: [] for payment in payments}
+    needing_person: dict[int, dict[int, Operation]] = {payment.pk: {} for payment in payments}
+    others: list[AuditEvent] = []
     events = events.select_related("operation__requested_by").only(*_TIMELINE_FIELDS)
     for event in events.order_by("created_at", "pk"):
         if event.payment_id in timelines:
             timelines[event.payment_id].append(event)
             if event.operation is not None and needs_person(event.operation):
-                needing_person[event.payment_id][event.operation_id] = event.operation
+                needing_person[event.payment_id][event.operation.pk] = event.operation
         else:
             others.append(event)
     details = [
@@ -160,8 +171,8 @@ def _payments_in_detail(queryset, events):
     return details, others
 
 
-def currency_mismatch(*, payment: Payment, seen) -> str | None:
-    """Why the provider's view `seen` (a ProviderPayment) of `payment` cannot be compared with
+def currency_mismatch(*, payment: Payment, seen: "ProviderPayment") -> str | None:
+    """Why the provider's view `seen` of `payment` cannot be compared with
     ours, in words, when it is in another currency; None when the currencies agree."""
     if seen.currency == payment.currency:
         return None
@@ -171,7 +182,7 @@ def currency_mismatch(*, payment: Payment, seen) -> str | None:
     )
 
 
-def operations_under_way(*, payment_id: int, since: datetime) -> QuerySet:
+def operations_under_way(*, payment_id: int, since: datetime) -> QuerySet[Operation]:
     """The payment's operations whose money may be at the provider but not yet in our
     aggregate, or the other way round, for a provider read at `since`: every unresolved one,
     whatever its age (one in flight may have been carried out already, its answer not yet
@@ -181,7 +192,7 @@ def operations_under_way(*, payment_id: int, since: datetime) -> QuerySet:
     )
 
 
-def _settled_sum(kind):
+def _settled_sum(kind: OperationKind) -> Coalesce:
     return Coalesce(
         Subquery(
             Operation.objects.filter(
@@ -195,7 +206,7 @@ def _settled_sum(kind):
     )
 
 
-def ledger_mismatches():
+def ledger_mismatches() -> QuerySet[Payment]:
     """Payments whose aggregate differs from the sum of their settled operations, each with
     `ledger_captured`, `ledger_cancelled` and `ledger_refunded` annotated."""
     return (
@@ -214,7 +225,7 @@ def ledger_mismatches():
     )
 
 
-def order_refund_offer(*, order):
+def order_refund_offer(*, order: Order) -> RefundOffer | None:
     """What can still be refunded of an order sent with lines, line by line and its shipping
     (RefundOffer), read from the ledger in one query; None for an order without lines.
 
@@ -243,7 +254,8 @@ def order_refund_offer(*, order):
         )
         .order_by("position")
     )
-    lines, claims = {}, defaultdict(lambda: {"refunded": 0, "held": 0, "claimed_amount": 0})
+    lines: dict[int, OrderLine] = {}
+    claims: defaultdict[int, dict[str, int]] = defaultdict(lambda: {"refunded": 0, "held": 0, "claimed_amount": 0})
     shipping_status = None
     for row in rows:
         lines.setdefault(row.pk, row)
@@ -264,7 +276,7 @@ def order_refund_offer(*, order):
     )
 
 
-def payments_by_reference(reference):
+def payments_by_reference(reference: str) -> QuerySet[Payment]:
     """Payments whose provider reference is exactly `reference`, found through the MD5 index
     (references of up to 2,000 characters are too long for a plain btree)."""
     digest = hashlib.md5(reference.encode()).hexdigest()
@@ -296,7 +308,14 @@ class Page:
     last_key: int | None = None
 
 
-def page_of(queryset, *, per_page, cursor=None, newest_first=True, by="created_at"):
+def page_of(
+    queryset: QuerySet[_Row],
+    *,
+    per_page: int,
+    cursor: Cursor | None = None,
+    newest_first: bool = True,
+    by: str = "created_at",
+) -> Page:
     """The page of `queryset` that `cursor` (a Cursor) says, in the order of (`by`, pk): by
     created_at, newest or oldest first, unless `by` names another time. The row a cursor names
     is found by its pk, and the page from it through the index on (`by`, id): PostgreSQL
@@ -307,7 +326,7 @@ def page_of(queryset, *, per_page, cursor=None, newest_first=True, by="created_a
     forwards = cursor.before is None
     ordering = (f"-{by}", "-pk") if newest_first == forwards else (by, "pk")
     if cursor.after is not None or cursor.before is not None:
-        boundary = model.objects.filter(pk=cursor.after if forwards else cursor.before).order_by()
+        boundary = model._default_manager.filter(pk=cursor.after if forwards else cursor.before).order_by()
         beyond = TupleLessThan if newest_first == forwards else TupleGreaterThan
         queryset = queryset.filter(
             beyond((F(by), F("pk")), boundary.values_list(by, "pk").query)
@@ -340,7 +359,7 @@ class Unsettled:
 @dataclass(frozen=True)
 class ListedPayment:
     payment: Payment
-    unsettled: tuple  # of Unsettled, in the order of UNSETTLED_STATES; none when all is settled
+    unsettled: tuple[Unsettled, ...]  # in the order of UNSETTLED_STATES; none when all is settled
 
 
 @dataclass(frozen=True)
@@ -348,7 +367,7 @@ class ListedOrder:
     """An order as the order list and the search results show it."""
 
     order: Order
-    payments: tuple  # of ListedPayment, oldest first
+    payments: tuple[ListedPayment, ...]  # oldest first
 
 
 # What a list says about a payment's operations that have not settled: (state, which ones).
@@ -369,7 +388,7 @@ UNSETTLED_STATES = (
 _LISTED_PAYMENT_FIELDS = ("order_id", "provider", "currency", "authorized", "captured", "cancelled", "refunded")
 
 
-def _listed(page):
+def _listed(page: Page) -> Page:
     """The page's orders as ListedOrders: their payments, each with what is unsettled on it, in
     one query however many orders and operations."""
     # No Coalesce: a payment without such operations sums to NULL, read as nothing unsettled.
@@ -401,13 +420,13 @@ class SearchResult:
     exact_order_id: int | None = None
 
 
-def order_number_forms(query):
+def order_number_forms(query: str) -> list[str]:
     """An order number as typed and in capitals: shops write letters in their numbers in
     capitals ("DEMO-1006"), people type them in lower case. Both go through the index."""
     return sorted({query, query.upper()})
 
 
-def payments_by_reference_in_any_case(reference):
+def payments_by_reference_in_any_case(reference: str) -> QuerySet[Payment]:
     """Payments whose provider reference is `reference` in any case, found through the index
     on MD5(UPPER(reference)). The database folds the case on both sides, so both agree."""
     return Payment.objects.alias(reference_upper_md5=MD5(Upper("reference"))).filter(
@@ -415,7 +434,7 @@ def payments_by_reference_in_any_case(reference):
     )
 
 
-def _exact_order_ids(query):
+def _exact_order_ids(query: str) -> list[int]:
     """Ids of the orders whose number is `query` (see order_number_forms), or that have a
     payment with reference `query` in any case: one query, each side through its own index. A
     handful at most, since numbers are unique and a reference is unique per provider."""
@@ -428,11 +447,18 @@ def _exact_order_ids(query):
 
 
 # Longer queries are no email or name (a reference may be 2,000 characters long).
-_LONGEST_EMAIL = Order._meta.get_field("customer_email").max_length
-_LONGEST_NAME = Order._meta.get_field("customer_name").max_length
+def _longest(field_name: str) -> int:
+    field = Order._meta.get_field(field_name)
+    if not isinstance(field, Field) or field.max_length is None:
+        raise TypeError(f"Order.{field_name} has no max_length.")
+    return field.max_length
 
 
-def orders_matching(query, *, exact_ids=None):
+_LONGEST_EMAIL = _longest("customer_email")
+_LONGEST_NAME = _longest("customer_name")
+
+
+def orders_matching(query: str, *, exact_ids: list[int] | None = None) -> QuerySet[Order]:
     """Orders newest first that `query` finds: by the beginning of the order number (as typed
     or in capitals) or of the customer's email (any case), by the beginnings of the words of
     the customer's name (any case, accents ignored: "kari nord" finds Kåri Nordmann), or by a
@@ -457,7 +483,7 @@ def orders_matching(query, *, exact_ids=None):
     return Order.objects.order_by("-created_at", "-pk").filter(matches)
 
 
-def order_search(*, query, cursor=None, per_page=50):
+def order_search(*, query: str, cursor: Cursor | None = None, per_page: int = 50) -> SearchResult:
     """Orders found by `query` (see orders_matching), a page of ListedOrders. An exact order
     number or provider reference (up to 2,000 characters), or a search that finds one order
     only, gives that order, which the desk opens."""
@@ -471,7 +497,7 @@ def order_search(*, query, cursor=None, per_page=50):
     return SearchResult(page=_listed(found))
 
 
-def recent_orders(*, cursor=None, per_page=50):
+def recent_orders(*, cursor: Cursor | None = None, per_page: int = 50) -> Page:
     """All orders, newest first: a page of ListedOrders."""
     return _listed(page_of(Order.objects.all(), cursor=cursor, per_page=per_page))
 
@@ -479,8 +505,8 @@ def recent_orders(*, cursor=None, per_page=50):
 @dataclass(frozen=True)
 class OrderView:
     order: Order
-    payments: list  # of PaymentDetail, oldest first
-    order_events: list  # events about the order itself, not one payment
+    payments: list[PaymentDetail]  # oldest first
+    order_events: list[AuditEvent]  # events about the order itself, not one payment
 
 
 def order_view(*, order_id: int) -> OrderView:
@@ -494,7 +520,7 @@ def order_view(*, order_id: int) -> OrderView:
     return OrderView(order=order, payments=payments, order_events=order_events)
 
 
-def needs_person(operation):
+def needs_person(operation: Operation) -> bool:
     """Whether no machine can prove what became of the operation: a manager resolves it."""
     return operation.needs_person_since is not None and operation.status in NEEDING_PERSON_STATUSES
 
@@ -507,11 +533,11 @@ class AttentionItem:
     mine: bool  # asked for by the person looking, who may not resolve it
 
 
-def attention_item(*, operation: Operation, user) -> AttentionItem:
+def attention_item(*, operation: Operation, user: User) -> AttentionItem:
     return AttentionItem(operation=operation, mine=operation.requested_by_id == user.pk)
 
 
-def needs_attention_queue(*, user, cursor: "Cursor | None" = None, per_page: int = 25) -> "Page":
+def needs_attention_queue(*, user: User, cursor: Cursor | None = None, per_page: int = 25) -> Page:
     """A Page of AttentionItems: the operations that need a person, longest waiting first."""
     operations = page_of(
         Operation.objects.filter(needs_person_since__isnull=False, status__in=NEEDING_PERSON_STATUSES)
@@ -535,7 +561,7 @@ def payment_view(*, payment_id: int) -> PaymentDetail:
     return payments[0]
 
 
-def refund_request_expiry_cutoff():
+def refund_request_expiry_cutoff() -> datetime:
     """Refund requests made before this moment have expired (REFUND_APPROVAL_EXPIRY_DAYS),
     whether or not `reconcile` has released them yet."""
     return timezone.now() - timedelta(days=settings.REFUND_APPROVAL_EXPIRY_DAYS)
@@ -551,11 +577,12 @@ class RequestState:
     waiting: bool = False  # still waiting for a decision: its requester may withdraw it
 
 
-def refund_request_state(operation):
+def refund_request_state(operation: Operation) -> RequestState:
     """The RequestState of a refund request; reads `operation.decided_by` and its payment
     (select them along)."""
     status = OperationStatus
-    decider = operation.decided_by.get_username() if operation.decided_by_id else "a manager"
+    # No query when there is no decider: Django reads a null key as None.
+    decider = operation.decided_by.get_username() if operation.decided_by is not None else "a manager"
     approved = f"Approved by {decider}."
     days = settings.REFUND_APPROVAL_EXPIRY_DAYS
     match operation.status:
@@ -570,6 +597,9 @@ def refund_request_state(operation):
         case status.APPROVED | status.IN_FLIGHT:
             return RequestState("Approved, being sent to the provider", "info", approved)
         case status.SUCCEEDED:
+            # The database holds a succeeded operation's settled amount
+            # (operation_settled_amount_iff_succeeded).
+            assert operation.settled_amount is not None
             refunded = format_money(operation.settled_amount, operation.payment.currency)
             return RequestState("Approved and refunded", "success", f"{approved} {refunded} refunded.")
         case status.PENDING:
@@ -599,7 +629,7 @@ class RefundRequest:
     state: RequestState
 
 
-def _as_requests(operations):
+def _as_requests(operations: Iterable[Operation]) -> list[RefundRequest]:
     return [RefundRequest(operation=operation, state=refund_request_state(operation)) for operation in operations]
 
 
@@ -611,7 +641,7 @@ _REQUEST_FIELDS = (
 )  # fmt: skip
 
 
-def _requests():
+def _requests() -> QuerySet[Operation]:
     return (
         Operation.objects.filter(approval_required=True)
         .select_related("payment__order", "decided_by")
@@ -619,20 +649,20 @@ def _requests():
     )
 
 
-def refund_requests_of(*, user, cursor=None, per_page=25):
+def refund_requests_of(*, user: User, cursor: Cursor | None = None, per_page: int = 25) -> Page:
     """A Page of `user`'s refund requests (RefundRequest), newest first, whatever became of
     them: in a fixed number of queries, through the index on requester and time."""
     found = page_of(_requests().filter(requested_by=user), cursor=cursor, per_page=per_page)
     return replace(found, items=_as_requests(found.items))
 
 
-def refund_request_of(*, user, operation_id):
+def refund_request_of(*, user: User, operation_id: int) -> RefundRequest:
     """`user`'s refund request `operation_id` as a RefundRequest; Operation.DoesNotExist when
     there is no such request of theirs."""
     return _as_requests([_requests().get(pk=operation_id, requested_by=user)])[0]
 
 
-def approvals_waiting_for(*, user):
+def approvals_waiting_for(*, user: User) -> QuerySet[Operation]:
     """Refund requests waiting for approval that `user` may decide (not their own, not
     expired), oldest first."""
     return (
@@ -666,11 +696,11 @@ class QueuedRequest:
     balances: Balances
     mine: bool
     expired: bool
-    items: list
+    items: list["RequestedItem"]
     conflict: "ApprovalConflict | None"
 
 
-def approval_queue(*, user, cursor: "Cursor | None" = None, per_page: int = 25) -> "Page":
+def approval_queue(*, user: User, cursor: Cursor | None = None, per_page: int = 25) -> Page:
     """A Page of QueuedRequests: the refund requests waiting for approval, oldest first, in
     three queries however long the queue."""
     requests = page_of(
@@ -718,10 +748,10 @@ class RequestedItem:
     amount: int
 
 
-def _requested_items(*, operation_ids):
+def _requested_items(*, operation_ids: list[int]) -> defaultdict[int, list[RequestedItem]]:
     """The items each of the operations refunds by line, by operation id, in the shop's order:
     one query for a page of requests."""
-    items = defaultdict(list)
+    items: defaultdict[int, list[RequestedItem]] = defaultdict(list)
     if not operation_ids:
         return items
     refund_lines = (
@@ -737,7 +767,9 @@ def _requested_items(*, operation_ids):
     return items
 
 
-def payments_for_export(*, query: str = "", date_from=None, date_to=None) -> QuerySet:
+def payments_for_export(
+    *, query: str = "", date_from: date | None = None, date_to: date | None = None
+) -> QuerySet[Payment]:
     """Payments with their orders for a CSV export, oldest first: those of the orders matching
     `query` (see orders_matching) placed between the dates (inclusive), each annotated by
     with_reserved_sums (read row by row, so that rows can stream)."""
@@ -753,7 +785,7 @@ def payments_for_export(*, query: str = "", date_from=None, date_to=None) -> Que
 
 # Events that made a person able to approve refunds, or that hand their account to someone:
 # whoever did one of them to an approver could be approving through them.
-GRANTING_ACTIONS = {
+GRANTING_ACTIONS: dict[str, str] = {
     AuditAction.USER_CREATED: "created",
     AuditAction.USER_ACTIVATED: "activated",
     AuditAction.USER_PASSWORD_SET: "given a password",
@@ -773,7 +805,7 @@ class ApprovalConflict:
     made_by_requester: bool
 
     @property
-    def message(self):
+    def message(self) -> str:
         """The refusal of an approval."""
         return f"You cannot approve refunds yet: {self.reason}"
 
@@ -799,19 +831,20 @@ class ApprovalStanding:
     one query, so that a page of requests can say of each whether that person may approve it:
     conflict(requester=...) is the rule the approval itself applies (approval_conflict)."""
 
-    def __init__(self, *, approver):
+    def __init__(self, *, approver: User) -> None:
         actions = list(GRANTING_ACTIONS)
         sql = _ACCOUNTS_BEHIND_SQL.format(
             events=AuditEvent._meta.db_table, actions=", ".join(["%s"] * len(actions))
         )
-        events, self.behind = {}, defaultdict(set)
+        events: dict[int, AuditEvent] = {}
+        self.behind: defaultdict[int, set[int]] = defaultdict(set)
         for row in AuditEvent.objects.raw(sql, [approver.pk, approver.pk, *actions, *actions]):
             events.setdefault(row.pk, row)
-            self.behind[row.pk].add(row.behind_id)
+            self.behind[row.pk].add(row.behind_id)  # type: ignore[attr-defined]  # the query's own column
         # The newest first: a refusal names the latest change that stands in the way.
         self.events = sorted(events.values(), key=lambda event: (event.created_at, event.pk), reverse=True)
 
-    def conflict(self, *, requester):
+    def conflict(self, *, requester: User | None) -> ApprovalConflict | None:
         """Why the person may not approve a refund `requester` asked for, or None: their
         account was created, activated, given a password or made an approver by the requester
         (or by an account the requester made, at any depth), or by anyone less than
@@ -845,7 +878,7 @@ class ApprovalStanding:
         return None
 
 
-def approval_conflict(*, approver, requester):
+def approval_conflict(*, approver: User, requester: User | None) -> ApprovalConflict | None:
     """Why `approver` may not approve a refund `requester` asked for, or None (see
     ApprovalStanding.conflict)."""
     return ApprovalStanding(approver=approver).conflict(requester=requester)

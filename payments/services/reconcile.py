@@ -471,6 +471,8 @@ def payment_check(
     if read.error is not None:
         message = f"The provider could not be asked: {read.error.message}"
         return Check(findings=[_unproven(op, message, actor=actor) for op in operations], read=read)
+    # A read without an error showed the payment (provider_read).
+    assert read.seen is not None
     if mismatch := currency_mismatch(payment=payment, seen=read.seen):
         message = f"{mismatch}; check the payment in the provider's portal."
         return Check(findings=[_unproven(op, message, actor=actor) for op in operations], read=read)
