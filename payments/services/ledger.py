@@ -4,10 +4,13 @@ payment's row lock. Nothing else writes the aggregate (tests/payments/services/t
 scans the code for any other writer)."""
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,14 +19,18 @@ from payments.exceptions import ActionRefused
 from payments.locks import lock_operation, lock_payment
 from payments.models import AuditAction, Operation, OperationKind, OperationSource, Order, Payment
 from payments.money import format_money
-from payments.services.audit import audit_record
+from payments.services.audit import Actor, audit_record
 from payments.statuses import FINAL_STATUSES, INITIAL_STATUSES, OperationStatus, transition_to
 
-AGGREGATE_FIELD = {
+if TYPE_CHECKING:
+    from payments.providers.base import ProviderPayment
+
+AGGREGATE_FIELD: dict[str, str] = {
     OperationKind.CAPTURE: "captured",
     OperationKind.CANCEL: "cancelled",
     OperationKind.REFUND: "refunded",
 }
+
 
 def new_idempotency_key() -> str:
     """A fresh operation key: short enough for every provider (Vipps allows 50 characters)."""
@@ -57,15 +64,17 @@ def aggregate_fits(payment: Payment, kind: str, amount: int) -> bool:
     return amount <= aggregate_room(payment, kind)
 
 
-def _apply(payment, kind, amount):
+def _apply(payment: Payment, kind: str, amount: int) -> None:
     field = AGGREGATE_FIELD[kind]
     setattr(payment, field, getattr(payment, field) + amount)
     payment.save(update_fields=[field])
 
 
-def operation_for_submission(*, idempotency_key, payment, kind, amount, actor):
+def operation_for_submission(
+    *, idempotency_key: str | None, payment: Payment, kind: str, amount: int, actor: Actor
+) -> Operation | None:
     """The operation already made from this same form (a double click, the back button), or
-    None. Call with the payment locked. A key that was used for anything else (another
+    None (always None without a key). Call with the payment locked. A key that was used for anything else (another
     payment, amount, kind or person) is refused: it cannot be borrowed."""
     existing = Operation.objects.filter(idempotency_key=idempotency_key).first()
     if existing is None:
@@ -83,18 +92,18 @@ def operation_for_submission(*, idempotency_key, payment, kind, amount, actor):
 
 def operation_open(
     *,
-    payment,
-    kind,
-    amount,
-    status,
-    actor,
-    source=OperationSource.BACKOFFICE,
-    reason="",
-    note="",
-    idempotency_key=None,
-    provider_reference="",
-    provider_response=None,
-):
+    payment: Payment,
+    kind: str,
+    amount: int,
+    status: str,
+    actor: Actor,
+    source: str = OperationSource.BACKOFFICE,
+    reason: str = "",
+    note: str = "",
+    idempotency_key: str | None = None,
+    provider_reference: str = "",
+    provider_response: Any = None,  # the provider's answer as JSON, for the record
+) -> Operation:
     """Write a new operation on `payment`, which the caller has locked (payments.locks) in the
     current transaction. An operation born `succeeded` (found at the provider, or captured by
     the shop before the order reached us) moves the aggregate at once."""
@@ -125,7 +134,13 @@ def operation_open(
     return operation
 
 
-def operation_settle(*, operation_id, expected_updated_at=None, attempt_deadline=None, **outcome):
+def operation_settle(
+    *,
+    operation_id: int,
+    expected_updated_at: datetime | None = None,
+    attempt_deadline: datetime | None = None,
+    **outcome: Any,  # operation_settle_locked's keyword arguments
+) -> Operation:
     """Record where an operation has got to (succeeded, failed, pending, unknown), and move
     the payment's aggregate when it succeeded, in one transaction under the payment's lock
     (see operation_settle_locked for `outcome`). With `expected_updated_at`, nothing changes
@@ -159,21 +174,21 @@ def operation_settle(*, operation_id, expected_updated_at=None, attempt_deadline
 
 def operation_settle_locked(
     *,
-    payment,
-    operation,
-    status,
-    actor,
-    settled_amount=None,
-    failure_message="",
-    provider_code="",
-    provider_reference="",
-    provider_response=None,
-    retry_after=None,
-    decided_by=None,
-    decision_note="",
-    audit_action=AuditAction.OPERATION_SETTLED,
-    message="",
-):
+    payment: Payment,
+    operation: Operation,
+    status: str,
+    actor: Actor,
+    settled_amount: int | None = None,
+    failure_message: str = "",
+    provider_code: str = "",
+    provider_reference: str = "",
+    provider_response: Any = None,  # the provider's answer as JSON, for the record
+    retry_after: int | None = None,
+    decided_by: User | None = None,
+    decision_note: str = "",
+    audit_action: AuditAction = AuditAction.OPERATION_SETTLED,
+    message: str = "",
+) -> Operation:
     """operation_settle for an operation and its payment that the caller has locked
     (payments.locks) in the current transaction.
 
@@ -237,8 +252,15 @@ def operation_settle_locked(
 
 
 def operation_record_external(
-    *, payment, kind, amount, actor, provider_reference="", provider_response=None, message=""
-):
+    *,
+    payment: Payment,
+    kind: str,
+    amount: int,
+    actor: Actor,
+    provider_reference: str = "",
+    provider_response: Any = None,  # the provider's answer as JSON, for the record
+    message: str = "",
+) -> Operation:
     """Book money that moved outside the back office (in a provider's own portal, say) as a
     succeeded operation of source "provider", so that it is shown and audited, never silently
     merged into the aggregate. `payment` is locked by the caller's transaction."""
@@ -266,7 +288,7 @@ def operation_record_external(
 
 
 def payment_open(
-    *, order: Order, provider: str, reference: str, currency: str, authorized: int, captured: int, actor
+    *, order: Order, provider: str, reference: str, currency: str, authorized: int, captured: int, actor: Actor
 ) -> Payment:
     """Store a payment of `order` (in the caller's transaction) with its authorized amount, and
     what the shop has captured of it already as a succeeded capture of source "shop": the
@@ -295,7 +317,9 @@ class ProviderViewBooking:
     disagreements: list[str] = field(default_factory=list)
 
 
-def payment_book_provider_view(*, payment: Payment, seen, busy_kinds, actor) -> ProviderViewBooking:
+def payment_book_provider_view(
+    *, payment: Payment, seen: "ProviderPayment", busy_kinds: Collection[str], actor: Actor
+) -> ProviderViewBooking:
     """Bring `payment` (locked by the caller's transaction) up to what its provider shows:
     `seen`, a ProviderPayment in the payment's currency. A larger authorization is taken;
     money the provider shows moved beyond our ledger (in its own portal, say) is booked as a
