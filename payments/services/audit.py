@@ -95,7 +95,7 @@ def current_actor() -> Actor:
     return Actor.system(program)
 
 
-def audit_refusal(*, actor: Actor, operation: Operation, refusal: ActionRefused) -> NoReturn:
+def audit_refusal(*, actor: Actor, operation: Operation | None, refusal: ActionRefused) -> NoReturn:
     """Write a refused action (an ActionRefused or ActionForbidden, whose message says why) to
     the audit log, in its own transaction, and raise it."""
     audit_record(

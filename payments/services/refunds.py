@@ -8,8 +8,9 @@ from django.utils import timezone
 from payments.approval_limits import refund_without_approval
 from payments.exceptions import ActionForbidden, ActionRefused
 from payments.locks import lock_operation, lock_order, lock_payment
-from payments.models import AuditAction, Operation, OperationKind, RefundLine, RefundReason
+from payments.models import AuditAction, Operation, OperationKind, Payment, RefundLine, RefundReason
 from payments.money import format_money
+from payments.order_lines import RefundItems
 from payments.roles import may
 from payments.selectors import (
     approval_conflict,
@@ -25,7 +26,16 @@ from payments.services.notifications import notify_managers_of_request, notify_r
 from payments.statuses import OperationStatus, transition_to
 
 
-def refund_request(*, payment_id, amount, reason, note="", actor, idempotency_key, items=None):
+def refund_request(
+    *,
+    payment_id: int,
+    amount: int,
+    reason: str,
+    note: str = "",
+    actor: Actor,
+    idempotency_key: str | None,
+    items: RefundItems | None = None,
+) -> Operation:
     """Refund `amount` (minor units) of a payment, or file the refund for a manager's approval
     when the payment's refunds, this one included, would exceed the currency's limit.
 
@@ -97,7 +107,7 @@ def refund_request(*, payment_id, amount, reason, note="", actor, idempotency_ke
     return operation_execute(operation_id=operation.pk, actor=actor)
 
 
-def _claim_items(*, payment, items, amount):
+def _claim_items(*, payment: Payment, items: RefundItems, amount: int) -> list[RefundLine]:
     """The RefundLines (unsaved) that give back `items` of the payment's order, claimed under
     the order's lock, which the caller's transaction holds from here on. Raises ActionRefused
     when a line has fewer units left, the shipping is refunded already, or the items come to
@@ -105,7 +115,7 @@ def _claim_items(*, payment, items, amount):
     offer = order_refund_offer(order=lock_order(order_id=payment.order_id))
     if offer is None:
         raise ActionRefused("This order has no lines to refund by. Refund an amount instead.")
-    claims = []
+    claims: list[RefundLine] = []
     for line_id, quantity in items.quantities.items():
         if not quantity:
             continue
@@ -139,7 +149,7 @@ def _claim_items(*, payment, items, amount):
     return claims
 
 
-def _items_text(claims):
+def _items_text(claims: list[RefundLine]) -> str:
     """The items of a refund by line in words, for its history: "2 × Tent pegs; shipping."."""
     if not claims:
         return ""
@@ -150,7 +160,7 @@ def _items_text(claims):
     return "Items: " + "; ".join(parts) + "."
 
 
-def _lock_request(operation_id):
+def _lock_request(operation_id: int) -> Operation:
     """The refund request, with its payment's row lock and its own taken; ActionRefused when
     there is no such request."""
     payment_id = (
@@ -166,7 +176,7 @@ def _lock_request(operation_id):
     return operation
 
 
-def _ensure_waiting(operation):
+def _ensure_waiting(operation: Operation) -> None:
     if operation.status != OperationStatus.AWAITING_APPROVAL:
         raise ActionRefused(
             "This request is no longer waiting for approval: it is "
@@ -174,11 +184,13 @@ def _ensure_waiting(operation):
         )
 
 
-def _is_requester(operation, actor):
+def _is_requester(operation: Operation, actor: Actor) -> bool:
     return actor.user is not None and operation.requested_by_id == actor.user.pk
 
 
-def _awaiting_decision(*, operation_id, actor, verb):
+def _awaiting_decision(
+    *, operation_id: int, actor: Actor, verb: str
+) -> tuple[Operation, ActionForbidden | None]:
     """Lock the request's payment and the request; refuse when it is no longer waiting, or
     when the person deciding asked for it. Returns (operation, refusal) where refusal is an
     ActionForbidden to audit and raise once the transaction is over, or None."""
@@ -189,7 +201,7 @@ def _awaiting_decision(*, operation_id, actor, verb):
     return operation, None
 
 
-def refund_approve(*, operation_id, actor):
+def refund_approve(*, operation_id: int, actor: Actor) -> Operation:
     """Approve another person's refund request and send it to the provider. Returns the
     operation as the provider left it (see refund_request).
 
@@ -199,7 +211,7 @@ def refund_approve(*, operation_id, actor):
     waiting, has expired, or asks for more than the payment can refund now; then nothing is
     sent.
     """
-    if not may(actor.user, "payments.approve_refund"):
+    if actor.user is None or not may(actor.user, "payments.approve_refund"):
         audit_refusal(
             actor=actor,
             operation=Operation.objects.filter(pk=operation_id).first(),
@@ -254,13 +266,13 @@ def refund_approve(*, operation_id, actor):
     return executed
 
 
-def refund_reject(*, operation_id, actor, note):
+def refund_reject(*, operation_id: int, actor: Actor, note: str) -> Operation:
     """Reject another person's refund request with a note saying why; its amount is released.
 
     Raises ActionForbidden (audited) for one's own request or without the approval permission;
     ActionRefused without a note or when the request is no longer waiting.
     """
-    if not may(actor.user, "payments.approve_refund"):
+    if actor.user is None or not may(actor.user, "payments.approve_refund"):
         audit_refusal(
             actor=actor,
             operation=Operation.objects.filter(pk=operation_id).first(),
@@ -294,7 +306,7 @@ def refund_reject(*, operation_id, actor, note):
     return operation
 
 
-def refund_withdraw(*, operation_id, actor):
+def refund_withdraw(*, operation_id: int, actor: Actor) -> Operation:
     """Withdraw one's own refund request while it waits for approval; its amount is released.
 
     Raises ActionForbidden (audited) for somebody else's request; ActionRefused when the
@@ -324,13 +336,13 @@ def refund_withdraw(*, operation_id, actor):
     return operation
 
 
-def refund_request_expired(*, operation):
+def refund_request_expired(*, operation: Operation) -> bool:
     """Whether a refund request has waited longer than REFUND_APPROVAL_EXPIRY_DAYS: then it
     can no longer be approved, even before refunds_expire() has released it."""
     return operation.created_at < refund_request_expiry_cutoff()
 
 
-def _expire(*, operation, actor):
+def _expire(*, operation: Operation, actor: Actor) -> None:
     transition_to(operation, OperationStatus.EXPIRED)
     operation.decided_at = timezone.now()
     operation.save()
@@ -345,7 +357,7 @@ def _expire(*, operation, actor):
     transaction.on_commit(lambda: notify_requester_of_decision(operation_id=operation.pk))
 
 
-def refunds_expire(*, actor=None):
+def refunds_expire(*, actor: Actor | None = None) -> int:
     """Expire the refund requests that have waited longer than REFUND_APPROVAL_EXPIRY_DAYS,
     releasing their amounts. Returns how many expired."""
     actor = actor or Actor.system("expiry")

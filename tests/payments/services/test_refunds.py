@@ -290,6 +290,27 @@ class TestExpiry:
         assert AuditEvent.objects.filter(action=AuditAction.ACTION_REFUSED, actor=agent).exists()
         assert sandbox.requests("bambora") == []
 
+    @pytest.mark.parametrize("decide", ["approve", "reject"])
+    def test_the_system_decides_no_request(self, decide, make_payment, agent, sandbox):
+        # No person, no approval permission: refused and audited like anybody without it, not
+        # an AttributeError on the missing user.
+        payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000)
+        request = refund(payment, 60_000, agent)
+        system = Actor.system("a command")
+
+        with pytest.raises(ActionForbidden, match="Only managers"):
+            if decide == "approve":
+                refund_approve(operation_id=request.pk, actor=system)
+            else:
+                refund_reject(operation_id=request.pk, actor=system, note="No.")
+
+        assert AuditEvent.objects.filter(
+            action=AuditAction.ACTION_REFUSED, actor=None, actor_label="system: a command"
+        ).exists()
+        request.refresh_from_db()
+        assert request.status == OperationStatus.AWAITING_APPROVAL
+        assert sandbox.requests("bambora") == []
+
 
 def test_an_approved_refund_is_sent_with_its_calls_deadline_on_record(make_payment, agent, manager, sandbox,
                                                                         settings):
