@@ -9,15 +9,16 @@ own by payments.services.ledger.
 
 import logging
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 
 from payments.models import AuditAction, Operation, OperationKind
-from payments.providers.base import Modification, Outcome
+from payments.providers.base import Modification, Outcome, ProviderAnswer
 from payments.providers.http import Deadline
 from payments.providers.registry import provider_for
 from payments.selectors import payment_balances
-from payments.services.audit import audit_record
+from payments.services.audit import Actor, audit_record
 from payments.services.ledger import operation_settle
 from payments.statuses import OperationStatus
 
@@ -36,7 +37,7 @@ STATUS_OF = {
 }
 
 
-def _response_record(value):
+def _response_record(value: object) -> object:
     """A provider's answer as JSON-ready data for the ledger, decimals as text. Adapters only
     ever hand over the answer's body, never the request's credentials."""
     if isinstance(value, Decimal):
@@ -48,7 +49,7 @@ def _response_record(value):
     return value
 
 
-def _completes(operation):
+def _completes(operation: Operation) -> bool:
     """Whether a refund takes everything that is left of the captured amount, with nothing
     else under way: Optty then adds the order's surcharge."""
     payment = operation.payment
@@ -58,7 +59,7 @@ def _completes(operation):
     return others == 0 and payment.refunded + operation.amount == payment.captured
 
 
-def operation_execute(*, operation_id, actor, resend=False):
+def operation_execute(*, operation_id: int, actor: Actor, resend: bool = False) -> Operation:
     """Send the in-flight operation to the payment's provider, within the call's deadline
     stored on it, and record its answer: succeeded (the aggregate moves), pending, failed (with
     the provider's reason in plain words) or unknown (the amount stays reserved for
@@ -115,11 +116,11 @@ def operation_execute(*, operation_id, actor, resend=False):
     )
 
 
-def answer_outcome(answer, *, provider_name):
+def answer_outcome(answer: ProviderAnswer, *, provider_name: str) -> dict[str, Any]:
     """What a ProviderAnswer records on its operation: the keyword arguments of
     operation_settle. The one place where an answer's outcome becomes a status."""
     status = STATUS_OF[answer.outcome]
-    outcome = {
+    outcome: dict[str, Any] = {
         "status": status,
         "provider_code": answer.code,
         "provider_reference": answer.provider_reference,
