@@ -32,17 +32,19 @@ a time (payments.locks.payment_check_lock).
 
 import itertools
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from payments.locks import lock_operation, lock_payment, payment_check_lock
 from payments.models import AuditAction, Operation, OperationKind, Payment
-from payments.providers.base import Outcome, ProviderError, ProviderPayment
+from payments.providers.base import Movement, Outcome, ProviderError, ProviderPayment
 from payments.providers.registry import provider_for
 from payments.selectors import currency_mismatch, operations_under_way
 from payments.services.audit import Actor, audit_record
@@ -103,7 +105,7 @@ class Finding:
     queued: bool = False
 
 
-def unresolved_operations(*, margin=None):
+def unresolved_operations(*, margin: float | None = None) -> QuerySet[Operation]:
     """Operations whose outcome must be read from the provider, oldest first: unknown, pending,
     and in flight for `margin` seconds (RECONCILE_IN_FLIGHT_MARGIN by default) after their
     call's deadline. An operation without a stored deadline (sent before deadlines were
@@ -121,7 +123,7 @@ def unresolved_operations(*, margin=None):
     ).order_by("created_at", "pk")
 
 
-def call_may_run_until(operation, *, margin):
+def call_may_run_until(operation: Operation, *, margin: float) -> datetime:
     """Until when the provider may still carry out the operation's last call: its deadline and
     `margin` seconds (the provider does not stop when our client gives up). An operation sent
     before deadlines were stored counts from its creation plus PROVIDER_TIMEOUT."""
@@ -129,7 +131,7 @@ def call_may_run_until(operation, *, margin):
     return deadline + timedelta(seconds=margin)
 
 
-def _judge_by_movements(movements):
+def _judge_by_movements(movements: Sequence[Movement]) -> Judgement:
     if any(movement.outcome == Outcome.SUCCEEDED for movement in movements):
         succeeded = [m for m in movements if m.outcome == Outcome.SUCCEEDED]
         return Judgement(Verdict.HAPPENED, amount=sum(m.amount for m in succeeded))
@@ -140,12 +142,12 @@ def _judge_by_movements(movements):
     return Judgement(Verdict.NOT_HAPPENED)
 
 
-def _unique_choice(operations, difference):
+def _unique_choice(operations: Sequence[Operation], difference: int) -> list[Operation] | None:
     """The operations that make up `difference`, when exactly one choice of amounts does
     (operations of equal amounts are interchangeable: the earliest are taken); else None."""
     if difference < 0 or len(operations) > MAX_OPERATIONS_TO_MATCH:
         return None
-    choices = set()
+    choices: set[tuple[int, ...]] = set()
     for size in range(len(operations) + 1):
         for combination in itertools.combinations(operations, size):
             if sum(operation.amount for operation in combination) == difference:
@@ -153,7 +155,7 @@ def _unique_choice(operations, difference):
     if len(choices) != 1:
         return None
     wanted = Counter(choices.pop())
-    chosen = []
+    chosen: list[Operation] = []
     for operation in operations:
         if wanted[operation.amount]:
             wanted[operation.amount] -= 1
@@ -161,13 +163,19 @@ def _unique_choice(operations, difference):
     return chosen
 
 
-def judge(*, payment, operations, seen, under_way=()):
+def judge(
+    *,
+    payment: Payment,
+    operations: Sequence[Operation],
+    seen: ProviderPayment,
+    under_way: Iterable[Operation] = (),
+) -> dict[Operation, Judgement]:
     """Decide, from the provider's view `seen` (a ProviderPayment) of `payment`, what became of
     each unresolved operation. `under_way`: the payment's other operations whose outcome may be
     in `seen` but not yet in `payment` (in flight, or settled while the provider was read); the
     totals of their kind decide nothing. Returns {operation: Judgement}."""
-    judgements = {}
-    by_totals = []
+    judgements: dict[Operation, Judgement] = {}
+    by_totals: list[Operation] = []
     for operation in operations:
         if seen.keys_recorded:
             matches = [m for m in seen.movements if m.key == operation.idempotency_key]
@@ -232,7 +240,7 @@ def judge(*, payment, operations, seen, under_way=()):
     return judgements
 
 
-def _retry(*, operation, actor):
+def _retry(*, operation: Operation, actor: Actor) -> Operation | None:
     """Send an operation again that the provider shows never happened: same key, same amount,
     a new deadline. Does nothing (returns None) when somebody else moved the operation
     meanwhile."""
@@ -257,12 +265,20 @@ def _retry(*, operation, actor):
     return operation_execute(operation_id=current.pk, actor=actor, resend=True)
 
 
-def _apply(*, operation, judgement, actor, read_at, margin, may_resend):
+def _apply(
+    *,
+    operation: Operation,
+    judgement: Judgement,
+    actor: Actor,
+    read_at: datetime,
+    margin: float,
+    may_resend: bool,
+) -> Finding:
     """Act on one judgement of a read taken at `read_at`: settle what the provider proves, send
     again what it proves never happened (not before its Retry-After, and only when the read was
     taken after the call could have ended: call_may_run_until; when not `may_resend`, leave it
     to the background check), and record a check on what it leaves unproven."""
-    settle = {
+    settle: dict[str, Any] = {
         "operation_id": operation.pk,
         "actor": actor,
         "audit_action": AuditAction.OPERATION_RECONCILED,
@@ -334,7 +350,7 @@ def _apply(*, operation, judgement, actor, read_at, margin, may_resend):
     return _unproven(operation, message, actor=actor)
 
 
-def _unproven(operation, message, *, actor, pending=False):
+def _unproven(operation: Operation, message: str, *, actor: Actor, pending: bool = False) -> Finding:
     """Record a check that proved nothing about `operation`: it stays reserved. One still in
     flight (abandoned by its process) becomes unknown. Past NEEDS_PERSON_AFTER_CHECKS such
     checks, or NEEDS_PERSON_AFTER_HOURS after its call (a pending one: the hours only), it is
@@ -450,7 +466,7 @@ def background_check_for(findings: list[Finding]) -> None:
         transaction.on_commit(_queue_background_check)
 
 
-def _queue_background_check():
+def _queue_background_check() -> None:
     from payments.tasks import reconcile
 
     reconcile.enqueue()
@@ -481,7 +497,7 @@ def payment_check(
     )
     judgements = judge(payment=payment, operations=operations, seen=read.seen, under_way=list(under_way))
     findings: list[Finding] = []
-    booked = set()
+    booked: set[int] = set()
     for operation in operations:
         may_resend = resends is None or sum(finding.resent for finding in findings) < resends
         finding = _apply(
@@ -499,7 +515,7 @@ def payment_check(
     return Check(findings=findings, read=read, booked_from_read=frozenset(booked))
 
 
-def reconcile_all(*, actor, margin=None):
+def reconcile_all(*, actor: Actor, margin: float | None = None) -> list[Finding]:
     """payment_reconcile for every payment with unresolved operations. Returns the findings."""
     payment_ids = (
         unresolved_operations(margin=margin)
@@ -507,7 +523,7 @@ def reconcile_all(*, actor, margin=None):
         .values_list("payment_id", flat=True)
         .distinct()
     )
-    findings = []
+    findings: list[Finding] = []
     for payment_id in list(payment_ids):
         findings += payment_reconcile(payment_id=payment_id, actor=actor, margin=margin)
     return findings
