@@ -1,6 +1,7 @@
 """Comparing our aggregates with the providers' and recording what moved without us."""
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -14,7 +15,7 @@ from payments.models import AuditAction, Payment
 from payments.selectors import currency_mismatch, operations_under_way
 from payments.services.audit import Actor, audit_record
 from payments.services.ledger import aggregate_of, payment_book_provider_view
-from payments.services.reconcile import background_check_for, payment_check, provider_read
+from payments.services.reconcile import Check, background_check_for, payment_check, provider_read
 
 
 class SyncOutcome(StrEnum):
@@ -44,12 +45,12 @@ class SyncReport:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def synced(self):
+    def synced(self) -> bool:
         """Whether the payment is in step with its provider (its synced_at was set now)."""
         return self.outcome == SyncOutcome.SYNCED
 
     @property
-    def disagrees(self):
+    def disagrees(self) -> bool:
         return self.outcome == SyncOutcome.DISAGREES
 
 
@@ -82,7 +83,7 @@ def payment_sync(*, payment_id: int, actor: Actor, resends: int | None = None) -
     return report
 
 
-def _book_the_read(*, payment_id, check, actor):
+def _book_the_read(*, payment_id: int, check: Check, actor: Actor) -> SyncReport:
     """The rest of payment_sync, under the payment's check lock, from the read its check
     made (or a read of its own when nothing needed checking)."""
     payment = Payment.objects.get(pk=payment_id)
@@ -92,6 +93,8 @@ def _book_the_read(*, payment_id, check, actor):
         report.notes.append(f"The provider could not be read: {read.error.message}")
         return report
     seen = read.seen
+    # A read without an error showed the payment (provider_read).
+    assert seen is not None
     with transaction.atomic(durable=True):
         payment = lock_payment(payment_id=payment_id)
         report.payment = payment
@@ -123,7 +126,7 @@ def _book_the_read(*, payment_id, check, actor):
     return report
 
 
-def _disagree(report, *, actor, state, message):
+def _disagree(report: SyncReport, *, actor: Actor, state: str, message: str) -> None:
     """Mark the locked payment not synced, audit why and note it in the report."""
     payment = report.payment
     payment.provider_state = state[:40]
@@ -140,7 +143,13 @@ def _disagree(report, *, actor, state, message):
     report.outcome = SyncOutcome.DISAGREES
 
 
-def payments_sync(*, days, actor, payment_ids=None, report=None):
+def payments_sync(
+    *,
+    days: int,
+    actor: Actor,
+    payment_ids: Iterable[int] | None = None,
+    report: Callable[[SyncReport], object] | None = None,
+) -> Counter[SyncOutcome]:
     """payment_sync for each payment created in the last `days` days and each never synced (or
     for `payment_ids` only), one at a time. `report(SyncReport)` is called after each.
     Returns a Counter of outcomes."""
@@ -149,7 +158,7 @@ def payments_sync(*, days, actor, payment_ids=None, report=None):
     else:
         since = timezone.now() - timedelta(days=days)
         payments = Payment.objects.filter(Q(synced_at__isnull=True) | Q(created_at__gte=since))
-    counts = Counter()
+    counts: Counter[SyncOutcome] = Counter()
     for payment_id in payments.order_by("pk").values_list("pk", flat=True).iterator():
         sync_report = payment_sync(payment_id=payment_id, actor=actor)
         counts[sync_report.outcome] += 1
