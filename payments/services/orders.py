@@ -1,6 +1,7 @@
 """Orders as they arrive from the shop, with the payments that paid for them."""
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -10,7 +11,7 @@ from payments.customer_names import folded_name
 from payments.models import AuditAction, Order, OrderLine
 from payments.money import format_money
 from payments.selectors import payments_by_reference
-from payments.services.audit import audit_record
+from payments.services.audit import Actor, audit_record
 from payments.services.ledger import aggregate_of, payment_open
 from payments.services.sync import payment_sync
 
@@ -32,7 +33,7 @@ class NewLine:
     tax: int = 0  # the whole line's, minor units
 
     @property
-    def total(self):
+    def total(self) -> int:
         return self.quantity * self.unit_price + self.tax
 
 
@@ -42,7 +43,7 @@ class PaymentTaken(Exception):
 
     message = "Another order already has this payment."
 
-    def __init__(self, indexes):
+    def __init__(self, indexes: list[int]) -> None:
         super().__init__(indexes)
         self.indexes = indexes
 
@@ -55,8 +56,17 @@ class PaymentTakenMeanwhile(PaymentTaken):
 
 
 def order_receive(
-    *, number, customer_name, customer_email, currency, total, payments, actor, lines=(), shipping=0
-):
+    *,
+    number: str,
+    customer_name: str,
+    customer_email: str,
+    currency: str,
+    total: int,
+    payments: Sequence[NewPayment],
+    actor: Actor,
+    lines: Sequence[NewLine] = (),
+    shipping: int = 0,
+) -> tuple[Order, bool]:
     """Take an order the shop sent (the intake API): the stored order when its number is known
     already, nothing duplicated; otherwise store it with its payments (order_create) and read
     each payment's aggregate at its provider. A provider that does not answer, or payments left
@@ -105,8 +115,17 @@ def order_receive(
 
 
 def order_create(
-    *, number, customer_name, customer_email, currency, total, payments, actor, lines=(), shipping=0
-):
+    *,
+    number: str,
+    customer_name: str,
+    customer_email: str,
+    currency: str,
+    total: int,
+    payments: Sequence[NewPayment],
+    actor: Actor,
+    lines: Sequence[NewLine] = (),
+    shipping: int = 0,
+) -> tuple[Order, bool]:
     """Store an order, its lines (NewLine, in the shop's order) and shipping, and its payments,
     or return the stored one when the order number is already known (the shop sent it again).
     Returns `(order, created)`.
