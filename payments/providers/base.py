@@ -15,9 +15,15 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from payments.capabilities import Capabilities
+
+if TYPE_CHECKING:
+    from payments.providers.http import Deadline, ProviderHttp, ProviderResponse
+
+# A JSON object as a provider sends or takes it: its values are whatever the JSON holds.
+JsonObject = dict[str, Any]
 
 
 class Outcome(StrEnum):
@@ -100,7 +106,7 @@ class ProviderPayment:
     keys_recorded: bool = False
     response: Any = None
 
-    def total(self, kind):
+    def total(self, kind: str) -> int | None:
         """The total of `kind` ("capture", "cancel", "refund"), or None when not shown."""
         return {"capture": self.captured, "cancel": self.cancelled, "refund": self.refunded}[kind]
 
@@ -109,7 +115,15 @@ class ProviderError(Exception):
     """A call that gave no usable answer. `message` is in plain words, safe to show an agent;
     `code` is the provider's own code for the record; `response` the answer's body."""
 
-    def __init__(self, message, *, code="", response=None, status=None, retry_after=None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "",
+        response: Any = None,
+        status: int | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -125,7 +139,7 @@ class ProviderRejected(ProviderError):
 class ProviderCredentialsRejected(ProviderRejected):
     """The provider refused our credentials: a configuration problem, not the payment's."""
 
-    def __init__(self, *, code="", response=None, status=401):
+    def __init__(self, *, code: str = "", response: Any = None, status: int = 401) -> None:
         super().__init__(
             "The provider rejected our credentials.", code=code, response=response, status=status
         )
@@ -153,8 +167,8 @@ UNDECIDED_STATUSES = {
 }
 
 
-def undecided(name, response):
-    """Why `response` (a ProviderResponse) proves nothing about a change, in words starting
+def undecided(name: str, response: "ProviderResponse") -> str | None:
+    """Why `response` proves nothing about a change, in words starting
     with "<name> ..."; None when it is an answer of the provider's API that an adapter can
     read. A redirect, a 5xx, one of UNDECIDED_STATUSES, or an HTML page (a gateway's or a
     firewall's, whatever its status) leaves the outcome unknown."""
@@ -169,7 +183,7 @@ def undecided(name, response):
     return None
 
 
-def wait_words(retry_after):
+def wait_words(retry_after: int | None) -> str:
     """The provider's Retry-After in words, to add to an answer's message."""
     if retry_after is None:
         return ""
@@ -188,20 +202,20 @@ class PaymentProvider(ABC):
     # Names of this provider's settings that are secret: scrubbed from every log line.
     secret_settings: ClassVar[tuple[str, ...]]
 
-    def __init__(self, *, config, http):
+    def __init__(self, *, config: dict[str, Any], http: "ProviderHttp") -> None:
         self.config = config
         self.http = http
 
-    def refund(self, modification: Modification, *, deadline=None) -> ProviderAnswer:
+    def refund(self, modification: Modification, *, deadline: "Deadline | None" = None) -> ProviderAnswer:
         """Refund `modification.amount` of a captured payment, within `deadline` (a
         payments.providers.http.Deadline; by default the configured timeout from now)."""
         return self._modify("refund", modification, deadline)
 
-    def cancel(self, modification: Modification, *, deadline=None) -> ProviderAnswer:
+    def cancel(self, modification: Modification, *, deadline: "Deadline | None" = None) -> ProviderAnswer:
         """Release the uncaptured amount (`modification.amount`) of an authorized payment."""
         return self._modify("cancel", modification, deadline)
 
-    def _modify(self, kind, modification, deadline):
+    def _modify(self, kind: str, modification: Modification, deadline: "Deadline | None") -> ProviderAnswer:
         """Send the change and make one ProviderAnswer of whatever comes back. What never got
         an answer is UNKNOWN; a change never sent (no token, refused credentials before any
         request of it went out) is FAILED."""
@@ -239,7 +253,9 @@ class PaymentProvider(ABC):
         return self.answer(kind, modification, response, sent=sent)
 
     @abstractmethod
-    def send(self, kind, modification, *, deadline):
+    def send(
+        self, kind: str, modification: Modification, *, deadline: "Deadline"
+    ) -> tuple["ProviderResponse", JsonObject | None]:
         """Send the refund or cancel; returns (the ProviderResponse, the JSON body sent).
         Raises ProviderUnavailable when no answer came, NotSent or ProviderCredentialsRejected
         when it was not sent. Once a request of the change has gone out in this call (Vipps's
@@ -247,15 +263,17 @@ class PaymentProvider(ABC):
         may have been carried out."""
 
     @abstractmethod
-    def answer(self, kind, modification, response, *, sent) -> ProviderAnswer:
+    def answer(
+        self, kind: str, modification: Modification, response: "ProviderResponse", *, sent: JsonObject | None
+    ) -> ProviderAnswer:
         """The one place that says what the provider's answer to a refund or cancel means."""
 
     @abstractmethod
-    def fetch(self, reference: str, *, deadline=None) -> ProviderPayment:
+    def fetch(self, reference: str, *, deadline: "Deadline | None" = None) -> ProviderPayment:
         """Read the payment as the provider sees it now. Raises ProviderError when it cannot
         be read."""
 
-    def unknown(self, response, reason):
+    def unknown(self, response: "ProviderResponse", reason: str) -> ProviderAnswer:
         """An UNKNOWN answer for `response`, with `reason` in words."""
         return ProviderAnswer(
             outcome=Outcome.UNKNOWN,
@@ -266,7 +284,9 @@ class PaymentProvider(ABC):
             retry_after=response.retry_after,
         )
 
-    def failed(self, response, message, *, credentials_rejected=False):
+    def failed(
+        self, response: "ProviderResponse", message: str, *, credentials_rejected: bool = False
+    ) -> ProviderAnswer:
         return ProviderAnswer(
             outcome=Outcome.FAILED,
             message=message,
@@ -276,11 +296,11 @@ class PaymentProvider(ABC):
             credentials_rejected=credentials_rejected,
         )
 
-    def error_code(self, response):
+    def error_code(self, response: "ProviderResponse") -> str:
         """The provider's own code in an error answer, or ""."""
         return ""
 
-    def read_body(self, response):
+    def read_body(self, response: "ProviderResponse") -> JsonObject:
         """The JSON object of a read's answer, or the ProviderError it amounts to."""
         reason = undecided(self.name, response)
         if reason is not None:

@@ -18,10 +18,11 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 import requests
 import simplejson
@@ -30,7 +31,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from payments.providers.base import ProviderUnavailable
+from payments.providers.base import JsonObject, ProviderUnavailable
+
+if TYPE_CHECKING:
+    # What urllib3's pools hand out, a protocol declared for type checkers only.
+    from urllib3._base_connection import BaseHTTPConnection
 
 logger = logging.getLogger("payments.providers")
 
@@ -44,24 +49,24 @@ MAX_RETRY_AFTER_SECONDS = 24 * 3600
 class Deadline:
     """The moment by which a call to a provider must be over, on the monotonic clock."""
 
-    def __init__(self, at_monotonic):
+    def __init__(self, at_monotonic: float) -> None:
         self._at = at_monotonic
 
     @classmethod
-    def after(cls, seconds):
+    def after(cls, seconds: float) -> Self:
         return cls(time.monotonic() + seconds)
 
     @classmethod
-    def at(cls, moment: datetime):
+    def at(cls, moment: datetime) -> Self:
         """The deadline stored on an operation (a wall-clock time) as a Deadline."""
         return cls.after((moment - timezone.now()).total_seconds())
 
-    def remaining(self):
+    def remaining(self) -> float:
         """Seconds left, 0 when it has passed."""
         return max(self._at - time.monotonic(), 0.0)
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         return time.monotonic() >= self._at
 
 
@@ -78,20 +83,20 @@ class _CallWatch:
     its lock, and never shuts down a connection somebody else holds.
     """
 
-    def __init__(self, deadline):
+    def __init__(self, deadline: Deadline) -> None:
         self.lock = threading.Lock()
-        self.connections = set()
+        self.connections: set[_WatchedConnectionMixin] = set()
         self.fired = False
         self.done = False
         self.timer = threading.Timer(deadline.remaining(), self._fire)
         self.timer.daemon = True
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         _local.watch = self
         self.timer.start()
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.timer.cancel()
         with self.lock:
             self.done = True
@@ -100,7 +105,7 @@ class _CallWatch:
             self.connections.clear()
         _local.watch = None
 
-    def attach(self, connection):
+    def attach(self, connection: "_WatchedConnectionMixin") -> None:
         with self.lock:
             if self.done:
                 return
@@ -109,12 +114,12 @@ class _CallWatch:
             if self.fired:
                 _shut_down(connection)
 
-    def detach(self, connection):
+    def detach(self, connection: "_WatchedConnectionMixin") -> None:
         with self.lock:
             self.connections.discard(connection)
             connection._deadline_watch = None
 
-    def _fire(self):
+    def _fire(self) -> None:
         with self.lock:
             if self.done:
                 return
@@ -123,7 +128,7 @@ class _CallWatch:
                 _shut_down(connection)
 
 
-def _shut_down(connection):
+def _shut_down(connection: object) -> None:
     sock = getattr(connection, "sock", None)
     if sock is None:
         return
@@ -135,12 +140,21 @@ def _shut_down(connection):
         pass
 
 
-class _WatchedConnectionMixin:
+# The mixins' bases for the type checker only: at run time they are plain mixins, placed
+# before urllib3's connection and pool classes.
+if TYPE_CHECKING:
+    _ConnectionBase = HTTPConnection
+    _PoolBase = HTTPConnectionPool
+else:
+    _ConnectionBase = _PoolBase = object
+
+
+class _WatchedConnectionMixin(_ConnectionBase):
     """A connection that a call's watch can shut down, even one made after its deadline."""
 
-    _deadline_watch = None
+    _deadline_watch: _CallWatch | None = None
 
-    def connect(self):
+    def connect(self) -> None:
         super().connect()
         watch = getattr(_local, "watch", None)
         if watch is not None and watch.fired:
@@ -155,16 +169,16 @@ class _WatchedHTTPSConnection(_WatchedConnectionMixin, HTTPSConnection):
     pass
 
 
-class _WatchedPoolMixin:
-    def _get_conn(self, timeout=None):
+class _WatchedPoolMixin(_PoolBase):
+    def _get_conn(self, timeout: float | None = None) -> "BaseHTTPConnection":
         connection = super()._get_conn(timeout=timeout)
         watch = getattr(_local, "watch", None)
-        if watch is not None:
+        if watch is not None and isinstance(connection, _WatchedConnectionMixin):
             watch.attach(connection)
         return connection
 
-    def _put_conn(self, connection):
-        if connection is not None and connection._deadline_watch is not None:
+    def _put_conn(self, connection: "BaseHTTPConnection | None") -> None:
+        if isinstance(connection, _WatchedConnectionMixin) and connection._deadline_watch is not None:
             connection._deadline_watch.detach(connection)
         super()._put_conn(connection)
 
@@ -178,7 +192,7 @@ class _WatchedHTTPSPool(_WatchedPoolMixin, HTTPSConnectionPool):
 
 
 class _WatchedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
@@ -187,7 +201,7 @@ _sessions: dict[str, requests.Session] = {}
 _sessions_lock = threading.Lock()
 
 
-def session_for(provider):
+def session_for(provider: str) -> requests.Session:
     """The HTTP session of `provider` in this process: its connections are kept and reused
     from call to call. Thread-safe, as requests' connection pools are."""
     with _sessions_lock:
@@ -212,26 +226,27 @@ class ProviderResponse:
     headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return 200 <= self.status < 300
 
     @property
-    def is_html(self):
+    def is_html(self) -> bool:
         """A page for people (a gateway's or a firewall's), not an answer of the API."""
         start = self.text.lstrip()[:15].lower()
         return "html" in self.content_type or start.startswith(("<!doctype", "<html"))
 
     @property
-    def json_object(self):
+    def json_object(self) -> JsonObject | None:
         """The body when it is a JSON object (the form of every API answer here), else None."""
         return self.body if isinstance(self.body, dict) and not self.is_html else None
 
     @property
-    def retry_after(self):
+    def retry_after(self) -> int | None:
         """The seconds the provider asks us to wait (Retry-After: seconds or a date), or None."""
         value = self.headers.get("retry-after", "").strip()
         if not value:
             return None
+        seconds: float
         if value.isdigit():
             seconds = int(value)
         else:
@@ -246,17 +261,27 @@ class ProviderHttp:
     """HTTP to one provider. `timeout`: the seconds a call may take in all, unless the caller
     gives a Deadline of its own."""
 
-    def __init__(self, *, provider, timeout, secrets=()):
+    def __init__(self, *, provider: str, timeout: float, secrets: Iterable[str] = ()) -> None:
         self.provider = provider
         self.timeout = timeout
         self.secrets = tuple(secret for secret in secrets if secret)
         self.session = session_for(provider)
 
-    def deadline(self):
+    def deadline(self) -> Deadline:
         """A fresh deadline for one call, `timeout` seconds from now."""
         return Deadline.after(self.timeout)
 
-    def send(self, method, url, *, deadline, headers=None, json_body=None, form=None, auth=None):
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        deadline: Deadline,
+        headers: dict[str, str] | None = None,
+        json_body: JsonObject | None = None,
+        form: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> ProviderResponse:
         """Send one request and return the provider's answer, whatever its status. Raises
         ProviderUnavailable when no answer came in full before `deadline` (a timeout, a lost
         connection, an answer too large).
@@ -265,7 +290,7 @@ class ProviderHttp:
         numbers with decimals in the answer come back as Decimals, never floats.
         """
         headers = dict(headers or {})
-        data = form
+        data: dict[str, str] | bytes | None = form
         if json_body is not None:
             headers.setdefault("Content-Type", "application/json")
             data = simplejson.dumps(json_body, use_decimal=True).encode()
@@ -320,8 +345,9 @@ class ProviderHttp:
         )
 
     @staticmethod
-    def _read(response):
-        chunks, size = [], 0
+    def _read(response: requests.Response) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
         for chunk in response.iter_content(chunk_size=65536):
             size += len(chunk)
             if size > MAX_ANSWER_BYTES:
@@ -329,13 +355,15 @@ class ProviderHttp:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def redact(self, text):
+    def redact(self, text: str) -> str:
         """`text` with every secret of this provider replaced."""
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
         return text
 
-    def _log(self, method, url, status, started, error=None):
+    def _log(
+        self, method: str, url: str, status: int | str, started: float, error: BaseException | None = None
+    ) -> None:
         duration_ms = round((time.monotonic() - started) * 1000)
         line = (
             f"provider_call provider={self.provider} method={method} url={url} "
