@@ -9,10 +9,12 @@ published PaymentResponse (GET) has no `refunds` list: a read without one shows 
 refunds, and a refund whose outcome is unknown then stays unknown.
 """
 
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from payments.capabilities import CAPABILITIES
 from payments.providers.base import (
+    JsonObject,
     Modification,
     Movement,
     Outcome,
@@ -22,6 +24,9 @@ from payments.providers.base import (
     ProviderUnavailable,
     undecided,
 )
+
+if TYPE_CHECKING:
+    from payments.providers.http import Deadline, ProviderResponse
 
 # Bambora's error `type` is a URL; its last segment names the error.
 ERROR_WORDS = {
@@ -47,12 +52,16 @@ class Bambora(PaymentProvider):
     code, name = capabilities.code, capabilities.name
     secret_settings = ("merchant_token", "merchant_secret")
 
-    def send(self, kind, modification: Modification, *, deadline):
-        body = {"amount": modification.amount} if kind == "refund" else None
+    def send(
+        self, kind: str, modification: Modification, *, deadline: "Deadline"
+    ) -> tuple["ProviderResponse", JsonObject | None]:
+        body: JsonObject | None = {"amount": modification.amount} if kind == "refund" else None
         action = "refund" if kind == "refund" else "cancel"
         return self._call("POST", modification.payment_reference, action, body, deadline=deadline), body
 
-    def answer(self, kind, modification, response, *, sent) -> ProviderAnswer:
+    def answer(
+        self, kind: str, modification: Modification, response: "ProviderResponse", *, sent: JsonObject | None
+    ) -> ProviderAnswer:
         if reason := undecided(self.name, response):
             return self.unknown(response, reason)
         body = response.json_object
@@ -78,7 +87,7 @@ class Bambora(PaymentProvider):
             message = ERROR_WORDS["payment_not_found"]
         return self.failed(response, message)
 
-    def _refund_confirmed(self, modification, body):
+    def _refund_confirmed(self, modification: Modification, body: JsonObject) -> ProviderAnswer:
         """A 2xx to a refund: succeeded for the amount sent, found in the answer's `refunds`
         by its amount when the answer lists them (their order is not documented, so the last
         one proves nothing). A list without a refund of that amount contradicts the 2xx."""
@@ -93,7 +102,7 @@ class Bambora(PaymentProvider):
                 )
         return ProviderAnswer(outcome=Outcome.SUCCEEDED, amount=modification.amount, response=body)
 
-    def fetch(self, reference: str, *, deadline=None) -> ProviderPayment:
+    def fetch(self, reference: str, *, deadline: "Deadline | None" = None) -> ProviderPayment:
         body = self.read_body(self._call("GET", reference, deadline=deadline or self.http.deadline()))
         if not isinstance(body.get("payment"), str) or not isinstance(body.get("state"), str):
             # Both are required in a PaymentResponse: without them this is no read of a payment.
@@ -130,11 +139,19 @@ class Bambora(PaymentProvider):
             response=body,
         )
 
-    def error_code(self, response):
+    def error_code(self, response: "ProviderResponse") -> str:
         body = response.json_object or {}
         return str(body.get("type", "")).rstrip("/").rsplit("/", 1)[-1]
 
-    def _call(self, method, reference, action="", json_body=None, *, deadline):
+    def _call(
+        self,
+        method: str,
+        reference: str,
+        action: str = "",
+        json_body: JsonObject | None = None,
+        *,
+        deadline: "Deadline",
+    ) -> "ProviderResponse":
         url = f"{self.config['api_url'].rstrip('/')}/payments/{quote(reference, safe='')}/"
         if action:
             url += f"{action}/"
@@ -151,7 +168,7 @@ class Bambora(PaymentProvider):
         )
 
 
-def _amount(value):
+def _amount(value: object) -> int | None:
     if value is None:
         return None
     if type(value) is not int or value < 0:
@@ -159,10 +176,17 @@ def _amount(value):
     return value
 
 
-def _amounts(items):
-    """The amounts of a list of `{amount}`, or None when there is no list."""
+def _amounts(items: object) -> list[int] | None:
+    """The amounts of a list of `{amount}`, or None when there is no list. Each listed one
+    has its amount: ValueError for one without."""
     if items is None:
         return None
     if not isinstance(items, list):
         raise TypeError("not a list")
-    return [_amount(item["amount"]) for item in items]
+    amounts = []
+    for item in items:
+        amount = _amount(item["amount"])
+        if amount is None:
+            raise ValueError("a listed capture or refund without its amount")
+        amounts.append(amount)
+    return amounts

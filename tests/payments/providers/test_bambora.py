@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from payments.providers.base import Modification, Outcome
+from payments.providers.base import Modification, Outcome, ProviderUnavailable
 from payments.providers.registry import provider_for
 
 
@@ -150,3 +150,16 @@ def test_a_read_without_a_refunds_list_shows_nothing_about_refunds(bambora, sand
     seen = bambora.fetch("ord-12")
 
     assert (seen.authorized, seen.captured, seen.cancelled, seen.refunded) == (5000, 5000, 0, None)
+
+
+def test_a_listed_capture_without_its_amount_is_no_read(bambora, sandbox):
+    # Against the spec (a capture's amount is an integer): the read proves nothing, rather than
+    # failing on the sum of its amounts.
+    sandbox.create_payment(provider="bambora", reference="ord-13", currency="EUR", amount=5000, captured=5000)
+    sandbox.inject_fault(provider="bambora", endpoint="fetch", mode="answer", status=200, off_spec=True, body={
+        "payment": "ord-13", "state": "Captured", "currency": "EUR", "amount": 5000,
+        "captures": [{"amount": None}],
+    })
+
+    with pytest.raises(ProviderUnavailable, match="could not be read"):
+        bambora.fetch("ord-13")
