@@ -13,11 +13,13 @@ users: they are turned into plain words here and kept in the record.
 """
 
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from payments.capabilities import CAPABILITIES
 from payments.money import InvalidAmount, to_major, to_minor
 from payments.providers.base import (
+    JsonObject,
     Modification,
     Movement,
     Outcome,
@@ -28,6 +30,9 @@ from payments.providers.base import (
     undecided,
 )
 from payments.providers.tokens import send_with_token, token_endpoint_error
+
+if TYPE_CHECKING:
+    from payments.providers.http import Deadline, ProviderResponse
 
 # Inyo's response-code table, in plain words.
 CODE_WORDS = {
@@ -74,12 +79,14 @@ class SimplePS(PaymentProvider):
     code, name = capabilities.code, capabilities.name
     secret_settings = ("secret_id",)
 
-    def send(self, kind, modification: Modification, *, deadline):
+    def send(
+        self, kind: str, modification: Modification, *, deadline: "Deadline"
+    ) -> tuple["ProviderResponse", JsonObject | None]:
         if kind == "cancel":
             return self._call("POST", modification.payment_reference, "void", deadline=deadline), None
         # Always with the amount: the amount we checked is the amount moved, never "whatever
         # is captured now", which an empty body would mean.
-        body = {
+        body: JsonObject = {
             "amount": {
                 "total": to_major(modification.amount, modification.currency),
                 "currency": modification.currency,
@@ -87,7 +94,9 @@ class SimplePS(PaymentProvider):
         }
         return self._call("POST", modification.payment_reference, "refund", body, deadline=deadline), body
 
-    def answer(self, kind, modification, response, *, sent) -> ProviderAnswer:
+    def answer(
+        self, kind: str, modification: Modification, response: "ProviderResponse", *, sent: JsonObject | None
+    ) -> ProviderAnswer:
         if reason := undecided(self.name, response):
             return self.unknown(response, reason)
         if response.status in (401, 403):
@@ -126,7 +135,7 @@ class SimplePS(PaymentProvider):
         # to show.
         return self.failed(response, f"SimplePS refused the request (HTTP {response.status}).")
 
-    def fetch(self, reference: str, *, deadline=None) -> ProviderPayment:
+    def fetch(self, reference: str, *, deadline: "Deadline | None" = None) -> ProviderPayment:
         body = self.read_body(self._call("GET", reference, deadline=deadline or self.http.deadline()))
         try:
             currency = str(body["currency"])
@@ -164,14 +173,22 @@ class SimplePS(PaymentProvider):
             response=body,
         )
 
-    def error_code(self, response):
+    def error_code(self, response: "ProviderResponse") -> str:
         body = response.json_object or {}
         return str(body.get("responseCode") or "")
 
-    def _token_refused(self, response):
+    def _token_refused(self, response: "ProviderResponse") -> bool:
         return response.status == 401 and self.error_code(response) == TOKEN_REFUSED
 
-    def _call(self, method, reference, action="", json_body=None, *, deadline):
+    def _call(
+        self,
+        method: str,
+        reference: str,
+        action: str = "",
+        json_body: JsonObject | None = None,
+        *,
+        deadline: "Deadline",
+    ) -> "ProviderResponse":
         base = self.config["api_url"].rstrip("/")
         url = f"{base}/payments/{quote(reference, safe='')}" + (f"/{action}" if action else "")
         return send_with_token(
@@ -188,7 +205,7 @@ class SimplePS(PaymentProvider):
             error_code=self.error_code,
         )
 
-    def _fetch_token(self, deadline):
+    def _fetch_token(self, deadline: "Deadline") -> tuple[str, float]:
         response = self.http.send(
             "POST",
             f"{self.config['api_url'].rstrip('/')}/oauth/token",
@@ -208,8 +225,8 @@ class SimplePS(PaymentProvider):
         return token, lifetime
 
 
-def _history_outcome(status):
-    status = str(status or "").upper()
+def _history_outcome(value: object) -> Outcome:
+    status = str(value or "").upper()
     if status in SUCCEEDED_STATUSES:
         return Outcome.SUCCEEDED
     if status in FAILED_STATUSES:
@@ -217,11 +234,11 @@ def _history_outcome(status):
     return Outcome.PENDING
 
 
-def _optional_amount(value, currency):
+def _optional_amount(value: object, currency: str) -> int | None:
     return None if value is None else to_minor(_decimal(value), currency)
 
 
-def _decimal(value):
+def _decimal(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
         raise TypeError(f"not an amount: {value!r}")
     return Decimal(value)

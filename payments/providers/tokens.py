@@ -10,13 +10,19 @@ answer, or answers 429 or 5xx, is the provider being unavailable, never a creden
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from payments.providers.base import (
     NotSent,
     ProviderCredentialsRejected,
+    ProviderError,
     ProviderUnavailable,
     undecided,
 )
+
+if TYPE_CHECKING:
+    from payments.providers.http import ProviderResponse
 
 logger = logging.getLogger("payments.providers")
 
@@ -24,30 +30,35 @@ logger = logging.getLogger("payments.providers")
 # the middle of a call.
 EXPIRY_MARGIN_SECONDS = 60
 
+# A token's key: the provider's code, then what tells its accounts apart (URL, client id).
+TokenKey = tuple[str, ...]
+# Fetches a new token: (the token, its lifetime in seconds).
+TokenFetch = Callable[[], tuple[str, float]]
+
 
 class TokenCache:
-    def __init__(self):
-        self._tokens = {}
+    def __init__(self) -> None:
+        self._tokens: dict[TokenKey, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key, fetch):
+    def get(self, key: TokenKey, fetch: TokenFetch) -> str:
         """The cached token for `key`, or a new one from `fetch()`, which returns
         `(token, lifetime_in_seconds)`."""
         with self._lock:
-            token, expires_at = self._tokens.get(key, (None, 0.0))
-            if token is not None and time.monotonic() < expires_at:
-                return token
+            cached = self._tokens.get(key)
+            if cached is not None and time.monotonic() < cached[1]:
+                return cached[0]
         token, lifetime = fetch()
         margin = min(EXPIRY_MARGIN_SECONDS, lifetime / 10)
         with self._lock:
             self._tokens[key] = (token, time.monotonic() + lifetime - margin)
         return token
 
-    def forget(self, key):
+    def forget(self, key: TokenKey) -> None:
         with self._lock:
             self._tokens.pop(key, None)
 
-    def clear(self):
+    def clear(self) -> None:
         with self._lock:
             self._tokens.clear()
 
@@ -55,7 +66,14 @@ class TokenCache:
 tokens = TokenCache()
 
 
-def send_with_token(*, key, fetch_token, send, token_refused=None, error_code=None):
+def send_with_token(
+    *,
+    key: TokenKey,
+    fetch_token: TokenFetch,
+    send: Callable[[str], "ProviderResponse"],
+    token_refused: Callable[["ProviderResponse"], bool] | None = None,
+    error_code: Callable[["ProviderResponse"], str] | None = None,
+) -> "ProviderResponse":
     """Call `send(token)` with the cached token; when the provider shows it refused the token
     (`token_refused(response)`, by default any 401 that is not a web page), fetch a new one and
     call once more: the refused call did not run. Returns the ProviderResponse.
@@ -86,11 +104,11 @@ def send_with_token(*, key, fetch_token, send, token_refused=None, error_code=No
     return response
 
 
-def _refused_by_default(response):
+def _refused_by_default(response: "ProviderResponse") -> bool:
     return response.status == 401 and not response.is_html
 
 
-def _token(key, fetch_token):
+def _token(key: TokenKey, fetch_token: TokenFetch) -> str:
     try:
         return tokens.get(key, fetch_token)
     except ProviderUnavailable as error:
@@ -103,7 +121,7 @@ def _token(key, fetch_token):
         ) from error
 
 
-def token_endpoint_error(name, response, *, code=""):
+def token_endpoint_error(name: str, response: "ProviderResponse", *, code: str = "") -> ProviderError:
     """The error a token endpoint's refusal amounts to: refused credentials for a 400, 401 or
     403 in the API's own format; ProviderUnavailable for anything else (a 429, a 5xx, a
     redirect, a web page), which says nothing about the credentials."""
