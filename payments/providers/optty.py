@@ -14,12 +14,15 @@ anything new) means the BNPL provider decides later: the amount stays reserved m
 full refund includes the order's surcharge, as Optty's refund spec asks.
 """
 
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from payments.capabilities import CAPABILITIES
 from payments.money import InvalidAmount, to_major, to_minor
 from payments.providers.base import (
+    JsonObject,
     Modification,
     Movement,
     NotSent,
@@ -33,6 +36,9 @@ from payments.providers.base import (
     undecided,
 )
 from payments.providers.tokens import send_with_token, token_endpoint_error
+
+if TYPE_CHECKING:
+    from payments.providers.http import Deadline, ProviderResponse
 
 SUCCEEDED_STATUSES = {"SUCCESSFUL", "SUCCESS"}
 # providers.md: "a failure such as DECLINED/ERROR/FAILED"; only these end a refund unmade.
@@ -53,8 +59,11 @@ class Optty(PaymentProvider):
     code, name = capabilities.code, capabilities.name
     secret_settings = ("client_secret",)
 
-    def send(self, kind, modification: Modification, *, deadline):
+    def send(
+        self, kind: str, modification: Modification, *, deadline: "Deadline"
+    ) -> tuple["ProviderResponse", JsonObject | None]:
         reference = modification.payment_reference
+        body: JsonObject
         if kind == "cancel":
             body = {
                 "voidReference": modification.idempotency_key,
@@ -76,7 +85,7 @@ class Optty(PaymentProvider):
         }
         return self._call("POST", reference, "refund", body, deadline=deadline), body
 
-    def _surcharge(self, modification, *, deadline):
+    def _surcharge(self, modification: Modification, *, deadline: "Deadline") -> int:
         """The order's surcharge in minor units: "for full refund, [the amount] should equal
         the order amount + surcharge amount" (Optty's refund spec)."""
         try:
@@ -90,7 +99,9 @@ class Optty(PaymentProvider):
         except (TypeError, InvalidAmount, InvalidOperation) as error:
             raise NotSent("Optty's order could not be read to add its surcharge.") from error
 
-    def answer(self, kind, modification, response, *, sent) -> ProviderAnswer:
+    def answer(
+        self, kind: str, modification: Modification, response: "ProviderResponse", *, sent: JsonObject | None
+    ) -> ProviderAnswer:
         if reason := undecided(self.name, response):
             return self.unknown(response, reason)
         body = response.json_object
@@ -129,7 +140,7 @@ class Optty(PaymentProvider):
             return self.failed(response, f"Optty refused: {message}")
         return self.failed(response, f"Optty refused the request (HTTP {response.status}).")
 
-    def _refund_answer(self, modification, body, sent):
+    def _refund_answer(self, modification: Modification, body: JsonObject, sent: JsonObject | None) -> ProviderAnswer:
         status = str(body.get("refundStatus", "")).upper()
         reference = str(body.get("bnplRefundId") or "")
         if status in FAILED_STATUSES:
@@ -152,12 +163,16 @@ class Optty(PaymentProvider):
                 provider_reference=reference,
                 response=body,
             )
+        # A refund is always sent with its body (send).
+        assert sent is not None
         sent_amount = to_minor(sent["refundAmount"]["amount"], modification.currency)
         surcharge = sent_amount - modification.amount
         return self._confirmed(modification, body, body.get("refundedAmount"), reference, surcharge=surcharge)
 
     @staticmethod
-    def _confirmed(modification, body, amount, reference, *, surcharge=0):
+    def _confirmed(
+        modification: Modification, body: JsonObject, amount: object, reference: str, *, surcharge: int = 0
+    ) -> ProviderAnswer:
         """SUCCEEDED for the amount Optty names (less the surcharge we added), or the amount
         sent when it names none; an amount that cannot be read leaves the outcome unknown."""
         if amount is None:
@@ -175,7 +190,7 @@ class Optty(PaymentProvider):
             outcome=Outcome.SUCCEEDED, amount=confirmed, provider_reference=reference, response=body
         )
 
-    def fetch(self, reference: str, *, deadline=None) -> ProviderPayment:
+    def fetch(self, reference: str, *, deadline: "Deadline | None" = None) -> ProviderPayment:
         deadline = deadline or self.http.deadline()
         order = self.read_body(self._call("GET", reference, deadline=deadline))
         # Optty's docs require the order's reference in the body of the details call.
@@ -217,11 +232,11 @@ class Optty(PaymentProvider):
         )
 
     @staticmethod
-    def _movements(kind, items, currency):
+    def _movements(kind: str, items: Iterable[JsonObject] | None, currency: str) -> list[Movement] | None:
         """The listed captures or refunds, or None when the details carry no such list."""
         if items is None:
             return None
-        movements = []
+        movements: list[Movement] = []
         for item in items:
             status = str(item.get("status", "SUCCESSFUL")).upper()
             if status in SUCCEEDED_STATUSES:
@@ -240,11 +255,19 @@ class Optty(PaymentProvider):
             )
         return movements
 
-    def error_code(self, response):
+    def error_code(self, response: "ProviderResponse") -> str:
         body = response.json_object or {}
         return str(body.get("error") or body.get("statusCode") or "")
 
-    def _call(self, method, reference, action="", json_body=None, *, deadline):
+    def _call(
+        self,
+        method: str,
+        reference: str,
+        action: str = "",
+        json_body: JsonObject | None = None,
+        *,
+        deadline: "Deadline",
+    ) -> "ProviderResponse":
         url = f"{self.config['api_url'].rstrip('/')}/orders/{quote(reference, safe='')}"
         if action:
             url += f"/{action}"
@@ -261,7 +284,7 @@ class Optty(PaymentProvider):
             error_code=self.error_code,
         )
 
-    def _fetch_token(self, deadline):
+    def _fetch_token(self, deadline: "Deadline") -> tuple[str, float]:
         response = self.http.send(
             "POST",
             f"{self.config['auth_url'].rstrip('/')}/token",
@@ -286,16 +309,18 @@ class Optty(PaymentProvider):
         return token, lifetime
 
 
-def _succeeded_total(movements):
-    if movements is None:
-        return None
+def _succeeded_sum(movements: Iterable[Movement]) -> int:
     return sum(m.amount for m in movements if m.outcome == Outcome.SUCCEEDED)
 
 
-def _without_surcharge(refunds, *, captured, surcharge):
+def _succeeded_total(movements: Iterable[Movement] | None) -> int | None:
+    return None if movements is None else _succeeded_sum(movements)
+
+
+def _without_surcharge(refunds: list[Movement], *, captured: int, surcharge: int) -> list[Movement]:
     """The refunds with the order's surcharge taken out of the one that carried it: refunds
     beyond the captured amount are the surcharge a full refund added, not ours to book."""
-    excess = min(max(_succeeded_total(refunds) - captured, 0), surcharge)
+    excess = min(max(_succeeded_sum(refunds) - captured, 0), surcharge)
     if not excess:
         return refunds
     carrier = max(
@@ -313,7 +338,7 @@ def _without_surcharge(refunds, *, captured, surcharge):
     ]
 
 
-def _decimal(value):
+def _decimal(value: object) -> Decimal:
     """An amount as Optty sends it (a JSON number, or text) as an exact Decimal."""
     if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
         raise TypeError(f"not an amount: {value!r}")
