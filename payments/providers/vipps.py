@@ -19,10 +19,12 @@ changes) never prove a refusal: the event log decides.
 
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from payments.capabilities import CAPABILITIES
 from payments.providers.base import (
+    JsonObject,
     Modification,
     Movement,
     NotSent,
@@ -35,6 +37,9 @@ from payments.providers.base import (
     undecided,
 )
 from payments.providers.tokens import send_with_token, token_endpoint_error
+
+if TYPE_CHECKING:
+    from payments.providers.http import Deadline, ProviderResponse
 
 # Vipps's error `type` is a URI; its last segment names the error. Vipps documents its errors
 # by title only (ePayment FAQ, "What do all the errors mean?"): these are those titles, and an
@@ -100,8 +105,10 @@ class Vipps(PaymentProvider):
     code, name = capabilities.code, capabilities.name
     secret_settings = ("client_secret", "subscription_key")
 
-    def send(self, kind, modification: Modification, *, deadline):
-        body = None
+    def send(
+        self, kind: str, modification: Modification, *, deadline: "Deadline"
+    ) -> tuple["ProviderResponse", JsonObject | None]:
+        body: JsonObject | None = None
         if kind == "refund":
             body = {
                 "modificationAmount": {
@@ -109,7 +116,7 @@ class Vipps(PaymentProvider):
                     "value": modification.amount,
                 },
             }
-        locked = None
+        locked: ProviderResponse | None = None
         while True:
             try:
                 response = self._call(
@@ -142,7 +149,9 @@ class Vipps(PaymentProvider):
             locked = response
             time.sleep(wait)
 
-    def answer(self, kind, modification, response, *, sent) -> ProviderAnswer:
+    def answer(
+        self, kind: str, modification: Modification, response: "ProviderResponse", *, sent: JsonObject | None
+    ) -> ProviderAnswer:
         body = response.json_object
         error_type = self.error_code(response)
         if response.status == 409 and body is not None:
@@ -180,16 +189,20 @@ class Vipps(PaymentProvider):
         return self.failed(response, message)
 
     @staticmethod
-    def _released(body):
+    def _released(body: JsonObject) -> int | None:
         """What a cancel released: it releases the whole uncaptured rest and can succeed only
         once, so the aggregate's cancelled total is this cancel's, even when the rest was not
         what we expected (a capture in Vipps's portal meanwhile). None when not shown."""
+        aggregate = body.get("aggregate")
+        cancelled = aggregate.get("cancelledAmount") if isinstance(aggregate, dict) else None
+        if not isinstance(cancelled, dict):
+            return None
         try:
-            return _value((body.get("aggregate") or {}).get("cancelledAmount")) or None
-        except (TypeError, ValueError):
+            return _value(cancelled) or None
+        except (KeyError, ValueError):
             return None
 
-    def fetch(self, reference: str, *, deadline=None) -> ProviderPayment:
+    def fetch(self, reference: str, *, deadline: "Deadline | None" = None) -> ProviderPayment:
         deadline = deadline or self.http.deadline()
         payment = self.read_body(self._call("GET", reference, deadline=deadline))
         events_response = self._call("GET", reference, "events", deadline=deadline)
@@ -230,10 +243,19 @@ class Vipps(PaymentProvider):
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise ProviderUnavailable("Vipps's answer could not be read.") from error
 
-    def error_code(self, response):
+    def error_code(self, response: "ProviderResponse") -> str:
         return _error_type(response.json_object or {})
 
-    def _call(self, method, reference, action="", *, json_body=None, idempotency_key=None, deadline):
+    def _call(
+        self,
+        method: str,
+        reference: str,
+        action: str = "",
+        *,
+        json_body: JsonObject | None = None,
+        idempotency_key: str | None = None,
+        deadline: "Deadline",
+    ) -> "ProviderResponse":
         """Send one ePayment call with a valid token; returns the ProviderResponse."""
         url = f"{self._base_url()}/epayment/v1/payments/{quote(reference, safe='')}"
         if action:
@@ -269,7 +291,7 @@ class Vipps(PaymentProvider):
             error_code=self.error_code,
         )
 
-    def _fetch_token(self, deadline):
+    def _fetch_token(self, deadline: "Deadline") -> tuple[str, float]:
         """A new access token and its lifetime in seconds. Vipps refusing our credentials is
         ProviderCredentialsRejected; a token endpoint that is down is ProviderUnavailable."""
         response = self.http.send(
@@ -297,15 +319,15 @@ class Vipps(PaymentProvider):
             raise ProviderUnavailable("Vipps's access token answer could not be read.") from error
         return token, lifetime
 
-    def _base_url(self):
+    def _base_url(self) -> str:
         return self.config["api_url"].rstrip("/")
 
 
-def _error_type(body):
+def _error_type(body: JsonObject) -> str:
     return str(body.get("type", "")).rstrip("/").rsplit("/", 1)[-1]
 
 
-def _value(money):
+def _value(money: JsonObject) -> int:
     """The integer minor units of a Vipps amount `{currency, value}`; ValueError otherwise."""
     value = money["value"]
     if type(value) is not int:

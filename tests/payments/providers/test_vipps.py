@@ -92,6 +92,23 @@ def test_cancel_of_an_authorized_payment(vipps, sandbox):
     assert (held["state"], held["cancelled"]) == ("AUTHORIZED", 5000)
 
 
+@pytest.mark.parametrize(
+    "aggregate",
+    [None, ["5000"], {"cancelledAmount": None}, {"cancelledAmount": {"currency": "NOK"}}, {"cancelledAmount": "5000"}],
+)
+def test_a_cancel_confirmed_without_a_readable_released_amount_names_none(vipps, sandbox, aggregate):
+    # Off the spec: the 2xx stands (the cancel happened), and what it released is not known,
+    # rather than the answer failing to be read at all.
+    sandbox.create_payment(provider="vipps", reference="acme-order-15", currency="NOK", amount=5000)
+    sandbox.inject_fault(provider="vipps", endpoint="cancel", mode="answer", status=200, off_spec=True, body={
+        "pspReference": "psp-1", "aggregate": aggregate,
+    })
+
+    confirmation = vipps.cancel(modification("acme-order-15", 5000))
+
+    assert (confirmation.outcome, confirmation.amount) == (Outcome.SUCCEEDED, None)
+
+
 def test_cancel_after_a_partial_capture_releases_the_rest(vipps, sandbox):
     sandbox.create_payment(provider="vipps", reference="acme-order-6", currency="NOK", amount=10_000, captured=2500)
 
