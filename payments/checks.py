@@ -1,15 +1,19 @@
 """Startup checks of settings that a typo would otherwise turn into wrong money decisions."""
 
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import CheckMessage, Error, register
 
 from payments.approval_limits import InvalidApprovalLimit, NegativeApprovalLimit, approval_limit_in_minor
 
 
 @register()
-def check_refund_approval_limits(app_configs, **kwargs):
+def check_refund_approval_limits(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
     """Every limit of REFUND_APPROVAL_LIMITS read as the refunds will read it."""
-    errors = []
+    errors: list[CheckMessage] = []
     for currency, limit in settings.REFUND_APPROVAL_LIMITS.items():
         try:
             approval_limit_in_minor(currency=currency, limit=limit)

@@ -7,7 +7,12 @@ reader can tell a whole file from a cut one. The exports themselves are jobs of 
 import csv
 import hashlib
 import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
 
+from django.db.models import QuerySet
+
+from payments.models import AuditEvent, Payment
 from payments.money import format_plain
 from payments.selectors import annotated_balances
 
@@ -19,11 +24,11 @@ FORMULA_STARTS = frozenset("=+-@")
 class _Line:
     """csv.writer's file: hands back each line instead of keeping it."""
 
-    def write(self, line):
+    def write(self, line: str) -> str:
         return line
 
 
-def safe_cell(value):
+def safe_cell(value: object) -> str:
     """The value as text that a spreadsheet shows as it is, never runs as a formula: one whose
     first non-blank character (after spaces, tabs and line breaks) starts a formula, or that
     starts with a tab or a line break, gets a leading "'"."""
@@ -37,18 +42,27 @@ def safe_cell(value):
 _WRITER = csv.writer(_Line())
 
 
-def csv_line(cells):
+def csv_line(cells: Iterable[object]) -> str:
     """One CSV line (with its CRLF) of `cells`, each made safe."""
-    return _WRITER.writerow([safe_cell(value) for value in cells])
+    # writerow hands back what _Line.write gave it: the line.
+    line: str = _WRITER.writerow([safe_cell(value) for value in cells])
+    return line
 
 
-def check_line(*, rows, sha256):
+def check_line(*, rows: int, sha256: str) -> str:
     """The last line of every export: `# rows=N sha256=HEX`, N the rows below the header and
     HEX the SHA-256 of every byte above this line. One cell, starting with no formula sign."""
     return f"# rows={rows} sha256={sha256}\r\n"
 
 
-def csv_write(*, out, header, rows, progress=None, every=None):
+def csv_write(
+    *,
+    out: BinaryIO,
+    header: Iterable[object],
+    rows: Iterable[Iterable[object]],
+    progress: Callable[[int], object] | None = None,
+    every: int | None = None,
+) -> tuple[int, str]:
     """Write the header, `rows` (an iterable of lists, read lazily) and the check line to `out`
     (a binary file) as UTF-8. `progress(count)` is called after every `every` rows (CHUNK by
     default). Returns (rows written, SHA-256 hex of the bytes before the check line)."""
@@ -56,7 +70,7 @@ def csv_write(*, out, header, rows, progress=None, every=None):
     digest = hashlib.sha256()
     count = 0
 
-    def put(text):
+    def put(text: str) -> None:
         data = text.encode()
         digest.update(data)
         out.write(data)
@@ -84,7 +98,7 @@ AUDIT_HEADER = [
 CHUNK = 2_000
 
 
-def payment_rows(payments):
+def payment_rows(payments: QuerySet[Payment]) -> Iterator[list[str]]:
     """One row per payment (a queryset with the order selected, annotated by
     selectors.with_reserved_sums, as payments_for_export gives), amounts in major units of the
     currency column; read in chunks, never all at once."""
@@ -114,7 +128,7 @@ def payment_rows(payments):
         ]
 
 
-def audit_rows(events):
+def audit_rows(events: QuerySet[AuditEvent]) -> Iterator[list[str]]:
     for event in events.select_related("order", "payment").iterator(chunk_size=CHUNK):
         yield [
             event.created_at.isoformat(),
