@@ -4,8 +4,8 @@ and nobody resolves what they asked for."""
 import pytest
 
 from payments.exceptions import ActionForbidden, ActionRefused
-from payments.models import AuditAction, AuditEvent
-from payments.selectors import needs_attention_queue, needs_person, payment_balances
+from payments.models import AuditAction, AuditEvent, Operation
+from payments.selectors import Cursor, needs_attention_queue, needs_person, payment_balances
 from payments.services.attention import operation_resolve
 from payments.services.audit import Actor
 from payments.statuses import OperationStatus
@@ -149,3 +149,29 @@ def test_the_system_itself_resolves_nothing(operation):
     operation.refresh_from_db()
     assert operation.status == OperationStatus.UNKNOWN
     assert AuditEvent.objects.get(action=AuditAction.ACTION_REFUSED).actor_label == "system: reconcile"
+
+
+def test_the_list_pages_oldest_first_without_gaps_or_repeats_and_leaves_out_the_resolved(
+    needing_person, agent, manager
+):
+    operations = [needing_person(agent) for _ in range(6)]
+    # Two waiting since the same moment are ordered by id.
+    Operation.objects.filter(pk=operations[3].pk).update(needs_person_since=operations[2].needs_person_since)
+    operation_resolve(operation_id=operations[1].pk, actor=Actor.of_user(manager), carried_out=False,
+                      note="Portal shows no refund.")
+    waiting = [op.pk for op in operations if op.pk != operations[1].pk]
+
+    pages = [needs_attention_queue(user=manager, per_page=2)]
+    while pages[-1].has_next:
+        pages.append(needs_attention_queue(user=manager, cursor=Cursor(after=pages[-1].last_key), per_page=2))
+    back = [pages[-1]]
+    while back[-1].has_previous:
+        back.append(needs_attention_queue(user=manager, cursor=Cursor(before=back[-1].first_key), per_page=2))
+
+    def keys(page):
+        return [item.operation.pk for item in page.items]
+
+    assert [pk for page in pages for pk in keys(page)] == waiting
+    assert [keys(page) for page in reversed(back)] == [keys(page) for page in pages]
+    # Each with its payment and order, read with the page.
+    assert pages[0].items[0].operation.payment.order.number == operations[0].payment.order.number
