@@ -1,7 +1,8 @@
 """Figures of several runs of tests/perf/bench.py (their --json files) side by side, as the
 README's Performance section shows them: each page's p95 and its multiple of the floor (with
 the lowest and highest round), at each size, and how the largest size compares with the one
-before it.
+before it: by p95, and by the multiple of the floor (which a busier moment of a shared machine
+moves less, since the floor meets it too).
 
     python tests/perf/compare.py bench-100k.json bench-1m.json bench-10m.json
 """
@@ -29,15 +30,21 @@ def table(runs):
     names = list(dict.fromkeys(name for run in runs for name in run["pages"]))
     lines = [
         "| page | " + " | ".join(f"{size}: p95, x floor (range)" for size in sizes) + " | queries | "
-        + f"p95 {sizes[-1]} / {sizes[-2]} |",
-        "|---|" + "---:|" * (len(runs) + 2),
+        + f"p95 {sizes[-1]} / {sizes[-2]} | x floor {sizes[-1]} / {sizes[-2]} |",
+        "|---|" + "---:|" * (len(runs) + 3),
     ]
     for name in names:
         pages = [run["pages"].get(name) for run in runs]
         last, before = pages[-1], pages[-2]
         growth = f"{last['p95'] / before['p95']:.2f}" if last and before else ""
+        floor_growth = (
+            f"{last['x_floor'] / before['x_floor']:.2f}" if last and before and last.get("x_floor") and before.get("x_floor")
+            else ""
+        )
         queries = last["queries"] if last and last["queries"] is not None else ""
-        lines.append(f"| {name} | " + " | ".join(_cell(page) for page in pages) + f" | {queries} | {growth} |")
+        lines.append(
+            f"| {name} | " + " | ".join(_cell(page) for page in pages) + f" | {queries} | {growth} | {floor_growth} |"
+        )
     floors = [
         sorted(page["floor_p95"] for page in run["pages"].values() if page.get("floor_p95"))
         for run in runs
@@ -45,7 +52,7 @@ def table(runs):
     lines.append(
         "| *the floor's p95 (lowest–highest page)* | "
         + " | ".join(f"{values[0]:.1f}–{values[-1]:.1f} ms" for values in floors)
-        + " | | |"
+        + " | | | |"
     )
     return "\n".join(lines)
 
