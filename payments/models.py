@@ -534,6 +534,10 @@ class Export(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     # Moved on by the run at least every few seconds: a run not heard of for longer has died.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The run that owns the export: each run takes the next number, and only the run holding
+    # the latest one moves its progress, stores its file or finishes it (a run that stalled
+    # and was taken over stops, and leaves the file alone).
+    attempt = models.PositiveIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 

@@ -5,9 +5,13 @@ the file (export_run) into the "exports" storage, row by row, moving the export'
 as it goes; the person who asked (or an auditor) downloads it until it expires. Each step is
 in the audit log.
 
-A run is safe to repeat: the worker that was killed mid-export leaves its export "running"
-with a heartbeat that stops moving, and the run that takes it up again writes the file under
-the same name, replacing any earlier attempt's, so that an export never has two files.
+A run is safe to repeat. A run of the export's task takes the export over, whatever an
+earlier run left (its worker killed, or only stalled and given up for lost): the export's
+`attempt` says which run owns it. Only the owner moves its progress, stores a file that is
+kept and finishes it; an earlier run that wakes up finds itself superseded at its next step
+and stops, deleting the file it may have stored. Each run stores its file under its own
+attempt's name and the finishing run deletes any earlier attempt's, so that an export never
+has two files, nor a finished one without its file.
 """
 
 import logging
@@ -117,66 +121,77 @@ def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-def _run_is_alive(export: Export) -> bool:
-    lost_after = timedelta(seconds=settings.WORKER_LOST_SECONDS)
-    return export.heartbeat_at is not None and export.heartbeat_at > timezone.now() - lost_after
+class _Superseded(Exception):
+    """A later run has taken the export over: this one stops."""
 
 
 def _claim(export_id: int) -> Export | None:
-    """Mark the export running for this run, or None when there is nothing to do: it is made
-    (or failed, or expired) already, or another run is alive on it."""
+    """Take the export over for this run (its next attempt), or None when there is nothing to
+    do: it is made (or failed, or expired) already.
+
+    A running export is taken over too: its task runs again only when the worker running it
+    was given up for lost, and if that run is in fact alive (stalled), it is superseded."""
     with transaction.atomic():
         export = Export.objects.select_for_update().filter(pk=export_id).first()
         if export is None or export.status not in (ExportStatus.QUEUED, ExportStatus.RUNNING):
-            return None
-        if export.status == ExportStatus.RUNNING and _run_is_alive(export):
             return None
         now = timezone.now()
         export.status = ExportStatus.RUNNING
         export.started_at = export.heartbeat_at = now
         export.rows_done = 0
-        export.save(update_fields=["status", "started_at", "heartbeat_at", "rows_done"])
+        export.attempt += 1
+        export.save(update_fields=["status", "started_at", "heartbeat_at", "rows_done", "attempt"])
         return export
+
+
+def _file_name(export: Export, attempt: int) -> str:
+    return f"{export.pk}/{attempt}/{export.download_name}"
 
 
 def export_run(*, export_id: int) -> Export | None:
     """Make the export's file (the task worker's job): count the selected rows, write them to
     the exports storage with the check line, and mark the export done, audited. Progress
     (rows_done, heartbeat_at) moves on every chunk of rows. Does nothing for an export that is
-    not waiting (made, failed or expired already) or that another live run is making.
-    A failure marks the export failed, audited, and is raised again for the task's record."""
+    not waiting (made, failed or expired already), and stops (returning None) when a later run
+    takes the export over meanwhile. A failure marks the export failed, audited, and is raised
+    again for the task's record."""
     export = _claim(export_id)
     if export is None:
         return None
+    attempt = export.attempt
+    owned = Export.objects.filter(pk=export.pk, attempt=attempt, status=ExportStatus.RUNNING)
+
+    def progress(count: int) -> None:
+        if not owned.update(rows_done=count, heartbeat_at=timezone.now()):
+            raise _Superseded()
+
     try:
         header, queryset, rows = _selected(export)
-        Export.objects.filter(pk=export.pk).update(rows_total=queryset.count())
-        storage = exports_storage()
-        name = f"{export.pk}/{export.download_name}"
-
-        def progress(count: int) -> None:
-            Export.objects.filter(pk=export.pk).update(rows_done=count, heartbeat_at=timezone.now())
-
+        owned.update(rows_total=queryset.count())
         # An unnamed temporary file: a killed run leaves nothing behind.
         with tempfile.TemporaryFile() as out:
             count, sha256 = csv_write(out=out, header=header, rows=rows(queryset), progress=progress)
             size = out.tell()
             out.seek(0)
-            # The same name on every attempt: an earlier attempt's file is replaced, never kept.
-            storage.delete(name)
-            saved = storage.save(name, File(out, name=export.download_name))
-    except Exception as error:
-        _fail(export_id=export.pk, error=error)
+            progress(count)
+            saved = exports_storage().save(_file_name(export, attempt), File(out, name=export.download_name))
+    except _Superseded:
+        logger.warning("export_superseded export=%s attempt=%s", export.pk, attempt)
+        return None
+    # Not only errors: a worker told twice to stop (SystemExit) leaves no export running for ever.
+    except BaseException as error:
+        _fail(export_id=export.pk, attempt=attempt, error=error)
         raise
-    return _finish(export_id=export.pk, name=saved, rows=count, sha256=sha256, size=size)
+    return _finish(export_id=export.pk, attempt=attempt, name=saved, rows=count, sha256=sha256, size=size)
 
 
-def _finish(*, export_id: int, name: str, rows: int, sha256: str, size: int) -> Export:
+def _finish(*, export_id: int, attempt: int, name: str, rows: int, sha256: str, size: int) -> Export:
+    storage = exports_storage()
     with transaction.atomic():
         export = Export.objects.select_for_update().get(pk=export_id)
-        if export.status != ExportStatus.RUNNING:
-            # Expired meanwhile: the file goes too.
-            transaction.on_commit(lambda: exports_storage().delete(name))
+        if export.status != ExportStatus.RUNNING or export.attempt != attempt:
+            # Expired, or taken over, meanwhile: this run's file goes.
+            transaction.on_commit(partial(storage.delete, name))
             return export
         now = timezone.now()
         export.status = ExportStatus.DONE
@@ -191,14 +206,19 @@ def _finish(*, export_id: int, name: str, rows: int, sha256: str, size: int) -> 
             message=f"Export {export.pk} for {export.requested_by.get_username()} is ready: "
             f"{rows:,} rows, SHA-256 {sha256}.",
         )
+        # A file an earlier attempt stored before its worker was killed.
+        for earlier in range(1, attempt):
+            transaction.on_commit(partial(storage.delete, _file_name(export, earlier)))
         transaction.on_commit(lambda: notify_requester_of_export(export_id=export.pk))
     return export
 
 
-def _fail(*, export_id: int, error: Exception) -> None:
-    logger.exception("export_failed export=%s", export_id)
+def _fail(*, export_id: int, attempt: int, error: BaseException) -> None:
+    logger.exception("export_failed export=%s attempt=%s", export_id, attempt)
     with transaction.atomic():
         export = Export.objects.select_for_update().get(pk=export_id)
+        if export.status != ExportStatus.RUNNING or export.attempt != attempt:
+            return  # another run owns it now
         export.status = ExportStatus.FAILED
         export.finished_at = timezone.now()
         export.failure_message = "The export could not be made; ask for it again, or tell IT if it fails again."

@@ -175,6 +175,76 @@ def test_a_worker_killed_mid_export_leaves_one_file_and_one_email(
     assert TaskWorker.objects.count() == 2
 
 
+def test_an_export_whose_worker_is_lost_is_made_though_its_last_progress_is_recent(
+    client, manager, database_queue, exports_root, settings
+):
+    # given a worker not heard of for longer than WORKER_LOST_SECONDS, whose export moved on
+    # more recently than that (progress comes every few thousand rows, the worker's heartbeat
+    # every few seconds: the export's is the fresher)
+    settings.WORKER_LOST_SECONDS = 60
+    make_orders(10)
+    client.force_login(manager)
+    client.post(reverse("export_payments"))
+    export = Export.objects.get()
+    now = timezone.now()
+    TaskWorker.objects.create(worker_id="lost", hostname="gone", pid=1, started_at=now - timedelta(hours=1),
+                              seen_at=now - timedelta(seconds=65))  # fmt: skip
+    DBTaskResult.objects.update(status="RUNNING", worker_ids=["lost"], started_at=now - timedelta(minutes=5))
+    Export.objects.filter(pk=export.pk).update(
+        status=ExportStatus.RUNNING, attempt=1, rows_done=4, heartbeat_at=now - timedelta(seconds=30)
+    )
+
+    # when another worker takes the lost one's task up
+    call_command("worker", batch=True)
+
+    # then it makes the export, rather than wait for a run that is gone
+    export.refresh_from_db()
+    assert (export.status, export.attempt) == (ExportStatus.DONE, 2)
+    assert len(download(client, export)) == 10
+
+
+def test_a_stalled_worker_taken_over_stops_and_leaves_the_finished_file_alone(
+    client, manager, database_queue, exports_root, settings
+):
+    make_orders(6_000)
+    client.force_login(manager)
+    client.post(reverse("export_payments"))
+    export = Export.objects.get()
+    stalled = subprocess.Popen(
+        [sys.executable, "manage.py", "worker", "--interval", "0.1"], cwd=ROOT, env=worker_env(exports_root)
+    )
+    try:
+        # The worker has begun; hold the export's row until it waits at its next progress, then
+        # stop the process there (a paused machine) and let its progress through.
+        wait_for(lambda: Export.objects.get(pk=export.pk).status == ExportStatus.RUNNING, "the export to begin")
+        with transaction.atomic():
+            Export.objects.select_for_update().get(pk=export.pk)
+            wait_for(lambda: waiting_for_a_lock(stalled.pid), "the worker to wait for the export's row")
+            stalled.send_signal(signal.SIGSTOP)
+
+        # Another worker gives it up for lost and makes the export.
+        settings.WORKER_LOST_SECONDS = 0
+        call_command("worker", batch=True)
+        export.refresh_from_db()
+        assert (export.status, export.attempt) == (ExportStatus.DONE, 2)
+
+        # The stalled one wakes up, finds the export taken over, and stops (told to stop once,
+        # the worker finishes what it is doing first).
+        stalled.send_signal(signal.SIGCONT)
+        stalled.send_signal(signal.SIGTERM)
+        assert stalled.wait(60) == 0
+    finally:
+        if stalled.poll() is None:
+            stalled.send_signal(signal.SIGCONT)
+            stalled.kill()
+            stalled.wait()
+
+    export.refresh_from_db()
+    assert (export.status, export.attempt, export.rows_total) == (ExportStatus.DONE, 2, 6_000)
+    assert [path.relative_to(exports_root).as_posix() for path in exports_root.rglob("*.csv")] == [export.file_name]
+    assert len(download(client, export)) == 6_000
+
+
 class SwallowingSmtp(threading.Thread):
     """A mail server that takes a message and then never confirms it: the sender waits, as
     one does when killed between handing over an email and hearing that it went."""
