@@ -38,6 +38,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # operations or events 5 to 25 ms for nothing (README, "Performance").
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options["options"] = f"{_options.get('options', '')} -c enable_memoize=off".strip()
+    # A database that does not answer fails a request (and /healthz, with 503) in seconds,
+    # rather than hold it until gunicorn's timeout. `?connect_timeout=N` in DATABASE_URL wins.
+    _options.setdefault("connect_timeout", 5)
 
 INSTALLED_APPS = [
     "backoffice.apps.AuditAdminConfig",  # django.contrib.admin, for auditors only

@@ -5,6 +5,7 @@ import hashlib
 import io
 import itertools
 import json
+import os
 from datetime import timedelta
 from decimal import Decimal
 
@@ -157,3 +158,28 @@ def expected_rows(refundable):
             "refundable": major(refundable[payment.reference], exponent),
         })
     return expected
+
+
+def production_env(**overrides):
+    """The environment of a production deployment (backoffice.settings, DEBUG off, fake
+    credentials), for a subprocess; `overrides` set or (None) remove variables."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("BAMBORA_", "OPTTY_", "SIMPLEPS_", "VIPPS_", "SECURE_", "DJANGO_"))
+        and key not in {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="backoffice.settings",
+        DEBUG="false",
+        SECRET_KEY="k3#Rz8!pQw2@Lm5^Tn7&Vb9*Xc1(Yd4)Ze6_Af0+Gh3-Ji8=Ku2~Lo5",
+        ALLOWED_HOSTS="backoffice.example.com",
+        DATABASE_URL="sqlite:////tmp/deploy-check.sqlite3",
+        BAMBORA_MERCHANT_NUMBER="P1", BAMBORA_MERCHANT_TOKEN="t", BAMBORA_MERCHANT_SECRET="s",
+        OPTTY_CLIENT_ID="c", OPTTY_CLIENT_SECRET="s",
+        SIMPLEPS_CLIENT_ID="c", SIMPLEPS_SECRET_ID="s",
+        VIPPS_CLIENT_ID="c", VIPPS_CLIENT_SECRET="s", VIPPS_SUBSCRIPTION_KEY="k",
+        VIPPS_MERCHANT_SERIAL_NUMBER="1",
+    )
+    env.update(overrides)
+    return {key: value for key, value in env.items() if value is not None}

@@ -1,7 +1,11 @@
 """/healthz (the database answers), /readyz (and a task worker is alive) and /metrics (for
 Prometheus, when switched on): what they say, and that the metrics count what happens."""
 
+import socket
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -15,6 +19,7 @@ from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
 from payments.services.workers import worker_seen
 from payments.statuses import OperationStatus
+from tests.backoffice.helpers import production_env
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +41,25 @@ def test_healthz_says_when_the_database_does_not_answer(client):
         response = client.get(reverse("healthz"))
 
     assert (response.status_code, response.content) == (503, b"database unreachable")
+
+
+def test_healthz_gives_up_on_a_database_that_never_answers():
+    # A database host that takes the connection and then says nothing (a dead server behind a
+    # live address): /healthz answers 503 after the connect timeout instead of hanging until
+    # gunicorn kills the worker.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        probe = (
+            "import django; django.setup(); from django.test import Client; "
+            "response = Client().get('/healthz', HTTP_HOST='backoffice.example.com', secure=True); "
+            "print(response.status_code, response.content.decode())"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", probe], cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
+            env=production_env(DATABASE_URL=f"postgres://backoffice@127.0.0.1:{port}/backoffice"), timeout=60,
+        )  # fmt: skip
+
+    assert result.stdout.strip() == "503 database unreachable", result.stderr[-2000:]
 
 
 def test_readyz_is_ready_only_while_a_task_worker_is_heard_of(client, settings):

@@ -19,6 +19,7 @@ from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
 from payments.services.refunds import refund_request
 from payments.statuses import OperationStatus
+from tests.backoffice.helpers import production_env
 
 ROOT = Path(__file__).resolve().parents[2]
 OPTTY_SECRET = "test-optty-webhook-secret"
@@ -102,29 +103,6 @@ def test_pages_carry_the_security_headers(client, agent):
     assert response["X-Content-Type-Options"] == "nosniff"
 
 
-def _production_env(**overrides):
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("BAMBORA_", "OPTTY_", "SIMPLEPS_", "VIPPS_", "SECURE_", "DJANGO_"))
-        and key not in {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL"}
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="backoffice.settings",
-        DEBUG="false",
-        SECRET_KEY="k3#Rz8!pQw2@Lm5^Tn7&Vb9*Xc1(Yd4)Ze6_Af0+Gh3-Ji8=Ku2~Lo5",
-        ALLOWED_HOSTS="backoffice.example.com",
-        DATABASE_URL="sqlite:////tmp/deploy-check.sqlite3",
-        BAMBORA_MERCHANT_NUMBER="P1", BAMBORA_MERCHANT_TOKEN="t", BAMBORA_MERCHANT_SECRET="s",
-        OPTTY_CLIENT_ID="c", OPTTY_CLIENT_SECRET="s",
-        SIMPLEPS_CLIENT_ID="c", SIMPLEPS_SECRET_ID="s",
-        VIPPS_CLIENT_ID="c", VIPPS_CLIENT_SECRET="s", VIPPS_SUBSCRIPTION_KEY="k",
-        VIPPS_MERCHANT_SERIAL_NUMBER="1",
-    )
-    env.update(overrides)
-    return {key: value for key, value in env.items() if value is not None}
-
-
 def _manage(*args, env):
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
@@ -132,21 +110,21 @@ def _manage(*args, env):
 
 
 def test_production_settings_pass_the_deploy_check():
-    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=_production_env())
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_production_refuses_to_start_without_its_secrets():
-    result = _manage("check", env=_production_env(SECRET_KEY=None, VIPPS_CLIENT_SECRET=None))
+    result = _manage("check", env=production_env(SECRET_KEY=None, VIPPS_CLIENT_SECRET=None))
 
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
     # Only the providers in use need credentials; each missing one is named.
-    result = _manage("check", env=_production_env(VIPPS_CLIENT_SECRET=None))
+    result = _manage("check", env=production_env(VIPPS_CLIENT_SECRET=None))
     assert "Missing settings for production (DEBUG is off): VIPPS_CLIENT_SECRET" in result.stderr
-    result = _manage("check", env=_production_env(VIPPS_CLIENT_SECRET=None, PAYMENT_PROVIDERS="bambora,optty,simpleps"))
+    result = _manage("check", env=production_env(VIPPS_CLIENT_SECRET=None, PAYMENT_PROVIDERS="bambora,optty,simpleps"))
     assert result.returncode == 0, result.stderr
 
 
