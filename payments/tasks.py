@@ -9,7 +9,7 @@ again, and reconciliation, expiry and sync only move what still needs moving.
 from django_tasks import task
 
 from payments.services.audit import Actor
-from payments.services.exports import export_run, exports_expire
+from payments.services.exports import export_run, exports_expire, exports_resume
 from payments.services.notifications import (
     export_ready_email_send,
     managers_request_email_send,
@@ -50,10 +50,12 @@ def reconcile() -> dict[str, int]:
 
 @task
 def expire() -> dict[str, int]:
-    """Expire refund requests that waited too long, and exports past their time."""
+    """Expire refund requests that waited too long, and exports past their time; queue again
+    the exports whose run has stalled."""
     return {
         "refund_requests": refunds_expire(actor=Actor.system("expiry")),
         "exports": exports_expire(),
+        "exports_queued_again": exports_resume(),
     }
 
 

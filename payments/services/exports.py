@@ -264,6 +264,26 @@ def export_open(*, export_id: int, actor: Actor) -> tuple[Export, IO[bytes]]:
     return export, exports_storage().open(export.file_name, "rb")
 
 
+# A run that has not moved its export on for this long is taken to be gone, whatever became of
+# its task (a broker's job lost with its worker, or a run hung on its storage): the export is
+# queued again. Its heartbeat moves every few thousand rows; storing the file is the one step
+# without one.
+STALLED_AFTER = timedelta(minutes=15)
+
+
+def exports_resume() -> int:
+    """Queue again the exports whose run has stalled (STALLED_AFTER); the run that takes one up
+    supersedes the stalled one (see export_run). Returns how many were queued."""
+    stalled = list(
+        Export.objects.filter(status=ExportStatus.RUNNING, heartbeat_at__lt=timezone.now() - STALLED_AFTER)
+        .values_list("pk", flat=True)
+    )
+    for export_id in stalled:
+        logger.warning("export_stalled export=%s: queued again", export_id)
+        _enqueue_run(export_id)
+    return len(stalled)
+
+
 def exports_expire() -> int:
     """Delete the files of exports past their expiry and mark them expired. Returns how many
     expired."""

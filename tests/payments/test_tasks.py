@@ -245,6 +245,29 @@ def test_a_stalled_worker_taken_over_stops_and_leaves_the_finished_file_alone(
     assert len(download(client, export)) == 6_000
 
 
+def test_an_export_whose_task_is_lost_altogether_is_queued_again_by_the_periodic_expiry(
+    client, manager, database_queue, exports_root
+):
+    # given an export left running by a run that stopped moving it long ago, and no task left
+    # to run it (a broker's job lost with its worker, say)
+    make_orders(10)
+    client.force_login(manager)
+    client.post(reverse("export_payments"))
+    export = Export.objects.get()
+    DBTaskResult.objects.all().delete()
+    Export.objects.filter(pk=export.pk).update(
+        status=ExportStatus.RUNNING, attempt=1, rows_done=4, heartbeat_at=timezone.now() - timedelta(minutes=16)
+    )
+
+    call_command("enqueue", "expire")
+    call_command("worker", batch=True)  # the expiry queues the export again ...
+    call_command("worker", batch=True)  # ... and a worker makes it
+
+    export.refresh_from_db()
+    assert (export.status, export.attempt) == (ExportStatus.DONE, 2)
+    assert len(download(client, export)) == 10
+
+
 class SwallowingSmtp(threading.Thread):
     """A mail server that takes a message and then never confirms it: the sender waits, as
     one does when killed between handing over an email and hearing that it went."""
@@ -328,7 +351,7 @@ def test_the_timer_queues_the_periodic_tasks_and_the_worker_runs_them(
     assert {path: result.status for path, result in results.items() if path in queued} == dict.fromkeys(
         queued, "SUCCESSFUL"
     )
-    assert results["payments.tasks.expire"].return_value == {"refund_requests": 1, "exports": 0}
+    assert results["payments.tasks.expire"].return_value == {"refund_requests": 1, "exports": 0, "exports_queued_again": 0}
     request.refresh_from_db()
     assert request.status == "expired"
     payment.refresh_from_db()
