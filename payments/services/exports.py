@@ -266,9 +266,10 @@ def export_open(*, export_id: int, actor: Actor) -> tuple[Export, IO[bytes]]:
 
 # A run that has not moved its export on for this long is taken to be gone, whatever became of
 # its task (a broker's job lost with its worker, or a run hung on its storage): the export is
-# queued again. Its heartbeat moves every few thousand rows; storing the file is the one step
-# without one.
-STALLED_AFTER = timedelta(minutes=15)
+# queued again. Its heartbeat moves every few thousand rows, but storing the file is one step
+# without one, and a run still storing it would be superseded and its work lost: an hour is
+# more than storing gigabytes takes.
+STALLED_AFTER = timedelta(hours=1)
 
 
 def exports_resume() -> int:

@@ -256,7 +256,7 @@ def test_an_export_whose_task_is_lost_altogether_is_queued_again_by_the_periodic
     export = Export.objects.get()
     DBTaskResult.objects.all().delete()
     Export.objects.filter(pk=export.pk).update(
-        status=ExportStatus.RUNNING, attempt=1, rows_done=4, heartbeat_at=timezone.now() - timedelta(minutes=16)
+        status=ExportStatus.RUNNING, attempt=1, rows_done=4, heartbeat_at=timezone.now() - timedelta(minutes=61)
     )
 
     call_command("enqueue", "expire")
