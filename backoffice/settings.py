@@ -1,9 +1,11 @@
 """Settings, read from the environment (and from a `.env` file when there is one).
 
 The names are a contract (see README, "Configuration"). Production (DEBUG off) refuses to
-start when a secret it needs is missing, rather than running with a default.
+start when a secret it needs is missing, rather than running with a default; the commands
+that read only the code and its migrations need none, and run from a bare checkout.
 """
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +20,11 @@ if (BASE_DIR / ".env").is_file():
     env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY")
+# `manage.py makemigrations --check` and the like sign nothing and call no provider. Without a
+# SECRET_KEY, anything that signs would still fail: Django refuses an empty one when it is used.
+CODE_ONLY_COMMANDS = {"makemigrations", "showmigrations", "sqlmigrate"}
+_code_only = Path(sys.argv[0]).name == "manage.py" and sys.argv[1:2] != [] and sys.argv[1] in CODE_ONLY_COMMANDS
+SECRET_KEY = env.str("SECRET_KEY", default="") if _code_only else env.str("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -398,7 +404,7 @@ def _missing_production_settings():
     return missing
 
 
-if not DEBUG and (missing := _missing_production_settings()):
+if not DEBUG and not _code_only and (missing := _missing_production_settings()):
     raise ImproperlyConfigured(
         "Missing settings for production (DEBUG is off): "
         + ", ".join(missing)
