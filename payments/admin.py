@@ -152,10 +152,9 @@ def _moment(field: str, label: str) -> Callable[[Any], str]:
     return display
 
 
-ORDER_PLACED = _moment("created_at", "Created at")
-PAYMENT_CREATED = _moment("created_at", "Created at")
-OPERATION_CREATED = _moment("created_at", "Created at")
-EVENT_CREATED = _moment("created_at", "Created at")
+# Every list's creation time: one column serves them all (Django finds it in each list's
+# `sortable_by` by identity).
+CREATED_AT = _moment("created_at", "Created at")
 
 
 def _person(field: str, label: str) -> Callable[[Any], str]:
@@ -288,9 +287,9 @@ class OrderAdmin(FindBySearchMixin, ReadOnlyAdmin):
     def reference_match(self, payment_ids, order_ids):
         return Q(pk__in=order_ids)
 
-    list_display = ["number", "customer_name", "customer_email", _amount("total", "Total"), ORDER_PLACED]
+    list_display = ["number", "customer_name", "customer_email", _amount("total", "Total"), CREATED_AT]
     list_filter = [CurrencyFilter, "created_at"]
-    sortable_by = ["number", ORDER_PLACED]  # type: ignore[list-item]  # see _moment
+    sortable_by = ["number", CREATED_AT]  # type: ignore[list-item]  # see _moment
     search_fields = ["number"]
     search_help_text = "Order number (or its beginning), or customer email."
     inlines = [PaymentInline]
@@ -319,7 +318,7 @@ class PaymentAdmin(CsvExportMixin, FindBySearchMixin, ReadOnlyAdmin):
         _amount("cancelled", "Cancelled"),
         _amount("refunded", "Refunded"),
         "provider_state",
-        PAYMENT_CREATED,
+        CREATED_AT,
     ]
     list_select_related = ["order"]
     list_filter = ["provider", CurrencyFilter, "created_at"]
@@ -346,7 +345,7 @@ class PaymentAdmin(CsvExportMixin, FindBySearchMixin, ReadOnlyAdmin):
 class OperationAdmin(FindBySearchMixin, ReadOnlyAdmin):
     list_display = [
         "id",
-        OPERATION_CREATED,
+        CREATED_AT,
         "order_number",
         "kind",
         "status",
@@ -358,7 +357,7 @@ class OperationAdmin(FindBySearchMixin, ReadOnlyAdmin):
     list_select_related = ["payment__order", "requested_by", "decided_by"]
     list_filter = ["kind", "status", "source", "payment__provider", "created_at"]
     ordering = ["-created_at", "-id"]
-    sortable_by = ["id", OPERATION_CREATED]  # type: ignore[list-item]  # see _moment
+    sortable_by = ["id", CREATED_AT]  # type: ignore[list-item]  # see _moment
     search_fields = ["idempotency_key"]
     search_help_text = "Order number (or its beginning), customer email, or provider reference."
     order_prefix = "payment__order__"
@@ -390,7 +389,7 @@ class AuditEventAdmin(CsvExportMixin, ReadOnlyAdmin):
     def export_rows(self, queryset):
         return audit_rows(queryset)
 
-    list_display = [EVENT_CREATED, "actor_label", "action", "order", "event_amount", "message"]
+    list_display = [CREATED_AT, "actor_label", "action", "order", "event_amount", "message"]
     list_select_related = ["order"]
     detail_fields = [
         "created_at", _person("actor", "Actor"), "actor_label", "action", _person("account", "About the person"),
@@ -400,7 +399,7 @@ class AuditEventAdmin(CsvExportMixin, ReadOnlyAdmin):
     # Every user, not only those who acted (RelatedOnlyFieldListFilter would read the whole log
     # to find them); dates by period, not a date hierarchy, which reads the whole log too.
     list_filter = ["action", "actor", "created_at"]
-    sortable_by = [EVENT_CREATED]  # type: ignore[list-item]  # see _moment
+    sortable_by = [CREATED_AT]  # type: ignore[list-item]  # see _moment
     search_fields = ["actor_label"]
     search_help_text = (
         "An order number, or the actor's name (any case) as it was when the event was written."

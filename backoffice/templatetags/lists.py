@@ -20,7 +20,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
 
-from backoffice.templatetags.links import pk_path
+from backoffice.links import pk_path
 from backoffice.templatetags.times import local_time, zone_description
 from backoffice.templatetags.typography import typographic
 from payments.models import OperationKind, Provider, RefundReason

@@ -11,7 +11,6 @@ from payments.money import (
     format_plain,
     typing_symbols,
 )
-from payments.statuses import OperationStatus
 
 register = template.Library()
 
@@ -31,14 +30,6 @@ def major(minor: int | None, currency: str | None) -> str:
         return ""
     return format_plain(minor, currency)
 
-
-@register.filter
-def status_label(value: str) -> str:
-    """An operation status as people read it: "in_flight" -> "In flight"."""
-    try:
-        return OperationStatus(value).label
-    except ValueError:
-        return value
 
 
 @register.filter

@@ -54,10 +54,3 @@ def local_time(value, shown="Y-m-d H:i"):
 def time_zone_name():
     """The desk's time zone, e.g. "Europe/Oslo", for notes such as "times in Europe/Oslo"."""
     return timezone.get_current_timezone_name()
-
-
-@register.filter
-def time_zone_of(value):
-    """The description of the desk's zone at `value`, e.g. for a title beside a date shown
-    otherwise: "Europe/Oslo time (CET, UTC+01:00)"."""
-    return "" if value is None else zone_description(timezone.localtime(value))
