@@ -6,6 +6,9 @@ up: an export that is made already is not made again, an email that was begun is
 again, and reconciliation, expiry and sync only move what still needs moving.
 """
 
+from datetime import timedelta
+
+from django.utils import timezone
 from django_tasks import task
 
 from payments.services.audit import Actor
@@ -17,7 +20,7 @@ from payments.services.notifications import (
 )
 from payments.services.reconcile import reconcile_all
 from payments.services.refunds import refunds_expire
-from payments.services.sync import payments_sync
+from payments.services.sync import SyncOutcome, payment_sync, payments_sync
 
 
 @task
@@ -64,6 +67,30 @@ def sync_payments(days: int = 30) -> dict[str, int]:
     """Compare recent payments with their providers (see `manage.py sync_payments`)."""
     counts = payments_sync(days=days, actor=Actor.system("sync_payments"))
     return {str(outcome): count for outcome, count in counts.items()}
+
+
+# A payment that another process was checking with its provider when a sync of it was asked
+# for (by a provider's notification) is synced a little later, a few times at most.
+SYNC_AGAIN_AFTER = timedelta(seconds=30)
+SYNC_ATTEMPTS = 10
+
+
+@task
+def sync_payment(payment_id: int, by: str, attempt: int = 1) -> str:
+    """Sync one payment (payment_sync) for `by` (who asked, e.g. "notification: vipps"); while
+    another process checks it, try again later."""
+    report = payment_sync(payment_id=payment_id, actor=Actor.system(by))
+    if report.outcome == SyncOutcome.BUSY and attempt < SYNC_ATTEMPTS:
+        sync_payment_later(payment_id=payment_id, by=by, attempt=attempt + 1)
+    return str(report.outcome)
+
+
+def sync_payment_later(*, payment_id: int, by: str, attempt: int = 1) -> None:
+    """Queue sync_payment, to run SYNC_AGAIN_AFTER from now where the queue can wait."""
+    queued = sync_payment
+    if queued.get_backend().supports_defer:
+        queued = queued.using(run_after=timezone.now() + SYNC_AGAIN_AFTER)
+    queued.enqueue(payment_id=payment_id, by=by, attempt=attempt)
 
 
 # What `manage.py enqueue NAME` queues: the periodic tasks, by the names the README gives.

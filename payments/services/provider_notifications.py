@@ -6,6 +6,7 @@ import base64
 import hashlib
 from collections.abc import Mapping
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -14,7 +15,7 @@ from django.utils import timezone
 from payments.models import AuditAction, Payment, ProviderNotification
 from payments.selectors import payments_by_reference
 from payments.services.audit import Actor, audit_record
-from payments.services.sync import payment_sync
+from payments.services.sync import SyncOutcome, payment_sync
 
 # Headers that carry credentials are not kept.
 SECRET_HEADERS = {"authorization", "cookie", "x-api-key"}
@@ -118,13 +119,22 @@ def notification_receive(
         )
     if payment is None:
         return notification
-    actor = Actor.system(f"notification: {provider}")
-    # Two reads of the provider at most (reconciliation's and the sync's), so that the
-    # provider's request ends in time: what must be sent again is left to the background.
+    by = f"notification: {provider}"
+    actor = Actor.system(by)
+    # One read of the provider, so that the provider's request ends in time: what must be sent
+    # again is left to the background.
     report = payment_sync(payment_id=payment.pk, actor=actor, resends=0)
     outcome = " ".join(report.notes) or (
         "Checked with the provider: nothing to change." if report.synced else "The provider could not be read."
     )
+    if report.outcome == SyncOutcome.BUSY:
+        # The provider answered 200 and will not send this again: the payment is synced as soon
+        # as the other process lets it go, or the news could be lost (an old payment is not in
+        # the periodic sync).
+        from payments.tasks import sync_payment_later
+
+        transaction.on_commit(partial(sync_payment_later, payment_id=payment.pk, by=by))
+        outcome += " It is synced again shortly."
     ProviderNotification.objects.filter(pk=notification.pk).update(outcome=outcome)
     notification.outcome = outcome
     audit_record(

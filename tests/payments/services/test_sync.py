@@ -2,10 +2,13 @@
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from payments.models import AuditAction, AuditEvent, OperationSource
 from payments.services.audit import Actor
 from payments.services.ledger import new_idempotency_key
+from payments.services.provider_notifications import notification_receive
 from payments.services.refunds import refund_request
 from payments.services.sync import SyncOutcome, payment_sync
 from payments.statuses import OperationStatus
@@ -254,3 +257,31 @@ def test_one_sync_of_a_payment_at_a_time(make_payment, sandbox, sandbox_server):
     assert payment.operations.filter(source=OperationSource.PROVIDER).count() == 1
     assert payment_sync(payment_id=payment.pk, actor=Actor.system("worker 2")).synced
     assert payment.operations.filter(source=OperationSource.PROVIDER).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_notification_that_finds_the_payment_being_checked_has_it_synced_once_it_is_free(
+    make_payment, sandbox, sandbox_server, settings
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    # given: a check of the payment under way, its read of the provider held
+    payment = make_payment("vipps", currency="NOK", amount=100_000, captured=100_000)
+    sandbox.inject_fault(provider="vipps", endpoint="fetch", mode="held")
+    first = in_background(lambda: payment_sync(payment_id=payment.pk, actor=Actor.system("worker 1")))
+    assert sandbox_server.sandbox.wait_for_held(1, provider="vipps", endpoint="fetch")
+
+    # when: the provider notifies us meanwhile of a refund made in its portal, which the
+    # check's read does not show
+    notification = notification_receive(provider="vipps", headers={}, body=b"{}", reference=payment.reference)
+    sandbox.release()
+    assert first().synced
+    sandbox.portal(provider="vipps", reference=payment.reference, kind="refund", amount=25_000)
+
+    # then: the notification could not act (the provider will not send it again), but the
+    # payment is synced once it is free, and the portal's refund booked
+    assert notification.outcome.endswith("It is synced again shortly.")
+    DBTaskResult.objects.update(run_after=timezone.now())  # its time has come
+    call_command("worker", batch=True)
+    assert payment.operations.filter(source=OperationSource.PROVIDER).count() == 1
+    payment.refresh_from_db()
+    assert payment.refunded == 25_000
