@@ -119,6 +119,10 @@ class SimplePS(PaymentProvider):
                 )
             if kind == "cancel" and body.get("voided") is not True:
                 return self.unknown(response, "SimplePS's answer does not say the payment was voided.")
+            # A refund succeeded when the payment says it is refunded (providers.md); any other
+            # status (CHALLENGE, none) proves nothing.
+            if kind == "refund" and body.get("status") not in ("REFUNDED", "PARTIALLY_REFUNDED"):
+                return self.unknown(response, "SimplePS's answer does not say the payment was refunded.")
             return ProviderAnswer(
                 outcome=Outcome.SUCCEEDED,
                 amount=modification.amount,

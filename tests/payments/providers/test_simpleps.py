@@ -117,6 +117,27 @@ def test_a_refusal_that_does_not_show_a_refused_token_is_never_sent_again(simple
     assert [r["endpoint"] for r in sandbox.requests("simpleps")] == ["token", "refund"]
 
 
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [("REFUNDED", Outcome.SUCCEEDED), ("PARTIALLY_REFUNDED", Outcome.SUCCEEDED), ("DECLINED", Outcome.FAILED),
+     ("CHALLENGE", Outcome.UNKNOWN), (None, Outcome.UNKNOWN)],
+)  # fmt: skip
+def test_a_refunds_200_is_read_by_the_payments_status(simpleps, sandbox, status, outcome):
+    # providers.md: a refund succeeded when the payment object says REFUNDED or
+    # PARTIALLY_REFUNDED; a 200 saying anything else is no proof that money moved.
+    payment(sandbox, "s-15")
+    body = {"paymentId": "p-15", "parentPaymentId": "p-1", "externalPaymentId": "s-15", "amount": 1.0,
+            "created": "2026-12-01T10:00:00Z", "approved": status != "DECLINED", "message": "", "captured": True,
+            "voided": False, "authCode": "A1"}  # fmt: skip
+    # Without a status, the answer breaks the spec (status is required): marked off-spec.
+    sandbox.inject_fault(provider="simpleps", endpoint="refund", mode="answer", off_spec=status is None,
+                         body=body if status is None else {**body, "status": status})  # fmt: skip
+
+    answer = simpleps.refund(modification("s-15", 100))
+
+    assert answer.outcome == outcome
+
+
 @pytest.mark.parametrize("code", ["PAY_012", "PAY_016", "PAY_020", "PAY_021", "PAY_022", "SE_001"])
 def test_every_response_code_of_inyos_table_in_plain_words(simpleps, sandbox, code):
     payment(sandbox, "s-14")
