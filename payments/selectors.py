@@ -817,7 +817,10 @@ class ApprovalConflict:
 
     @property
     def message(self) -> str:
-        """The refusal of an approval."""
+        """The refusal of an approval: of this request (made by the requester's hand, waiting
+        does not help), or of any refund yet (the cooling-off)."""
+        if self.made_by_requester:
+            return f"You cannot approve this request: {self.reason}"
         return f"You cannot approve refunds yet: {self.reason}"
 
 

@@ -97,7 +97,8 @@ def test_an_account_the_requester_made_and_put_into_managers_cannot_approve(
 
     # then: refused and audited; nothing reached the provider
     assert response.status_code == 403
-    assert "your account was given the right to approve refunds by insider, who asked for this refund." in response.content.decode()
+    assert ("You cannot approve this request: your account was given the right to approve refunds by insider, "
+            "who asked for this refund.") in response.content.decode()
     refused = AuditEvent.objects.get(action=AuditAction.ACTION_REFUSED, operation=large_refund)
     assert refused.actor == sidekick
     assert Operation.objects.get(pk=large_refund.pk).status == OperationStatus.AWAITING_APPROVAL
@@ -120,6 +121,7 @@ def test_an_account_made_through_another_made_account_cannot_approve_either(
     response = as_approver.post(reverse("approve", args=[large_refund.pk]))
 
     assert response.status_code == 403
+    assert "You cannot approve this request: your account was" in response.content.decode()
     assert "by helper, an account made by insider, who asked for this refund." in response.content.decode()
 
 
