@@ -274,15 +274,18 @@ STALLED_AFTER = timedelta(hours=1)
 
 def exports_resume() -> int:
     """Queue again the exports whose run has stalled (STALLED_AFTER); the run that takes one up
-    supersedes the stalled one (see export_run). Returns how many were queued."""
-    stalled = list(
-        Export.objects.filter(status=ExportStatus.RUNNING, heartbeat_at__lt=timezone.now() - STALLED_AFTER)
-        .values_list("pk", flat=True)
-    )
-    for export_id in stalled:
-        logger.warning("export_stalled export=%s: queued again", export_id)
-        _enqueue_run(export_id)
-    return len(stalled)
+    supersedes the stalled one (see export_run). Each queued one's heartbeat is moved on, so
+    that it is not queued again before its new run has had the same time. Returns how many
+    were queued."""
+    now = timezone.now()
+    stalled = Export.objects.filter(status=ExportStatus.RUNNING, heartbeat_at__lt=now - STALLED_AFTER)
+    queued = 0
+    for export_id in list(stalled.values_list("pk", flat=True)):
+        if stalled.filter(pk=export_id).update(heartbeat_at=now):
+            logger.warning("export_stalled export=%s: queued again", export_id)
+            _enqueue_run(export_id)
+            queued += 1
+    return queued
 
 
 def exports_expire() -> int:
