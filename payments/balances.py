@@ -8,7 +8,7 @@ with_reserved_sums for a queryset of them)."""
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from payments.capabilities import capabilities_of
+from payments.capabilities import CAPABILITIES
 
 if TYPE_CHECKING:
     from payments.models import Payment
@@ -34,7 +34,7 @@ def balances_of(payment: "Payment", *, reserved_refunds: int, reserved_cancels: 
     (captures under way included). A provider that cancels nothing once part of a payment is
     captured (payments.capabilities) has nothing cancellable then."""
     uncaptured = aggregate_room(payment, "cancel")
-    if payment.captured and not capabilities_of(payment.provider).cancels_after_capture:
+    if payment.captured and not CAPABILITIES[payment.provider].cancels_after_capture:
         uncaptured = 0
     return Balances(
         refundable=max(aggregate_room(payment, REFUND) - reserved_refunds, 0),

@@ -78,14 +78,8 @@ CAPABILITIES: dict[str, Capabilities] = {
             # A cancel releases whatever is left uncaptured.
             cancels_after_capture=True,
             currencies=frozenset({"NOK", "DKK", "EUR"}),
-            max_reference_length=50,
             reference_pattern=re.compile(r"[a-zA-Z0-9-]{8,50}"),
             reference_rule="Vipps takes references of 8 to 50 letters, digits and hyphens.",
         ),
     )
 }
-
-
-def capabilities_of(code: str) -> Capabilities:
-    """The capabilities of provider `code` (KeyError for a provider we do not know)."""
-    return CAPABILITIES[code]

@@ -566,9 +566,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
         reaches = fault is None or fault.carried_out or fault.mode in CARRYING_MODES
         if not reaches:
             return self._serve(prefix, request, entry, fault)
-        with sandbox.processing(prefix, request) as self.provider_done:
-            self._serve(prefix, request, entry, fault)
-        del self.provider_done  # the next request on this connection starts without one
+        try:
+            with sandbox.processing(prefix, request) as self.provider_done:
+                self._serve(prefix, request, entry, fault)
+        finally:
+            del self.provider_done  # the next request on this connection starts without one
 
     def _serve(self, prefix, request, entry, fault):
         """Answer a provider's request as its simulator does, or as the fault aimed at it says."""

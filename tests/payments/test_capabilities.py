@@ -3,7 +3,7 @@ without the adapters and their HTTP client."""
 
 import pytest
 
-from payments.capabilities import CAPABILITIES, capabilities_of
+from payments.capabilities import CAPABILITIES
 from payments.providers.registry import PROVIDER_CLASSES
 from tests.code_scan import ROOT, imports_of, reachable_modules
 
@@ -38,8 +38,8 @@ def test_the_scan_follows_imports_to_the_http_layer():
 def test_every_adapter_is_its_providers_entry_in_the_table():
     assert list(CAPABILITIES) == list(PROVIDER_CLASSES) == ["bambora", "optty", "simpleps", "vipps"]
     for code, adapter in PROVIDER_CLASSES.items():
-        assert adapter.capabilities is capabilities_of(code)
-        assert (adapter.code, adapter.name) == (code, capabilities_of(code).name)
+        assert adapter.capabilities is CAPABILITIES[code]
+        assert (adapter.code, adapter.name) == (code, CAPABILITIES[code].name)
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ def test_every_adapter_is_its_providers_entry_in_the_table():
     ],
 )
 def test_currencies_a_provider_takes(code, currency, problem):
-    assert capabilities_of(code).currency_problem(currency) == problem
+    assert CAPABILITIES[code].currency_problem(currency) == problem
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_currencies_a_provider_takes(code, currency, problem):
     ],
 )
 def test_references_a_provider_takes(code, reference, problem):
-    assert capabilities_of(code).reference_problem(reference) == problem
+    assert CAPABILITIES[code].reference_problem(reference) == problem
 
 
 def test_cancels_after_a_capture():
