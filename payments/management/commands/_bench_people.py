@@ -137,7 +137,7 @@ def _weighted(pairs):
     return tuple(value for value, _ in pairs), list(accumulate(weight for _, weight in pairs))
 
 
-def _pick(values, cumulative, fraction):
+def pick(values, cumulative, fraction):
     """The value at `fraction` (0 <= fraction < 1) of the cumulative weights."""
     return values[min(bisect.bisect_right(cumulative, fraction * cumulative[-1]), len(values) - 1)]
 
@@ -199,17 +199,14 @@ def customer(number, seed):
     """Customer `number` of the shop: the same name, email and habits each time it is asked
     for, so that a customer's orders share them."""
     f = _fractions(number, seed, 9)
-    prepared = _MARKETS[min(bisect.bisect_right(_MARKET_WEIGHTS, f[0] * _MARKET_WEIGHTS[-1]), len(_MARKETS) - 1)]
-    first = _pick(*prepared.first, f[1])
+    prepared = pick(_MARKETS, _MARKET_WEIGHTS, f[0])
+    first = pick(*prepared.first, f[1])
     if f[2] < _TAIL_SHARE:
         last = prepared.tail[int(f[3] * len(prepared.tail))]
     else:
-        last = _pick(*prepared.last, f[3])
-    currency, providers = prepared.currencies[
-        min(bisect.bisect_right(prepared.currency_weights, f[4] * prepared.currency_weights[-1]),
-            len(prepared.currencies) - 1)
-    ]
-    provider = _pick(*providers, f[5])
+        last = pick(*prepared.last, f[3])
+    currency, providers = pick(prepared.currencies, prepared.currency_weights, f[4])
+    provider = pick(*providers, f[5])
     first_word, last_word = _email_words(first, last)
     # Most addresses carry digits: the plain first.last is taken early at every provider.
     habit, tag = int(f[6] * 20), int(f[7] * 100_000)
@@ -225,5 +222,5 @@ def customer(number, seed):
         local = f"{first_word}_{last_word}{1950 + tag % 60}"
     else:
         local = f"{last_word}.{first_word}{tag % 10_000}"
-    domain = _pick(*prepared.domains, f[8])
+    domain = pick(*prepared.domains, f[8])
     return Customer(name=f"{first} {last}", email=f"{local}@{domain}", currency=currency, provider=provider)

@@ -14,7 +14,6 @@ and a fifth less disk, since indexes built at once are packed), and, the tables 
 in the same transaction, PostgreSQL writes no WAL for the rows (wal_level=minimal, as the
 benchmark's server runs) and stores them already frozen (COPY FREEZE: no VACUUM pass after)."""
 
-import bisect
 import json
 import queue
 import random
@@ -29,7 +28,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from payments.customer_names import folded_name
-from payments.management.commands._bench_people import customer
+from payments.management.commands._bench_people import customer, pick
 from payments.models import AuditEvent, Operation, Order, OrderLine, Payment
 
 BATCH = 20_000
@@ -276,7 +275,7 @@ class Command(BaseCommand):
         reference = f"{REFERENCE_PREFIXES[provider]}-{number}-{position}"
         if provider == "bambora" and random.random() < 0.01:
             reference += "-" + "x" * random.randrange(500, 1_900)  # Bambora allows 2,000
-        state = _STATE_NAMES[bisect.bisect_right(_STATE_WEIGHTS, random.random() * _STATE_WEIGHTS[-1])]
+        state = pick(_STATE_NAMES, _STATE_WEIGHTS, random.random())
         captured = 0 if state in ("authorized", "cancelled") else amount
         if state == "partly captured":
             captured = amount // 2
