@@ -87,6 +87,18 @@ def order_rows(listed_orders, query=""):
     return mark_safe("".join(_order_row(listed, search) for listed in listed_orders))
 
 
+@register.simple_tag
+def notice_paragraph(notice):
+    """What a person is told after an action (backoffice.cards.Notice), where it happened:
+    announced at once when it warns (Notice.alerts), as a status otherwise; focusable, for the
+    page to move focus to it."""
+    role = "alert" if notice.alerts else "status"
+    return mark_safe(
+        f'<p class="notice notice-{escape(notice.level)}" role="{role}" tabindex="-1">'
+        f"<bdi>{escape(typographic(notice.text))}</bdi></p>"
+    )
+
+
 # The approval queue ------------------------------------------------------------------------
 
 
@@ -194,11 +206,7 @@ def _request_card(context, refund_request, notice=None):
         f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order <bdi>{escape(payment.order.number)}</bdi></a></h2>'
     ]
     if notice:
-        role = "alert" if notice.level == "error" else "status"
-        parts.append(
-            f'<p class="notice notice-{escape(notice.level)}" role="{role}" tabindex="-1">'
-            f"<bdi>{escape(typographic(notice.text))}</bdi></p>"
-        )
+        parts.append(notice_paragraph(notice))
     reason = escape(_REASONS.get(operation.reason, operation.reason))
     if operation.note:
         reason += f": “<bdi>{escape(operation.note)}</bdi>”"
@@ -282,10 +290,7 @@ def _attention_card(context, item, notice=None):
         f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order <bdi>{escape(payment.order.number)}</bdi></a></h2>'
     ]
     if notice:
-        parts.append(
-            f'<p class="notice notice-{escape(notice.level)}" role="alert" tabindex="-1">'
-            f"<bdi>{escape(typographic(notice.text))}</bdi></p>"
-        )
+        parts.append(notice_paragraph(notice))
     said = operation.last_check or operation.failure_message or "—"
     code = f' <span class="muted">(code {escape(operation.provider_code)})</span>' if operation.provider_code else ""
     checks = ""
