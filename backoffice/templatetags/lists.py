@@ -157,6 +157,28 @@ def _requested_items(queued, currency):
     return f'<div><dt>Items</dt><dd><ul class="requested-items">{entries}</ul></dd></div>'
 
 
+def _card_opening(card_id, classes, title, payment):
+    """A card's <li> and its heading: `title` (safe HTML) "on order N", linking to the payment
+    on its order's page."""
+    return (
+        f'<li class="card {classes}" id="{card_id}" aria-labelledby="{card_id}-title">'
+        f'<h2 id="{card_id}-title">{title} on '
+        f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order <bdi>{escape(payment.order.number)}</bdi></a></h2>'
+    )
+
+
+def _payment_fact(payment):
+    return (
+        f"<div><dt>Payment</dt><dd>{_provider_name(payment.provider)} "
+        f"<code><bdi>{escape(Truncator(payment.reference).chars(50))}</bdi></code></dd></div>"
+    )
+
+
+def _requester_fact(operation):
+    requester = escape(operation.requested_by.get_username()) if operation.requested_by_id else "—"
+    return f"<div><dt>Requested by</dt><dd><bdi>{requester}</bdi></dd></div>"
+
+
 def _approval_card(queued, context, expiry_days):
     request = queued.operation
     payment, pk = request.payment, request.pk
@@ -165,15 +187,10 @@ def _approval_card(queued, context, expiry_days):
     reason = escape(_REASONS.get(request.reason, request.reason))
     if request.note:
         reason += f": <bdi>{escape(request.note)}</bdi>"
-    requester = escape(request.requested_by.get_username()) if request.requested_by_id else "—"
     return (
-        f'<li class="card approval" id="request-{pk}" aria-labelledby="request-{pk}-title">'
-        f'<h2 id="request-{pk}-title">{format_money(request.amount, currency)} on '
-        f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order <bdi>{escape(payment.order.number)}</bdi></a></h2>'
-        '<dl class="facts">'
-        f"<div><dt>Payment</dt><dd>{_provider_name(payment.provider)} "
-        f"<code><bdi>{escape(Truncator(payment.reference).chars(50))}</bdi></code></dd></div>"
-        f"<div><dt>Requested by</dt><dd><bdi>{requester}</bdi></dd></div>"
+        _card_opening(f"request-{pk}", "approval", format_money(request.amount, currency), payment)
+        + '<dl class="facts">'
+        f"{_payment_fact(payment)}{_requester_fact(request)}"
         f"<div><dt>Reason</dt><dd>{reason}</dd></div>"
         f"{_requested_items(queued, currency)}"
         f"<div><dt>Waiting</dt><dd>{_waiting_since(request.created_at)}</dd></div>"
@@ -200,11 +217,7 @@ def approval_cards(context, requests, expiry_days):
 def _request_card(context, refund_request, notice=None):
     operation, state = refund_request.operation, refund_request.state
     payment, pk = operation.payment, operation.pk
-    parts = [
-        f'<li class="card request" id="request-{pk}" aria-labelledby="request-{pk}-title">'
-        f'<h2 id="request-{pk}-title">{format_money(operation.amount, payment.currency)} on '
-        f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order <bdi>{escape(payment.order.number)}</bdi></a></h2>'
-    ]
+    parts = [_card_opening(f"request-{pk}", "request", format_money(operation.amount, payment.currency), payment)]
     if notice:
         parts.append(notice_paragraph(notice))
     reason = escape(_REASONS.get(operation.reason, operation.reason))
@@ -216,9 +229,7 @@ def _request_card(context, refund_request, notice=None):
     parts.append(
         f'<p class="state" id="request-{pk}-state"><span class="badge badge-tone-{state.tone}">{escape(state.label)}</span> '
         f"<bdi>{escape(typographic(state.detail))}</bdi></p>"
-        '<dl class="facts">'
-        f"<div><dt>Payment</dt><dd>{_provider_name(payment.provider)} "
-        f"<code><bdi>{escape(Truncator(payment.reference).chars(50))}</bdi></code></dd></div>"
+        f'<dl class="facts">{_payment_fact(payment)}'
         f"<div><dt>Reason</dt><dd>{reason}</dd></div>"
         f"<div><dt>Asked</dt><dd>{local_time(operation.created_at)}</dd></div>{decided}</dl>"
     )
@@ -284,11 +295,8 @@ def _attention_card(context, item, notice=None):
     operation = item.operation
     payment, pk = operation.payment, operation.pk
     kind = _KINDS.get(operation.kind, operation.kind)
-    parts = [
-        f'<li class="card approval" id="attention-{pk}" aria-labelledby="attention-{pk}-title">'
-        f'<h2 id="attention-{pk}-title">{kind} of {format_money(operation.amount, payment.currency)} on '
-        f'<a href="{pk_path("order", payment.order_id)}#payment-{payment.pk}">order <bdi>{escape(payment.order.number)}</bdi></a></h2>'
-    ]
+    title = f"{kind} of {format_money(operation.amount, payment.currency)}"
+    parts = [_card_opening(f"attention-{pk}", "approval", title, payment)]
     if notice:
         parts.append(notice_paragraph(notice))
     said = operation.last_check or operation.failure_message or "—"
@@ -297,12 +305,8 @@ def _attention_card(context, item, notice=None):
     if operation.checks:
         checks = (f"<div><dt>Checks</dt><dd>{operation.checks}, the last "
                   f"{local_time(operation.last_checked_at)}</dd></div>")
-    requester = escape(operation.requested_by.get_username()) if operation.requested_by_id else "—"
     parts.append(
-        '<dl class="facts">'
-        f"<div><dt>Payment</dt><dd>{_provider_name(payment.provider)} "
-        f"<code><bdi>{escape(Truncator(payment.reference).chars(50))}</bdi></code></dd></div>"
-        f"<div><dt>Requested by</dt><dd><bdi>{requester}</bdi></dd></div>"
+        f'<dl class="facts">{_payment_fact(payment)}{_requester_fact(operation)}'
         f"<div><dt>Status</dt><dd>{escape(_STATUSES.get(operation.status, operation.status))}</dd></div>"
         f"<div><dt>Waiting</dt><dd>{_waiting_since(operation.needs_person_since)}</dd></div>"
         f"<div><dt>The provider last said</dt><dd><bdi>{escape(typographic(said))}</bdi>{code}</dd></div>{checks}</dl>"
