@@ -45,6 +45,9 @@ def invalid_refund(page, world):
 
 
 def decision_shown(page, world):
+    # The page asks for the notices as it loads, and a notice is taken when it is given: let
+    # that first ask end before the decision, or it could take the notice the reload shows.
+    page.wait_for_load_state("networkidle")
     refund_reject(operation_id=world["request"], actor=Actor.of_user(world["manager"]), note="Not yet")
     page.reload()
     expect(page.locator("#decision-notices")).to_contain_text("rejected")
