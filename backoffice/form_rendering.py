@@ -1,7 +1,8 @@
 """How the desk's forms render their fields: with Django's own Jinja2 templates for them (the
-same HTML as its Django-template ones at half the cost), and the commonest of those templates,
-an input and a select with its options, written out here (a fifth of the cost again). The
-refund form's widgets were most of an order page's time (README, "Performance").
+same HTML as its Django-template ones at half the cost), and the commonest of those templates
+written out here (a fifth of the cost again): an input, a select with its options, a label, a
+field's group (label, help text, errors and widget) and an empty error list. The refund form's
+fields were most of an order page's time (README, "Performance").
 
 What is written here is what Django's Jinja2 templates write, escaped by the same library
 (tests/backoffice/test_form_rendering.py holds them to it); any other template, or a widget
@@ -17,6 +18,9 @@ _INPUT_TEMPLATES = frozenset(
 )
 _SELECT = "django/forms/widgets/select.html"
 _OPTION = "django/forms/widgets/select_option.html"
+_LABEL = "django/forms/label.html"
+_FIELD = "django/forms/field.html"
+_ERROR_LISTS = frozenset({"django/forms/errors/list/default.html", "django/forms/errors/list/ul.html"})
 
 
 def _attributes(attrs):
@@ -50,8 +54,41 @@ def _select(widget):
     return "".join(parts)
 
 
+def _label(context):
+    """What django/forms/label.html writes: the label, in its tag when the field has an id."""
+    label = escape(context["label"])
+    if not context["use_tag"]:
+        return label
+    tag = escape(context["tag"])
+    attributes = _attributes(context["attrs"]) if context["attrs"] else ""
+    return f"<{tag}{attributes}>{label}</{tag}>"
+
+
+def _field_group(field):
+    """What django/forms/field.html writes, line for line, stripped as Django strips what a
+    template writes: the label (a legend in a fieldset), the help text, the errors and the
+    widget."""
+    if field.use_fieldset:
+        described = f' aria-describedby="{escape(field.aria_describedby)}"' if field.aria_describedby else ""
+        opening = f"\n  <fieldset{described}>\n  {field.legend_tag() if field.label else ''}\n"
+    else:
+        opening = f"\n  {field.label_tag() if field.label else ''}\n"
+    help_text = ""
+    if field.help_text:
+        help_id = f' id="{escape(field.auto_id)}_helptext"' if field.auto_id else ""
+        help_text = f'<div class="helptext"{help_id}>{field.help_text}</div>'
+    closing = "</fieldset>" if field.use_fieldset else ""
+    return f"{opening}\n{help_text}\n{field.errors}\n{field}\n{closing}".strip()
+
+
 class DeskFormRenderer(Jinja2):
     def render(self, template_name, context, request=None):
+        if template_name == _LABEL:
+            return _label(context)
+        if template_name == _FIELD:
+            return _field_group(context["field"])
+        if template_name in _ERROR_LISTS and not context["errors"]:
+            return ""
         widget = context.get("widget")
         if widget is not None and widget.get("template_name") == template_name:
             if template_name in _INPUT_TEMPLATES:

@@ -25,23 +25,35 @@ class EveryWidget(forms.Form):
     choice = forms.ChoiceField(choices=[("", "Choose…"), ("a", HOSTILE), ("b", "B")])
     grouped = forms.ChoiceField(choices=[("Group <1>", [("x", "X"), ("y", "Y")]), ("z", "Z")], required=False)
     email = forms.EmailField(required=False, widget=forms.EmailInput(attrs={"autofocus": True, "disabled": False}))
+    # In a fieldset, with a legend; a label and help text of the form's own.
+    radio = forms.ChoiceField(choices=[("r", "R"), ("s", "S")], required=False, widget=forms.RadioSelect,
+                              help_text=HOSTILE)
+    labelled = forms.CharField(label=HOSTILE, help_text="Safe <b>help</b>", required=False)
+    unlabelled = forms.CharField(label="", required=False)
 
 
-def written(form, renderer):
+def written(make_form, renderer):
+    """Each field's widget, label, errors and whole group (label, help text, errors, widget),
+    of a form made for `renderer` (a bound field keeps the renderer it was first made with)."""
+    form = make_form()
     form.renderer = renderer
-    return [str(field) for field in form]
+    form.is_valid()
+    return [
+        (str(field), field.label_tag(), field.legend_tag(), str(field.errors), field.as_field_group())
+        for field in form
+    ]
 
 
 @pytest.mark.parametrize(
     "data",
     [None, {"text": HOSTILE, "number": "12", "hidden": HOSTILE, "checkbox": "on", "choice": "a", "grouped": "y"},
-     {"text": "", "number": "x", "choice": "nope"}],
+     {"text": "", "number": "x", "choice": "nope", "radio": "t"}],
 )
 def test_every_widget_is_written_as_jinja2_writes_it(data):
-    form = EveryWidget(data, initial={"hidden": "<b>", "choice": "b"})
-    form.is_valid()
+    def make_form():
+        return EveryWidget(data, initial={"hidden": "<b>", "choice": "b"})
 
-    assert written(form, DeskFormRenderer()) == written(form, JINJA2)
+    assert written(make_form, DeskFormRenderer()) == written(make_form, JINJA2)
 
 
 def test_the_refund_and_cancel_forms_are_written_as_jinja2_writes_them(make_payment):
@@ -49,13 +61,13 @@ def test_the_refund_and_cancel_forms_are_written_as_jinja2_writes_them(make_paym
                            lines=[NewLine(sku="A", name=HOSTILE, quantity=3, unit_price=20_000)])
     balances = payment_balances(payment=payment)
     offer = order_refund_offer(order=payment.order)
-    forms_ = [
-        RefundForm(payment=payment, refundable=balances.refundable,
-                   approval_above=refund_without_approval(payment=payment, balances=balances), offer=offer),
-        RefundForm({f"refund-{payment.pk}-amount": "<b>", f"refund-{payment.pk}-reason": "other"}, payment=payment,
-                   refundable=balances.refundable, approval_above=0, offer=offer),
-        CancelForm(payment=payment, cancellable=balances.cancellable),
+    key = {"idempotency_key": "bo-the-same-for-both"}  # each form made would draw its own
+    makers = [
+        lambda: RefundForm(payment=payment, refundable=balances.refundable, initial=key,
+                           approval_above=refund_without_approval(payment=payment, balances=balances), offer=offer),
+        lambda: RefundForm({f"refund-{payment.pk}-amount": "<b>", f"refund-{payment.pk}-reason": "other"},
+                           payment=payment, refundable=balances.refundable, approval_above=0, offer=offer),
+        lambda: CancelForm(payment=payment, initial={"expected_amount": balances.cancellable, **key}),
     ]
-    for form in forms_:
-        form.is_valid()
-        assert written(form, DeskFormRenderer()) == written(form, JINJA2)
+    for make_form in makers:
+        assert written(make_form, DeskFormRenderer()) == written(make_form, JINJA2)
