@@ -1,7 +1,8 @@
 """Links to the desk's pages of one object, for the lists written in Python
-(backoffice/templatetags/lists.py): pk_path("order", order.pk) is {% url "order" order.pk %},
-made from the view's path reversed once (per script prefix and URL configuration) instead of
-once per link. Django's reverse() costs as much as the rest of a list row (tests/perf/bench.py)."""
+(backoffice/templatetags/lists.py) and the order page's forms ({% pk_url %}): pk_path("order",
+order.pk) is {% url "order" order.pk %}, made from the view's path reversed once (per script
+prefix and URL configuration) instead of once per link. Django's reverse() costs as much as the
+rest of a list row (tests/perf/bench.py)."""
 
 from functools import lru_cache
 

@@ -167,10 +167,18 @@ def _card_opening(card_id, classes, title, payment):
     )
 
 
+def _shortened(text, length):
+    """Truncator(text).chars(length), without its cost (a fifth of a card's) when there is
+    nothing to cut: ASCII text no longer than `length` comes back as it is."""
+    if len(text) <= length and text.isascii():
+        return text
+    return Truncator(text).chars(length)
+
+
 def _payment_fact(payment):
     return (
         f"<div><dt>Payment</dt><dd>{_provider_name(payment.provider)} "
-        f"<code><bdi>{escape(Truncator(payment.reference).chars(50))}</bdi></code></dd></div>"
+        f"<code><bdi>{escape(_shortened(payment.reference, 50))}</bdi></code></dd></div>"
     )
 
 

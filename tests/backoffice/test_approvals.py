@@ -224,3 +224,23 @@ def test_a_request_by_amount_lists_no_items(manager_client, agent, make_payment)
     html = manager_client.get(reverse("approvals")).content.decode()
 
     assert "Items" not in facts(html, request)
+
+
+@pytest.mark.parametrize(
+    ("reference", "shown"),
+    [
+        ("r" * 50, "r" * 50),
+        ("r" * 51, "r" * 49 + "…"),
+        ("ø" * 51, "ø" * 49 + "…"),
+        # Decomposed (e and a combining acute accent): written composed, as Truncator writes it.
+        ("e\u0301-ref", "\u00e9-ref"),
+    ],
+)
+def test_a_payment_reference_is_cut_after_50_characters(manager_client, agent, make_payment, reference, shown):
+    payment = make_payment("bambora", currency="EUR", amount=100_000, captured=100_000, reference=reference,
+                           at_provider=False)
+    request = ask(payment, 60_000, agent)
+
+    approvals = manager_client.get(reverse("approvals")).content.decode()
+
+    assert facts(approvals, request)["Payment"] == f"Bambora <code><bdi>{shown}</bdi></code>"

@@ -1,12 +1,17 @@
-"""pk_path() gives the path {% url %} gives, made from a path reversed once."""
+"""pk_path() and {% pk_url %} give the path {% url %} gives, made from a path reversed once."""
 
 import pytest
+from django.template import Context, Template
 from django.urls import NoReverseMatch, reverse, set_script_prefix
 
 from backoffice.links import pk_path
 
 
-@pytest.mark.parametrize("view_name", ["order", "payment_card", "approve", "reject", "withdraw", "export_download"])
+@pytest.mark.parametrize(
+    "view_name",
+    ["order", "payment_card", "order_items", "refund", "cancel", "check", "approve", "reject", "withdraw",
+     "export_download"],
+)
 @pytest.mark.parametrize("prefix", ["/", "/backoffice/"])
 def test_the_path_is_what_reverse_gives(view_name, prefix):
     set_script_prefix(prefix)
@@ -15,6 +20,12 @@ def test_the_path_is_what_reverse_gives(view_name, prefix):
             assert pk_path(view_name, pk) == reverse(view_name, args=[pk])
     finally:
         set_script_prefix("/")
+
+
+def test_the_template_tag_writes_the_path():
+    written = Template("{% load links %}{% pk_url 'refund' payment_id %}").render(Context({"payment_id": 42}))
+
+    assert written == reverse("refund", args=[42])
 
 
 def test_a_view_without_one_integer_argument_is_refused():
