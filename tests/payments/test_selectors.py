@@ -114,6 +114,11 @@ def customer(number, name, *, email=None, reference=None):
         ("  kari   NORDMANN  ", ["A-1"]),
         ("kari hansen", []),
         ("ber", ["A-2"]),
+        # Inside words only ("Kari", "Makarian"): not at a word's beginning.
+        ("ari", []),
+        # Words too short for a trigram of their own, alone and beside a longer one.
+        ("ka", ["A-1", "A-2"]),
+        ("ka nordm", ["A-1"]),
     ],
 )
 def test_a_name_is_found_by_the_beginnings_of_its_words_in_any_case_and_accents(query, expected):

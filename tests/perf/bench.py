@@ -221,10 +221,19 @@ def search_listing(query):
     of the number as typed and in capitals, of the email in any case, and the beginnings of the
     name's words, unless it holds an "@"), each condition answered by its own index."""
     words = name_search_words(query) if "@" not in query else []
-    names = " AND ".join(f"customer_name_folded LIKE %(word{i})s" for i in range(len(words)))
     where = "WHERE number LIKE %(number)s OR number LIKE %(upper)s OR upper(customer_email) LIKE upper(%(number)s)"
     params = {"number": like_prefix(query), "upper": like_prefix(query.upper())}
-    params |= {f"word{i}": "% " + like_prefix(word) for i, word in enumerate(words)}
+    conditions = []
+    for i, word in enumerate(words):
+        # A word of three letters or more anywhere through the trigram index, then at a word's
+        # beginning; a shorter one at a word's beginning (selectors._name_word_beginning).
+        if len(word) < 3:
+            conditions.append(f"customer_name_folded LIKE %(word{i})s")
+            params[f"word{i}"] = "% " + like_prefix(word)
+        else:
+            conditions.append(f"customer_name_folded LIKE %(word{i})s AND strpos(customer_name_folded, %(start{i})s) > 0")
+            params |= {f"word{i}": "%" + like_prefix(word), f"start{i}": " " + word}
+    names = " AND ".join(conditions)
     return [exact(query), *listing(f"{where} OR ({names})" if words else where, params)]
 
 
