@@ -253,6 +253,30 @@ def ledger_mismatches() -> QuerySet[Payment]:
     )
 
 
+@built_once
+def _line_claims() -> QuerySet[OrderLine]:
+    """Order lines in the shop's order, one row per line and refund of it that claims its units
+    (`claim_quantity`, `claim_amount`, `claim_status`: None for a line without one), each with
+    `shipping_claim`, the status of the refund that claims its order's shipping, if any."""
+    claiming = [OperationStatus.SUCCEEDED, *RESERVING_STATUSES]
+    # Shipping is claimed by one refund at a time: the status of the one that claims it now.
+    shipping_claim = (
+        RefundLine.objects.filter(
+            order_line=None, operation__payment__order_id=OuterRef("order_id"), operation__status__in=claiming
+        )
+        .order_by()
+        .values("operation__status")[:1]
+    )
+    # Added up by the caller: the sums as aggregates made this the costliest query of an order's
+    # page to build (README, "Performance").
+    return OrderLine.objects.annotate(
+        claim_quantity=F("refund_lines__quantity"),
+        claim_amount=F("refund_lines__amount"),
+        claim_status=F("refund_lines__operation__status"),
+        shipping_claim=Subquery(shipping_claim),
+    ).order_by("position")
+
+
 def order_refund_offer(*, order: Order) -> RefundOffer | None:
     """What can still be refunded of an order sent with lines, line by line and its shipping
     (RefundOffer), read from the ledger in one query; None for an order without lines.
@@ -261,30 +285,11 @@ def order_refund_offer(*, order: Order) -> RefundOffer | None:
     or was rejected, withdrawn or expired before it was sent, gives its units back."""
     if not order.itemized:
         return None
-    claiming = [OperationStatus.SUCCEEDED, *RESERVING_STATUSES]
-    # Shipping is claimed by one refund at a time: the status of the one that claims it now.
-    shipping_claim = (
-        RefundLine.objects.filter(
-            order_line=None, operation__payment__order_id=order.pk, operation__status__in=claiming
-        )
-        .order_by()
-        .values("operation__status")[:1]
-    )
-    # One row per line and refund of it, added up here: the sums as aggregates made this the
-    # costliest query of an order's page to build (README, "Performance").
-    rows = (
-        OrderLine.objects.filter(order_id=order.pk)
-        .annotate(
-            claim_quantity=F("refund_lines__quantity"),
-            claim_amount=F("refund_lines__amount"),
-            claim_status=F("refund_lines__operation__status"),
-            shipping_claim=Subquery(shipping_claim),
-        )
-        .order_by("position")
-    )
     lines: dict[int, OrderLine] = {}
     claims: defaultdict[int, dict[str, int]] = defaultdict(lambda: {"refunded": 0, "held": 0, "claimed_amount": 0})
     shipping_status = None
+    # Annotated rows (claim_*, shipping_claim), which no type declares.
+    rows: Iterable[Any] = _line_claims().filter(order_id=order.pk)
     for row in rows:
         lines.setdefault(row.pk, row)
         shipping_status = row.shipping_claim
