@@ -808,19 +808,23 @@ class RequestedItem:
     amount: int
 
 
+@built_once
+def _refund_lines() -> QuerySet[RefundLine]:
+    """Refund lines with their order lines (none for the shipping), in the shop's order."""
+    return (
+        RefundLine.objects.select_related("order_line")
+        .only("operation_id", "quantity", "amount", "order_line__name", "order_line__sku", "order_line__position")
+        .order_by(F("order_line__position").asc(nulls_last=True))
+    )
+
+
 def _requested_items(*, operation_ids: list[int]) -> defaultdict[int, list[RequestedItem]]:
     """The items each of the operations refunds by line, by operation id, in the shop's order:
     one query for a page of requests."""
     items: defaultdict[int, list[RequestedItem]] = defaultdict(list)
     if not operation_ids:
         return items
-    refund_lines = (
-        RefundLine.objects.filter(operation_id__in=operation_ids)
-        .select_related("order_line")
-        .only("operation_id", "quantity", "amount", "order_line__name", "order_line__sku", "order_line__position")
-        .order_by(F("order_line__position").asc(nulls_last=True))
-    )
-    for refund_line in refund_lines:
+    for refund_line in _refund_lines().filter(operation_id__in=operation_ids):
         items[refund_line.operation_id].append(
             RequestedItem(line=refund_line.order_line, quantity=refund_line.quantity, amount=refund_line.amount)
         )
