@@ -55,10 +55,11 @@ def _select(widget):
 
 
 def _label(context):
-    """What django/forms/label.html writes: the label, in its tag when the field has an id."""
+    """What django/forms/label.html writes, stripped as Django strips what a template writes:
+    the label, in its tag when the field has an id."""
     label = escape(context["label"])
     if not context["use_tag"]:
-        return label
+        return str(label).strip()
     tag = escape(context["tag"])
     attributes = _attributes(context["attrs"]) if context["attrs"] else ""
     return f"<{tag}{attributes}>{label}</{tag}>"

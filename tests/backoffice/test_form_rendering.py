@@ -30,6 +30,7 @@ class EveryWidget(forms.Form):
                               help_text=HOSTILE)
     labelled = forms.CharField(label=HOSTILE, help_text="Safe <b>help</b>", required=False)
     unlabelled = forms.CharField(label="", required=False)
+    spaced = forms.CharField(label=" Spaced label ", required=False)
 
 
 def written(make_form, renderer):
@@ -53,7 +54,11 @@ def test_every_widget_is_written_as_jinja2_writes_it(data):
     def make_form():
         return EveryWidget(data, initial={"hidden": "<b>", "choice": "b"})
 
+    def make_form_without_ids():  # labels without a tag
+        return EveryWidget(data, initial={"hidden": "<b>", "choice": "b"}, auto_id=False, label_suffix="")
+
     assert written(make_form, DeskFormRenderer()) == written(make_form, JINJA2)
+    assert written(make_form_without_ids, DeskFormRenderer()) == written(make_form_without_ids, JINJA2)
 
 
 def test_the_refund_and_cancel_forms_are_written_as_jinja2_writes_them(make_payment):
