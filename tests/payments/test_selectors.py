@@ -3,7 +3,7 @@
 import pytest
 
 from payments.models import Order
-from payments.selectors import Cursor, Unsettled, order_search, recent_orders, refund_requests_of
+from payments.selectors import Cursor, Unsettled, built_once, order_search, recent_orders, refund_requests_of
 from payments.services.audit import Actor
 from payments.services.orders import NewPayment, order_create
 
@@ -259,3 +259,22 @@ def test_a_persons_requests_are_those_that_needed_approval_newest_first_with_the
     ]
     assert page.items[2].state.detail == "boss wrote: “Too much”"
     assert small.pk not in [r.operation.pk for r in page.items]
+
+
+def test_a_queryset_built_once_is_handed_out_as_a_clone_whose_rows_stay_its_own():
+    building = []
+
+    @built_once
+    def orders():
+        building.append(1)
+        return Order.objects.order_by("pk")
+
+    customer("C-1", "Kari Nordmann")
+    first = orders()
+    assert [order.number for order in first] == ["C-1"]
+    customer("C-2", "Ola Nordmann")
+
+    # A second request reads the table anew, not the rows the first one read.
+    assert [order.number for order in orders()] == ["C-1", "C-2"]
+    assert orders() is not first
+    assert building == [1]
