@@ -15,7 +15,8 @@ MAX_SEARCH_WORDS = 6
 
 
 def _words(text: str) -> list[str]:
-    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_BASE_LETTERS))
+    # Folded again once decomposed: some characters decompose into capitals ("ℌ" into "H").
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_BASE_LETTERS)).casefold()
     plain = "".join(" " if not char.isalnum() else char for char in decomposed if not unicodedata.combining(char))
     return plain.split()
 
