@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connections
 from django.db.models import Count, F, Field, Model, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessThan
 from django.db.models.functions import MD5, Coalesce, StrIndex, Upper
@@ -371,10 +372,14 @@ def page_of(
     ordering = (f"-{by}", "-pk") if newest_first == forwards else (by, "pk")
     if cursor.after is not None or cursor.before is not None:
         boundary = model._default_manager.filter(pk=cursor.after if forwards else cursor.before).order_by()
+        bound: Any = boundary.values_list(by, "pk").query
+        features = connections[queryset.db].features
+        if not features.supports_tuple_lookups:  # type: ignore[attr-defined]  # Django 5.2's, not in the stubs
+            # SQLite (the demo) compares a row with values only, not with a subquery: one query
+            # more. No such row: nothing is beyond it, as with the subquery.
+            bound = boundary.values_list(by, "pk").first() or (None, None)
         beyond = TupleLessThan if newest_first == forwards else TupleGreaterThan
-        queryset = queryset.filter(
-            beyond((F(by), F("pk")), boundary.values_list(by, "pk").query)
-        )
+        queryset = queryset.filter(beyond((F(by), F("pk")), bound))
     ordered = queryset.order_by(*ordering)
     if load is not None:
         ordered = load(model._default_manager.filter(pk__in=ordered.values("pk")[: per_page + 1])).order_by(*ordering)
