@@ -14,8 +14,11 @@ _MARKER = 987654321012345678
 
 @lru_cache(maxsize=256)
 def _path_around_pk(view_name, script_prefix, urlconf):
-    # NoReverseMatch for a view that does not take one argument.
-    before, _, after = reverse(view_name, urlconf=urlconf, args=[_MARKER]).partition(str(_MARKER))
+    # NoReverseMatch for a view that does not take one argument; a view that does not write it
+    # into its path as given would have its pk put in the wrong place.
+    before, marker, after = reverse(view_name, urlconf=urlconf, args=[_MARKER]).partition(str(_MARKER))
+    if not marker or str(_MARKER) in after:
+        raise ValueError(f"{view_name} does not write its one integer argument into its path.")
     return before, after
 
 

@@ -31,7 +31,6 @@ def major(minor: int | None, currency: str | None) -> str:
     return format_plain(minor, currency)
 
 
-
 @register.filter
 def exponent(currency: str) -> int:
     """The currency's number of decimals: {{ "JPY"|exponent }} -> 0."""

@@ -1,8 +1,10 @@
 """pk_path() and {% pk_url %} give the path {% url %} gives, made from a path reversed once."""
 
+from types import ModuleType
+
 import pytest
 from django.template import Context, Template
-from django.urls import NoReverseMatch, reverse, set_script_prefix
+from django.urls import NoReverseMatch, path, register_converter, reverse, set_script_prefix, set_urlconf
 
 from backoffice.links import pk_path
 
@@ -31,3 +33,25 @@ def test_the_template_tag_writes_the_path():
 def test_a_view_without_one_integer_argument_is_refused():
     with pytest.raises(NoReverseMatch):
         pk_path("home", 1)
+
+
+class HexConverter:
+    regex = "[0-9a-f]+"
+
+    def to_python(self, value):
+        return int(value, 16)
+
+    def to_url(self, value):
+        return format(value, "x")
+
+
+def test_a_view_that_does_not_write_its_argument_as_given_is_refused():
+    register_converter(HexConverter, "hex")
+    urls = ModuleType("hex_urls")
+    urls.urlpatterns = [path("things/<hex:pk>/", lambda request, pk: None, name="thing")]  # type: ignore[attr-defined]
+    set_urlconf(urls)
+    try:
+        with pytest.raises(ValueError, match="thing does not write"):
+            pk_path("thing", 1)
+    finally:
+        set_urlconf(None)
