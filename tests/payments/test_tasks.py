@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -111,6 +112,18 @@ def worker_env(exports_root):
     return env
 
 
+@contextmanager
+def held_at_its_next_progress(worker, export):
+    """Once `worker` (a worker process) has begun `export`, hold the export's row until the
+    worker waits for it at its next progress (after some of the rows, before the file is
+    stored); the row is let go when the block ends."""
+    wait_for(lambda: Export.objects.get(pk=export.pk).status == ExportStatus.RUNNING, "the export to begin")
+    with transaction.atomic():
+        Export.objects.select_for_update().get(pk=export.pk)
+        wait_for(lambda: waiting_for_a_lock(worker.pid), "the worker to wait for the export's row")
+        yield
+
+
 def waiting_for_a_lock(pid):
     with connection.cursor() as cursor:
         cursor.execute(
@@ -133,12 +146,7 @@ def test_a_worker_killed_mid_export_leaves_one_file_and_one_email(
         [sys.executable, "manage.py", "worker", "--interval", "0.1"], cwd=ROOT, env=worker_env(exports_root)
     )
     try:
-        # The worker has begun: hold the export's row, so that the worker stops at its next
-        # progress (after some of the rows, before the file is stored), and kill it there.
-        wait_for(lambda: Export.objects.get(pk=export.pk).status == ExportStatus.RUNNING, "the export to begin")
-        with transaction.atomic():
-            Export.objects.select_for_update().get(pk=export.pk)
-            wait_for(lambda: waiting_for_a_lock(worker.pid), "the worker to wait for the export's row")
+        with held_at_its_next_progress(worker, export):
             worker.send_signal(signal.SIGKILL)
             worker.wait()
     finally:
@@ -214,12 +222,8 @@ def test_a_stalled_worker_taken_over_stops_and_leaves_the_finished_file_alone(
         [sys.executable, "manage.py", "worker", "--interval", "0.1"], cwd=ROOT, env=worker_env(exports_root)
     )
     try:
-        # The worker has begun; hold the export's row until it waits at its next progress, then
-        # stop the process there (a paused machine) and let its progress through.
-        wait_for(lambda: Export.objects.get(pk=export.pk).status == ExportStatus.RUNNING, "the export to begin")
-        with transaction.atomic():
-            Export.objects.select_for_update().get(pk=export.pk)
-            wait_for(lambda: waiting_for_a_lock(stalled.pid), "the worker to wait for the export's row")
+        # Stopped there (a paused machine), its progress then let through.
+        with held_at_its_next_progress(stalled, export):
             stalled.send_signal(signal.SIGSTOP)
 
         # Another worker gives it up for lost and makes the export.
