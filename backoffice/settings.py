@@ -226,6 +226,9 @@ REFUND_APPROVAL_EXPIRY_DAYS = env.int("REFUND_APPROVAL_EXPIRY_DAYS", default=7)
 # An account created, activated, given a password or made an approver less than this long ago
 # approves nothing yet, whoever changed it (payments.selectors.approval_conflict).
 APPROVAL_COOLING_OFF_HOURS = env.float("APPROVAL_COOLING_OFF_HOURS", default=24)
+# A search reads at most this many entries of a name's or an email's term stream before it turns
+# to the trigram and prefix indexes (payments.search_terms).
+SEARCH_STREAM_WINDOW = 20000
 
 # Providers --------------------------------------------------------------------------------
 

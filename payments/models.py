@@ -68,6 +68,40 @@ class Order(models.Model):
         return self.number
 
 
+class SearchTermKind(models.TextChoices):
+    NAME = "n", "name"
+    EMAIL = "e", "email"
+
+
+class OrderSearchTerm(models.Model):
+    """A way into an order for search, in the order list's order (payments.search_terms): one
+    row per head of the customer's folded name (the beginning of a word, "kar", or of two,
+    "kar nor") and of the email. The newest orders whose name has words beginning "kari" and
+    "nord" are then read from the index on (kind, head, created_at, order) as far as a page
+    needs, whatever the number of orders, rather than every match sorted.
+
+    Written with the order (services.orders.order_create) and never changed, as the order's
+    name, email and created_at are not."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+", db_index=False)
+    kind = models.CharField(max_length=1, choices=SearchTermKind.choices)
+    head = models.CharField(max_length=7)
+    # The order's folded name (kind "n": each of the query's words is checked in it) or its
+    # email in lower case (kind "e"); in the index, so that no order row is read.
+    text = models.TextField()
+    created_at = models.DateTimeField()  # the order's
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["kind", "head", "-created_at", "-order"], include=["text"], name="search_term_stream_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.head}"
+
+
 class OrderLine(models.Model):
     """One line of an order as the shop sent it: so many units at a unit price, plus the
     line's tax. Never changed: what has been refunded of it is in its RefundLines."""

@@ -31,6 +31,7 @@ from payments.models import (
 )
 from payments.money import format_money
 from payments.order_lines import LineOffer, RefundOffer
+from payments.search_terms import email_stream, name_stream, newest_keys
 from payments.statuses import (
     AWAITING_OUTCOME_STATUSES,
     BEING_SENT_STATUSES,
@@ -347,6 +348,27 @@ class Page:
     last_key: int | None = None
 
 
+def beyond_cursor(
+    queryset: QuerySet[_Row], cursor: Cursor, *, newest_first: bool = True, by: str = "created_at"
+) -> QuerySet[_Row]:
+    """The rows of `queryset` from where `cursor` says, in the order of (`by`, pk) a page reads
+    them (see page_of): the order is reversed for the page before a row."""
+    forwards = cursor.before is None
+    ordering = (f"-{by}", "-pk") if newest_first == forwards else (by, "pk")
+    if cursor.after is not None or cursor.before is not None:
+        key = cursor.after if forwards else cursor.before
+        boundary = queryset.model._default_manager.filter(pk=key).order_by()
+        bound: Any = boundary.values_list(by, "pk").query
+        features = connections[queryset.db].features
+        if not features.supports_tuple_lookups:  # type: ignore[attr-defined]  # Django 5.2's, not in the stubs
+            # SQLite (the demo) compares a row with values only, not with a subquery: one query
+            # more. No such row: nothing is beyond it, as with the subquery.
+            bound = boundary.values_list(by, "pk").first() or (None, None)
+        beyond = TupleLessThan if newest_first == forwards else TupleGreaterThan
+        queryset = queryset.filter(beyond((F(by), F("pk")), bound))
+    return queryset.order_by(*ordering)
+
+
 def page_of(
     queryset: QuerySet[_Row],
     *,
@@ -369,20 +391,10 @@ def page_of(
     cursor = cursor or Cursor()
     model = queryset.model
     forwards = cursor.before is None
-    ordering = (f"-{by}", "-pk") if newest_first == forwards else (by, "pk")
-    if cursor.after is not None or cursor.before is not None:
-        boundary = model._default_manager.filter(pk=cursor.after if forwards else cursor.before).order_by()
-        bound: Any = boundary.values_list(by, "pk").query
-        features = connections[queryset.db].features
-        if not features.supports_tuple_lookups:  # type: ignore[attr-defined]  # Django 5.2's, not in the stubs
-            # SQLite (the demo) compares a row with values only, not with a subquery: one query
-            # more. No such row: nothing is beyond it, as with the subquery.
-            bound = boundary.values_list(by, "pk").first() or (None, None)
-        beyond = TupleLessThan if newest_first == forwards else TupleGreaterThan
-        queryset = queryset.filter(beyond((F(by), F("pk")), bound))
-    ordered = queryset.order_by(*ordering)
+    ordered = beyond_cursor(queryset, cursor, newest_first=newest_first, by=by)
     if load is not None:
-        ordered = load(model._default_manager.filter(pk__in=ordered.values("pk")[: per_page + 1])).order_by(*ordering)
+        keys = ordered.values("pk")[: per_page + 1]
+        ordered = load(model._default_manager.filter(pk__in=keys)).order_by(*ordered.query.order_by)
     rows = list(ordered[: per_page + 1])
     more = len(rows) > per_page
     rows = rows[:per_page]
@@ -521,20 +533,64 @@ def orders_matching(query: str, *, exact_ids: list[int] | None = None) -> QueryS
 
     Each condition is served by its own index (on PostgreSQL, a trigram index for names), and
     PostgreSQL combines them: no condition reads the whole table."""
-    query = query.strip()
-    # The orders a reference names are looked up first and given as ids: ORed with a subquery
-    # the other conditions' selectivity is lost, and PostgreSQL would read the whole table.
-    if exact_ids is None:
-        exact_ids = _exact_order_ids(query)
-    matches = Q(pk__in=exact_ids) if exact_ids else Q()
-    for number in order_number_forms(query):
-        matches |= Q(number__startswith=number)
-    if len(query) <= _LONGEST_EMAIL:
-        matches |= Q(customer_email__istartswith=query)
-    words = name_search_words(query) if "@" not in query and len(query) <= _LONGEST_NAME else []
-    if words:
-        matches |= Q(*(_name_word_beginning(word) for word in words))
-    return Order.objects.order_by("-created_at", "-pk").filter(matches)
+    found = _SearchConditions.of(query, exact_ids=exact_ids)
+    return Order.objects.order_by("-created_at", "-pk").filter(found.plain | found.email | found.name)
+
+
+@dataclass(frozen=True)
+class _SearchConditions:
+    """What a search's query asks of an order (see orders_matching), condition by condition."""
+
+    plain: Q  # the order number's beginning, or the orders named by number or reference
+    email: Q  # the email's beginning; Q() when the query could not begin one
+    name: Q  # the beginnings of the name's words; Q() when the query has none
+    query: str
+    words: list[str]
+
+    @classmethod
+    def of(cls, query: str, *, exact_ids: list[int] | None = None) -> "_SearchConditions":
+        query = query.strip()
+        # The orders a reference names are looked up first and given as ids: ORed with a
+        # subquery the other conditions' selectivity is lost, and PostgreSQL would read the
+        # whole table.
+        if exact_ids is None:
+            exact_ids = _exact_order_ids(query)
+        plain = Q(pk__in=exact_ids) if exact_ids else Q()
+        for number in order_number_forms(query):
+            plain |= Q(number__startswith=number)
+        email = Q(customer_email__istartswith=query) if len(query) <= _LONGEST_EMAIL else Q()
+        words = name_search_words(query) if "@" not in query and len(query) <= _LONGEST_NAME else []
+        name = Q(*(_name_word_beginning(word) for word in words)) if words else Q()
+        return cls(plain=plain, email=email, name=name, query=query, words=words)
+
+    def page(self, *, cursor: Cursor, per_page: int) -> Page:
+        """The page of the orders found (see payments.search_terms): on PostgreSQL the name and
+        the email are read from their term streams, newest first, as far as the page needs."""
+        found = Order.objects.filter(self.plain | self.email | self.name)
+        if connections[found.db].vendor != "postgresql":
+            return page_of(found, cursor=cursor, per_page=per_page)
+
+        def beyond(condition: Q) -> QuerySet[Order]:
+            return beyond_cursor(Order.objects.filter(condition), cursor)
+
+        plain = self.plain
+        streams = []
+        for stream, condition in (
+            (email_stream(self.query, beyond(self.email)) if self.email else None, self.email),
+            (name_stream(self.words, beyond(self.name)) if self.words else None, self.name),
+        ):
+            if stream is None:
+                plain |= condition
+            else:
+                streams.append(stream)
+        keys = newest_keys(
+            plain=beyond(plain),
+            streams=streams,
+            limit=per_page + 1,
+            bound=cursor.after if cursor.before is None else cursor.before,
+            newest_first=cursor.before is None,
+        )
+        return page_of(Order.objects.filter(pk__in=keys), cursor=cursor, per_page=per_page)
 
 
 def _name_word_beginning(word: str) -> Q:
@@ -559,7 +615,8 @@ def order_search(*, query: str, cursor: Cursor | None = None, per_page: int = 50
     exact_ids = _exact_order_ids(query)
     if len(exact_ids) == 1:
         return SearchResult(page=None, exact_order_id=exact_ids[0])
-    found = page_of(orders_matching(query, exact_ids=exact_ids), cursor=cursor, per_page=per_page)
+    conditions = _SearchConditions.of(query, exact_ids=exact_ids)
+    found = conditions.page(cursor=cursor or Cursor(), per_page=per_page)
     if not found.has_previous and len(found.items) == 1 and not found.has_next:
         return SearchResult(page=None, exact_order_id=found.items[0].pk)
     return SearchResult(page=_listed(found))

@@ -6,7 +6,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count, F, Sum
 
-from payments.models import AuditEvent, Operation, Order, OrderLine, Payment
+from payments.models import AuditEvent, Operation, Order, OrderLine, OrderSearchTerm, Payment
+from payments.search_terms import order_search_terms
 from payments.selectors import ledger_mismatches
 
 # The writer's connection commits on its own, and VACUUM runs outside any transaction.
@@ -38,6 +39,13 @@ def test_seeded_orders_are_whole_and_add_up(roles, capsys):
         )
         assert cursor.fetchone() == (0,)
     assert not ledger_mismatches().exists()
+    # Search finds the seeded orders as it finds those the shop sends.
+    terms = set(OrderSearchTerm.objects.values_list("order_id", "kind", "head", "text", "created_at"))
+    assert terms == {
+        (order.pk, term.kind, term.head, term.text, term.created_at)
+        for order in Order.objects.all()
+        for term in order_search_terms(order)
+    }
     # Making the bench's people was audited, and the load into the emptied tables kept that.
     assert AuditEvent.objects.filter(order=None, actor_label__startswith="system:").exists()
     assert "Done in" in capsys.readouterr().out

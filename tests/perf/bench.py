@@ -216,25 +216,72 @@ def exact(key):
     return lambda rows: (EXACT, {"q": key})
 
 
+# A term stream's first page (payments.search_terms): at most a window of the stream's entries,
+# newest first, and the first 51 of them that match; when the window holds fewer and the stream
+# goes on, the order table's own condition instead.
+STREAM = """
+    hits_{i} AS MATERIALIZED (
+        SELECT order_id AS id, created_at FROM (
+            SELECT order_id, created_at, text FROM payments_ordersearchterm
+            WHERE kind = %(kind{i})s AND head = %(head{i})s
+            ORDER BY created_at DESC, order_id DESC LIMIT %(window)s) window_
+        WHERE {match} ORDER BY created_at DESC, order_id DESC LIMIT 51)
+"""
+STREAM_FALLBACK = """
+    SELECT id, created_at FROM (
+        SELECT id, created_at FROM payments_order WHERE {where} ORDER BY created_at DESC, id DESC LIMIT 51) f
+    WHERE (SELECT count(*) FROM hits_{i}) < 51 AND EXISTS (
+        SELECT 1 FROM payments_ordersearchterm WHERE kind = %(kind{i})s AND head = %(head{i})s
+        ORDER BY created_at DESC, order_id DESC OFFSET %(window)s)
+"""
+
+
 def search_listing(query):
-    """The page of orders a search lists, by hand: what orders_matching asks for (the beginning
-    of the number as typed and in capitals, of the email in any case, and the beginnings of the
-    name's words, unless it holds an "@"), each condition answered by its own index."""
+    """The page of orders a search lists, by hand: what order_search asks for. The beginning of
+    the number as typed and in capitals; the beginning of the email in any case and the
+    beginnings of the name's words (unless it holds an "@"), each from its term stream when the
+    query has a word of three letters (without spaces, for the email), else from the order
+    table's indexes."""
     words = name_search_words(query) if "@" not in query else []
-    where = "WHERE number LIKE %(number)s OR number LIKE %(upper)s OR upper(customer_email) LIKE upper(%(number)s)"
-    params = {"number": like_prefix(query), "upper": like_prefix(query.upper())}
-    conditions = []
+    plain = ["number LIKE %(number)s", "number LIKE %(upper)s"]
+    params = {"number": like_prefix(query), "upper": like_prefix(query.upper()),
+              "email": like_prefix(query.upper()), "window": settings.SEARCH_STREAM_WINDOW}
+    email_condition = "upper(customer_email) LIKE %(email)s"
+    # The beginning of a name's word: a word of three letters or more anywhere through the
+    # trigram index, then at a word's beginning; a shorter one at a word's beginning.
+    name_conditions = []
     for i, word in enumerate(words):
-        # A word of three letters or more anywhere through the trigram index, then at a word's
-        # beginning; a shorter one at a word's beginning (selectors._name_word_beginning).
         if len(word) < 3:
-            conditions.append(f"customer_name_folded LIKE %(word{i})s")
+            name_conditions.append(f"customer_name_folded LIKE %(word{i})s")
             params[f"word{i}"] = "% " + like_prefix(word)
         else:
-            conditions.append(f"customer_name_folded LIKE %(word{i})s AND strpos(customer_name_folded, %(start{i})s) > 0")
-            params |= {f"word{i}": "%" + like_prefix(word), f"start{i}": " " + word}
-    names = " AND ".join(conditions)
-    return [exact(query), *listing(f"{where} OR ({names})" if words else where, params)]
+            name_conditions.append(
+                f"customer_name_folded LIKE %(word{i})s AND strpos(customer_name_folded, %(start{i})s) > 0"
+            )
+            params |= {f"word{i}": "%" + like_prefix(word)}
+        params[f"start{i}"] = " " + word
+    name_condition = " AND ".join(name_conditions)
+    streams = []
+    if len(query) >= 3 and not any(char.isspace() for char in query):
+        params |= {"kind0": "e", "head0": query.lower()[:3], "beginning": query.lower()}
+        streams.append(("starts_with(text, %(beginning)s)", email_condition))
+    else:
+        plain.append(email_condition)
+    longest = max(words, key=len, default="")
+    if len(longest) >= 3:
+        i = len(streams)
+        params |= {f"kind{i}": "n", f"head{i}": longest[:3]}
+        match = " AND ".join(f"strpos(text, %(start{j})s) > 0" for j in range(len(words)))
+        streams.append((match, name_condition))
+    elif words:
+        plain.append(f"({name_condition})")
+    ctes = ", ".join(STREAM.format(i=i, match=match) for i, (match, _) in enumerate(streams))
+    parts = [f"(SELECT id, created_at FROM hits_{i}) UNION ({STREAM_FALLBACK.format(i=i, where=where)})"
+             for i, (_, where) in enumerate(streams)]
+    parts.append(f"(SELECT id, created_at FROM payments_order WHERE {' OR '.join(plain)} "
+                 "ORDER BY created_at DESC, id DESC LIMIT 51)")
+    keys = f"{'WITH ' + ctes if ctes else ''} SELECT id FROM ({' UNION '.join(parts)}) found"
+    return [exact(query), *listing(f"WHERE id IN ({keys})", params)]
 
 
 def listing(where, params):

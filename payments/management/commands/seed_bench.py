@@ -29,7 +29,8 @@ from django.utils import timezone
 
 from payments.customer_names import folded_name
 from payments.management.commands._bench_people import customer, pick
-from payments.models import AuditEvent, Operation, Order, OrderLine, Payment
+from payments.models import AuditEvent, Operation, Order, OrderLine, OrderSearchTerm, Payment
+from payments.search_terms import search_terms
 
 BATCH = 20_000
 # Orders per customer, on average: most order once or twice, some many times.
@@ -70,6 +71,7 @@ REFERENCE_PREFIXES = {"vipps": "acme", "bambora": "bam", "optty": "opt", "simple
 COLUMNS = {
     Order: ["id", "number", "customer_name", "customer_name_folded", "customer_email", "currency", "total",
             "itemized", "shipping", "created_at"],
+    OrderSearchTerm: ["id", "order_id", "kind", "head", "text", "created_at"],
     OrderLine: ["id", "order_id", "position", "sku", "name", "quantity", "unit_price", "tax"],
     Payment: ["id", "order_id", "provider", "reference", "currency", "authorized", "captured", "cancelled",
               "refunded", "provider_state", "synced_at", "created_at"],
@@ -238,8 +240,11 @@ class Command(BaseCommand):
         amounts = [self._amount(buyer.currency) for _ in range(count)]
         total = sum(amounts)
         shipping = self._lines(order_id, total, buyer.currency, tables) if random.random() < ITEMIZED_SHARE else None
-        tables[Order].add(order_id, number, buyer.name, folded_name(buyer.name), buyer.email, buyer.currency,
+        folded = folded_name(buyer.name)
+        tables[Order].add(order_id, number, buyer.name, folded, buyer.email, buyer.currency,
                           total, shipping is not None, shipping or 0, created)
+        for kind, head, text in search_terms(folded, buyer.email):
+            tables[OrderSearchTerm].add(self._take(OrderSearchTerm), order_id, kind, head, text, created)
         for position, amount in enumerate(amounts, start=1):
             self._payment(order_id, number, buyer.provider, buyer.currency, amount, position, created, tables)
 
