@@ -240,8 +240,8 @@ def search_listing(query):
     """The page of orders a search lists, by hand: what order_search asks for. The beginning of
     the number as typed and in capitals; the beginning of the email in any case and the
     beginnings of the name's words (unless it holds an "@"), each from its term stream when the
-    query has a word of three letters (without spaces, for the email), else from the order
-    table's indexes."""
+    query has a word of three letters (for the email: without a space or an "@"), else from the
+    order table's indexes."""
     words = name_search_words(query) if "@" not in query else []
     plain = ["number LIKE %(number)s", "number LIKE %(upper)s"]
     params = {"number": like_prefix(query), "upper": like_prefix(query.upper()),
@@ -262,7 +262,7 @@ def search_listing(query):
         params[f"start{i}"] = " " + word
     name_condition = " AND ".join(name_conditions)
     streams = []
-    if len(query) >= 3 and not any(char.isspace() for char in query):
+    if len(query) >= 3 and "@" not in query and not any(char.isspace() for char in query):
         params |= {"kind0": "e", "head0": query.lower()[:3], "beginning": query.lower()}
         streams.append(("starts_with(text, %(beginning)s)", email_condition))
     else:
