@@ -28,16 +28,24 @@ from django.db.models.expressions import RawSQL
 from payments.models import Order, OrderSearchTerm, SearchTermKind
 
 HEAD_LENGTH = 3
-LONG_EMAIL_HEAD_LENGTH = 6
+# Long words and emails also have a longer head: "sandersen" is read from the stream of
+# "sander", which is short, rather than from that of "san".
+LONG_HEAD_LENGTH = 6
 
 
 def name_heads(folded: str) -> list[str]:
     """The heads of a folded name (payments.customer_names.folded_name): the first three letters
-    of each word (a shorter word is found through the trigram index only), and each pair of
-    different ones, the two in the order of their characters' code points. A name of 200
-    characters has at most 50 words of three letters: 1,275 heads."""
-    singles = sorted({word[:HEAD_LENGTH] for word in folded.split() if len(word) >= HEAD_LENGTH})
-    return [*singles, *(f"{first} {second}" for first, second in itertools.combinations(singles, 2))]
+    of each word (a shorter word is found through the trigram index only), each pair of
+    different ones (the two in the order of their characters' code points), and the first six
+    letters of each word that long. A name of 200 characters has at most 50 words of three
+    letters: some 1,300 heads."""
+    words = folded.split()
+    singles = sorted({word[:HEAD_LENGTH] for word in words if len(word) >= HEAD_LENGTH})
+    return [
+        *singles,
+        *(f"{first} {second}" for first, second in itertools.combinations(singles, 2)),
+        *sorted({word[:LONG_HEAD_LENGTH] for word in words if len(word) >= LONG_HEAD_LENGTH}),
+    ]
 
 
 def email_text(email: str) -> str:
@@ -46,7 +54,7 @@ def email_text(email: str) -> str:
 
 def email_heads(email: str) -> list[str]:
     email = email_text(email)
-    return [email[:length] for length in (HEAD_LENGTH, LONG_EMAIL_HEAD_LENGTH) if len(email) >= length]
+    return [email[:length] for length in (HEAD_LENGTH, LONG_HEAD_LENGTH) if len(email) >= length]
 
 
 def search_terms(folded: str, email: str) -> list[tuple[str, str, str]]:
@@ -84,6 +92,10 @@ CROSS JOIN LATERAL (
     SELECT head FROM singles
     UNION ALL
     SELECT first.head || ' ' || second.head FROM singles first JOIN singles second ON first.head < second.head
+    UNION ALL
+    SELECT DISTINCT left(word, 6)
+    FROM regexp_split_to_table(o.customer_name_folded, ' ') AS word
+    WHERE length(word) >= 6
 ) heads
 UNION ALL
 SELECT o.id, 'e', heads.head, lower(o.customer_email), o.created_at
@@ -112,15 +124,19 @@ class Stream:
 def name_stream(words: Sequence[str], fallback: QuerySet[Order]) -> Stream | None:
     """The orders whose folded name has words beginning with each of `words`, read from the
     stream of the heads of the two longest words with different heads (two words with the same
-    head may be found in one word of a name), or of the longest; None when no word is as long as
-    a head."""
+    head may be found in one word of a name), else of the longest word's long head, else of its
+    head; None when no word is as long as a head."""
     long_words = sorted((word for word in words if len(word) >= HEAD_LENGTH), key=len, reverse=True)
     if not long_words:
         return None
-    heads = [long_words[0][:HEAD_LENGTH]]
-    heads += [word[:HEAD_LENGTH] for word in long_words if word[:HEAD_LENGTH] != heads[0]][:1]
+    longest = long_words[0]
+    others = [word[:HEAD_LENGTH] for word in long_words if word[:HEAD_LENGTH] != longest[:HEAD_LENGTH]]
+    if others:
+        head = " ".join(sorted([longest[:HEAD_LENGTH], others[0]]))
+    else:
+        head = longest[:LONG_HEAD_LENGTH] if len(longest) >= LONG_HEAD_LENGTH else longest[:HEAD_LENGTH]
     condition = " AND ".join(["strpos(text, %s) > 0"] * len(words))
-    return Stream(SearchTermKind.NAME, " ".join(sorted(heads)), condition, [" " + word for word in words], fallback)
+    return Stream(SearchTermKind.NAME, head, condition, [" " + word for word in words], fallback)
 
 
 def email_stream(beginning: str, fallback: QuerySet[Order]) -> Stream | None:
