@@ -31,7 +31,7 @@ from payments.models import (
 )
 from payments.money import format_money
 from payments.order_lines import LineOffer, RefundOffer
-from payments.search_terms import email_stream, name_stream, newest_keys
+from payments.search_terms import email_stream, name_streams, newest_keys
 from payments.statuses import (
     AWAITING_OUTCOME_STATUSES,
     BEING_SENT_STATUSES,
@@ -575,14 +575,13 @@ class _SearchConditions:
 
         plain = self.plain
         streams = []
-        for stream, condition in (
-            (email_stream(self.query, beyond(self.email)) if self.email else None, self.email),
-            (name_stream(self.words, beyond(self.name)) if self.words else None, self.name),
-        ):
-            if stream is None:
-                plain |= condition
+        email = email_stream(self.query, beyond(self.email)) if self.email else None
+        names = name_streams(self.words, beyond(self.name))
+        for found_by, condition in (([email] if email else [], self.email), (names, self.name)):
+            if found_by:
+                streams += found_by
             else:
-                streams.append(stream)
+                plain |= condition
         keys = newest_keys(
             plain=beyond(plain),
             streams=streams,

@@ -1,35 +1,23 @@
-"""Search terms (payments.search_terms): the table, its rows for the orders already stored (by
-PostgreSQL but for emails not in ASCII, whose lower case Python makes), then its index, made
-once the rows are in (at ten million orders, some fifty million rows)."""
+"""Search terms (payments.search_terms): the table, empty (its foreign key is made at once), and
+the trigger that writes the terms of every order stored from now on. The orders already stored
+get theirs in 0025."""
 
 import django.db.models.deletion
 from django.db import migrations, models
 
-from payments.models import SearchTermKind
-from payments.search_terms import ASCII_EMAIL, BACKFILL_SQL, search_terms
+from payments.search_terms import DROP_SQL, TERMS_FUNCTION_SQL, TRIGGER_SQL
 
 
-def backfill(apps, schema_editor):
-    Order = apps.get_model("payments", "Order")
-    OrderSearchTerm = apps.get_model("payments", "OrderSearchTerm")
-    orders = Order.objects.all()
+def create_trigger(apps, schema_editor):
+    # Search reads the terms on PostgreSQL only (selectors.order_search).
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BACKFILL_SQL)
-        orders = orders.exclude(customer_email__regex=ASCII_EMAIL)
-        name_terms = False
-    else:
-        name_terms = True
-    terms = []
-    for order in orders.order_by("pk").iterator(chunk_size=2000):
-        terms += [
-            OrderSearchTerm(order=order, kind=kind, head=head, text=text, created_at=order.created_at)
-            for kind, head, text in search_terms(order.customer_name_folded, order.customer_email)
-            if name_terms or kind == SearchTermKind.EMAIL
-        ]
-        if len(terms) >= 2000:
-            OrderSearchTerm.objects.bulk_create(terms)
-            terms = []
-    OrderSearchTerm.objects.bulk_create(terms)
+        schema_editor.execute(TERMS_FUNCTION_SQL)
+        schema_editor.execute(TRIGGER_SQL)
+
+
+def drop_trigger(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(DROP_SQL)
 
 
 class Migration(migrations.Migration):
@@ -50,9 +38,5 @@ class Migration(migrations.Migration):
                 ('order', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='payments.order')),
             ],
         ),
-        migrations.RunPython(backfill, migrations.RunPython.noop),
-        migrations.AddIndex(
-            model_name='ordersearchterm',
-            index=models.Index(fields=['kind', 'head', '-created_at', '-order'], include=('text',), name='search_term_stream_idx'),
-        ),
+        migrations.RunPython(create_trigger, drop_trigger),
     ]

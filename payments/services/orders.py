@@ -8,9 +8,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from payments.customer_names import folded_name
-from payments.models import AuditAction, Order, OrderLine, OrderSearchTerm
+from payments.models import AuditAction, Order, OrderLine
 from payments.money import format_money
-from payments.search_terms import order_search_terms
 from payments.selectors import payments_by_reference
 from payments.services.audit import Actor, audit_record
 from payments.services.ledger import aggregate_of, payment_open
@@ -150,7 +149,6 @@ def order_create(
         )
         if not created:
             return order, False
-        OrderSearchTerm.objects.bulk_create(order_search_terms(order))
         OrderLine.objects.bulk_create(
             OrderLine(
                 order=order,

@@ -223,7 +223,7 @@ STREAM = """
     hits_{i} AS MATERIALIZED (
         SELECT order_id AS id, created_at FROM (
             SELECT order_id, created_at, text FROM payments_ordersearchterm
-            WHERE kind = %(kind{i})s AND head = %(head{i})s
+            WHERE kind = '{kind}' AND head = {head}
             ORDER BY created_at DESC, order_id DESC LIMIT %(window)s) window_
         WHERE {match} ORDER BY created_at DESC, order_id DESC LIMIT 51)
 """
@@ -231,7 +231,7 @@ STREAM_FALLBACK = """
     SELECT id, created_at FROM (
         SELECT id, created_at FROM payments_order WHERE {where} ORDER BY created_at DESC, id DESC LIMIT 51) f
     WHERE (SELECT count(*) FROM hits_{i}) < 51 AND EXISTS (
-        SELECT 1 FROM payments_ordersearchterm WHERE kind = %(kind{i})s AND head = %(head{i})s
+        SELECT 1 FROM payments_ordersearchterm WHERE kind = '{kind}' AND head = {head}
         ORDER BY created_at DESC, order_id DESC OFFSET %(window)s)
 """
 
@@ -261,23 +261,32 @@ def search_listing(query):
             params |= {f"word{i}": "%" + like_prefix(word)}
         params[f"start{i}"] = " " + word
     name_condition = " AND ".join(name_conditions)
-    streams = []
+    streams = []  # (kind, head, match, the order table's condition)
     if len(query) >= 3 and "@" not in query and not any(char.isspace() for char in query):
-        params |= {"kind0": "e", "head0": query.lower()[:3], "beginning": query.lower()}
-        streams.append(("starts_with(text, %(beginning)s)", email_condition))
+        params |= {"beginning": query, "length": 6 if len(query) >= 6 else 3}
+        streams.append(("e", "left(upper(%(beginning)s), %(length)s)", "starts_with(text, upper(%(beginning)s))",
+                        email_condition))
     else:
         plain.append(email_condition)
-    longest = max(words, key=len, default="")
-    if len(longest) >= 3:
-        i = len(streams)
-        params |= {f"kind{i}": "n", f"head{i}": longest[:3]}
+    # The pair of the heads of the two longest words with different heads, and the names with
+    # too many heads to pair; else the longest word's long head, or head.
+    long_words = sorted((word for word in words if len(word) >= 3), key=len, reverse=True)
+    if long_words:
+        longest = long_words[0]
+        others = [word[:3] for word in long_words if word[:3] != longest[:3]]
+        pair = " ".join(sorted([longest[:3], others[0]])) if others else None
+        heads = [pair, "*"] if pair else [longest[:6] if len(longest) >= 6 else longest[:3]]
         match = " AND ".join(f"strpos(text, %(start{j})s) > 0" for j in range(len(words)))
-        streams.append((match, name_condition))
+        for head in heads:
+            params[f"head{len(streams)}"] = head
+            streams.append(("n", f"%(head{len(streams)})s", match, name_condition))
     elif words:
         plain.append(f"({name_condition})")
-    ctes = ", ".join(STREAM.format(i=i, match=match) for i, (match, _) in enumerate(streams))
-    parts = [f"(SELECT id, created_at FROM hits_{i}) UNION ({STREAM_FALLBACK.format(i=i, where=where)})"
-             for i, (_, where) in enumerate(streams)]
+    ctes = ", ".join(STREAM.format(i=i, kind=kind, head=head, match=match)
+                     for i, (kind, head, match, _) in enumerate(streams))
+    parts = [f"(SELECT id, created_at FROM hits_{i}) UNION "
+             f"({STREAM_FALLBACK.format(i=i, kind=kind, head=head, where=where)})"
+             for i, (kind, head, _, where) in enumerate(streams)]
     parts.append(f"(SELECT id, created_at FROM payments_order WHERE {' OR '.join(plain)} "
                  "ORDER BY created_at DESC, id DESC LIMIT 51)")
     keys = f"{'WITH ' + ctes if ctes else ''} SELECT id FROM ({' UNION '.join(parts)}) found"

@@ -30,7 +30,7 @@ from django.utils import timezone
 from payments.customer_names import folded_name
 from payments.management.commands._bench_people import customer, pick
 from payments.models import AuditEvent, Operation, Order, OrderLine, OrderSearchTerm, Payment
-from payments.search_terms import search_terms
+from payments.search_terms import TRIGGER, backfill_sql
 
 BATCH = 20_000
 # Orders per customer, on average: most order once or twice, some many times.
@@ -71,7 +71,6 @@ REFERENCE_PREFIXES = {"vipps": "acme", "bambora": "bam", "optty": "opt", "simple
 COLUMNS = {
     Order: ["id", "number", "customer_name", "customer_name_folded", "customer_email", "currency", "total",
             "itemized", "shipping", "created_at"],
-    OrderSearchTerm: ["id", "order_id", "kind", "head", "text", "created_at"],
     OrderLine: ["id", "order_id", "position", "sku", "name", "quantity", "unit_price", "tax"],
     Payment: ["id", "order_id", "provider", "reference", "currency", "authorized", "captured", "cancelled",
               "refunded", "provider_state", "synced_at", "created_at"],
@@ -84,7 +83,10 @@ COLUMNS = {
     AuditEvent: ["id", "created_at", "actor_id", "actor_label", "action", "order_id", "payment_id",
                  "operation_id", "amount", "currency", "before", "after", "ip", "message"],
 }
-TABLES = [model._meta.db_table for model in COLUMNS]
+# Search terms are written by PostgreSQL from the orders once they are in (payments.search_terms);
+# its trigger is off while they are copied, as writing them one order at a time is slower.
+TERMS = OrderSearchTerm._meta.db_table
+TABLES = [model._meta.db_table for model in COLUMNS] + [TERMS]
 
 
 def _text(value):
@@ -172,6 +174,7 @@ class Command(BaseCommand):
             self.clerks, self.ids = writer.prepared()
         else:
             self.clerks, self.ids = self._prepare()
+        self.ids_from = dict(self.ids)
         try:
             for start in range(0, orders, BATCH):
                 tables = {model: Table(model, freeze=writer.froze) for model in COLUMNS}
@@ -186,7 +189,9 @@ class Command(BaseCommand):
         finally:
             writer.finish()
         with connection.cursor() as cursor:
-            for model in COLUMNS:
+            if not fresh:
+                cursor.execute(backfill_sql("WHERE o.id >= %s"), [self.ids_from[Order]])
+            for model in [*COLUMNS, OrderSearchTerm]:
                 table = model._meta.db_table
                 cursor.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -240,11 +245,8 @@ class Command(BaseCommand):
         amounts = [self._amount(buyer.currency) for _ in range(count)]
         total = sum(amounts)
         shipping = self._lines(order_id, total, buyer.currency, tables) if random.random() < ITEMIZED_SHARE else None
-        folded = folded_name(buyer.name)
-        tables[Order].add(order_id, number, buyer.name, folded, buyer.email, buyer.currency,
+        tables[Order].add(order_id, number, buyer.name, folded_name(buyer.name), buyer.email, buyer.currency,
                           total, shipping is not None, shipping or 0, created)
-        for kind, head, text in search_terms(folded, buyer.email):
-            tables[OrderSearchTerm].add(self._take(OrderSearchTerm), order_id, kind, head, text, created)
         for position, amount in enumerate(amounts, start=1):
             self._payment(order_id, number, buyer.provider, buyer.currency, amount, position, created, tables)
 
@@ -465,14 +467,17 @@ class Writer(threading.Thread):
         self._without_row_checks(cursor)
         while (tables := self.batches.get()) is not None:
             self._copy(cursor, tables)
+        cursor.execute(backfill_sql("WHERE o.id >= %s"), [prepared[1][Order]])
         started = time.monotonic()
         for statement in rebuild:
             cursor.execute(statement)
         self.report(f"{len(rebuild)} indexes built in {time.monotonic() - started:,.0f} s")
 
     def _copy(self, cursor, tables):
+        cursor.execute(f"ALTER TABLE {Order._meta.db_table} DISABLE TRIGGER {TRIGGER}")
         for table in tables.values():
             table.copy_into(cursor.connection.cursor())
+        cursor.execute(f"ALTER TABLE {Order._meta.db_table} ENABLE TRIGGER {TRIGGER}")
 
     @staticmethod
     def _without_row_checks(cursor):
