@@ -80,14 +80,14 @@ class OrderSearchTerm(models.Model):
     "nord" are then read from the index on (kind, head, created_at, order) as far as a page
     needs, whatever the number of orders, rather than every match sorted.
 
-    Written with the order (services.orders.order_create) and never changed, as the order's
-    name, email and created_at are not."""
+    Written by PostgreSQL when the order is stored (a trigger, payments.search_terms) and never
+    changed, as the order's name, email and created_at are not."""
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+", db_index=False)
     kind = models.CharField(max_length=1, choices=SearchTermKind.choices)
     head = models.CharField(max_length=7)
     # The order's folded name (kind "n": each of the query's words is checked in it) or its
-    # email in lower case (kind "e"); in the index, so that no order row is read.
+    # email in capitals (kind "e"); in the index, so that no order row is read.
     text = models.TextField()
     created_at = models.DateTimeField()  # the order's
 

@@ -34,15 +34,16 @@ LONG_HEAD_LENGTH = 6
 # more (a name of many words) has the OVERFLOW head instead, read beside every pair's stream.
 MAX_PAIRED_HEADS = 8
 OVERFLOW = "*"
+NAME, EMAIL = SearchTermKind.NAME.value, SearchTermKind.EMAIL.value
 
 # The terms are made by PostgreSQL, from the order's folded name (payments.customer_names) and
 # email, when the order is stored (a trigger), and by migration 0025 and seed_bench for orders
 # stored without it: one definition. Changing them (or changing stored names or emails) needs a
-# migration that replaces the function and writes the terms again. Heads of names: the first three letters of each word of
-# three letters or more, each pair of different ones (in code point order, as COLLATE "C"
-# sorts) up to MAX_PAIRED_HEADS of them, and the first six letters of each word that long. Of
-# emails, in capitals as `istartswith` compares them (UPPER): the first three and six characters.
-# A name of 200 characters makes at most 8 + 28 + 100 terms.
+# migration that replaces the function and writes the terms again. Heads of names: the first
+# three letters of each word of three letters or more, each pair of different ones (in code
+# point order, as COLLATE "C" sorts) up to MAX_PAIRED_HEADS of them, and the first six letters
+# of each word that long. Of emails, in capitals as `istartswith` compares them (UPPER): the
+# first three and six characters. A name of 200 characters makes at most 8 + 28 + 100 terms.
 TERMS_FUNCTION_SQL = f"""
 CREATE OR REPLACE FUNCTION payments_search_terms(folded text, email text)
 RETURNS TABLE (term_kind text, term_head text, term_text text)
@@ -54,17 +55,17 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     ), paired AS (
         SELECT count(*) <= {MAX_PAIRED_HEADS} AS yes FROM heads
     )
-    SELECT 'n', head, folded FROM heads
+    SELECT '{NAME}', head, folded FROM heads
     UNION ALL
-    SELECT 'n', first.head || ' ' || second.head, folded
+    SELECT '{NAME}', first.head || ' ' || second.head, folded
     FROM heads first JOIN heads second ON first.head < second.head
     WHERE (SELECT yes FROM paired)
     UNION ALL
-    SELECT 'n', '{OVERFLOW}', folded WHERE NOT (SELECT yes FROM paired)
+    SELECT '{NAME}', '{OVERFLOW}', folded WHERE NOT (SELECT yes FROM paired)
     UNION ALL
-    SELECT DISTINCT 'n', left(word, {LONG_HEAD_LENGTH}), folded FROM words WHERE length(word) >= {LONG_HEAD_LENGTH}
+    SELECT DISTINCT '{NAME}', left(word, {LONG_HEAD_LENGTH}), folded FROM words WHERE length(word) >= {LONG_HEAD_LENGTH}
     UNION ALL
-    SELECT 'e', left(upper(email), size), upper(email)
+    SELECT '{EMAIL}', left(upper(email), size), upper(email)
     FROM unnest(ARRAY[{HEAD_LENGTH}, {LONG_HEAD_LENGTH}]) AS size WHERE length(email) >= size
 $$;
 
@@ -118,8 +119,8 @@ def name_streams(words: Sequence[str], fallback: QuerySet[Order]) -> list[Stream
     """The orders whose folded name has words beginning with each of `words`: from the stream
     of the heads of the two longest words with different heads (two words with the same head
     may be found in one word of a name) and from that of names with too many heads to pair;
-    else from the stream of the longest word's long head, else of its head. None when no word
-    is as long as a head."""
+    else from the stream of the longest word's long head, else of its head. None (an empty
+    list) when no word is as long as a head: the trigram index answers."""
     long_words = sorted((word for word in words if len(word) >= HEAD_LENGTH), key=len, reverse=True)
     if not long_words:
         return []
